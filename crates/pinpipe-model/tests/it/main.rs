@@ -1,0 +1,3 @@
+//! Integration tests of pinpipe-model (one test binary; each module one subject).
+
+mod peer_raw;
