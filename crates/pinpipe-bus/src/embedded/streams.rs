@@ -1,0 +1,191 @@
+//! [`Streams`] on the embedded log: a stream is a log whose partitions are shards, chosen by the
+//! MD5 of the partition key, and whose offsets are shown as Kinesis-style sequence numbers.
+
+use async_trait::async_trait;
+
+use super::writer::{AdminOp, Entry, WriteOp};
+use super::{EmbeddedBus, LogKind};
+use crate::{
+    BusError, PutRecord, PutResult, RecordError, Result, ShardInfo, StreamInfo, StreamRecord,
+    Streams, shard_for_partition_key, shard_hash_range, shard_id, validate_stream_name,
+};
+
+/// Digits of the offset at the end of a sequence number.
+const OFFSET_DIGITS: usize = 20;
+
+/// A Kinesis-looking sequence number that sorts like the offset it encodes within a shard.
+fn sequence_number(shard: i32, offset: i64) -> String {
+    format!("49{shard:012}{offset:0width$}", width = OFFSET_DIGITS)
+}
+
+/// The offset inside a sequence number made by [`sequence_number`].
+fn offset_of(sequence_number: &str) -> Option<i64> {
+    let start = sequence_number.len().checked_sub(OFFSET_DIGITS)?;
+    sequence_number.get(start..)?.parse().ok()
+}
+
+/// The shard index of `shardId-000000000003`.
+fn shard_index(shard_id: &str) -> Option<i32> {
+    shard_id.strip_prefix("shardId-")?.parse().ok()
+}
+
+#[async_trait]
+impl Streams for EmbeddedBus {
+    async fn list_streams(&self) -> Result<Vec<String>> {
+        Ok(self
+            .list_logs(LogKind::Stream)
+            .await?
+            .into_iter()
+            .map(|(name, _)| name)
+            .collect())
+    }
+
+    async fn create_stream(&self, name: &str, shards: u32) -> Result<()> {
+        validate_stream_name(name)?;
+        let shards = i32::try_from(shards)
+            .map_err(|_| BusError::InvalidRequest(format!("too many shards: {shards}")))?;
+        self.create_log(LogKind::Stream, name, shards).await
+    }
+
+    async fn delete_stream(&self, name: &str) -> Result<()> {
+        let owned = name.to_owned();
+        let outcome = self
+            .inner
+            .writer
+            .call(|reply| {
+                WriteOp::Admin(AdminOp::Delete {
+                    kind: LogKind::Stream,
+                    name: owned,
+                    reply,
+                })
+            })
+            .await;
+        self.forget_meta(LogKind::Stream, name);
+        outcome
+    }
+
+    async fn describe_stream(&self, name: &str) -> Result<StreamInfo> {
+        let meta = self.meta(LogKind::Stream, name).await?;
+        let counts = self.high_watermarks(meta).await?;
+        let shards = u32::try_from(meta.partitions).unwrap_or(1);
+        let shards = counts
+            .into_iter()
+            .zip(0..)
+            .map(|(records, index)| {
+                let (start, end) = shard_hash_range(index, shards);
+                ShardInfo {
+                    shard_id: shard_id(index),
+                    starting_hash_key: start.to_string(),
+                    ending_hash_key: end.to_string(),
+                    records,
+                }
+            })
+            .collect();
+        Ok(StreamInfo {
+            name: name.to_owned(),
+            shards,
+        })
+    }
+
+    async fn put_records(
+        &self,
+        stream: &str,
+        records: Vec<PutRecord>,
+    ) -> Result<Vec<Result<PutResult, RecordError>>> {
+        let meta = self.meta(LogKind::Stream, stream).await?;
+        let shards = u32::try_from(meta.partitions).unwrap_or(1);
+        let limit = self.inner.options.max_record_bytes;
+        let mut outcome = Vec::with_capacity(records.len());
+        let mut entries = Vec::with_capacity(records.len());
+        for record in records {
+            let size = record.data.len() + record.partition_key.len();
+            if size > limit {
+                outcome.push(Err(RecordError::TooLarge { size, limit }));
+                continue;
+            }
+            let shard = shard_for_partition_key(&record.partition_key, shards);
+            outcome.push(Ok(shard));
+            entries.push(Entry {
+                partition: i32::try_from(shard).unwrap_or(0),
+                key: Some(record.partition_key.into_bytes()),
+                value: record.data,
+            });
+        }
+        let mut offsets = if entries.is_empty() {
+            Vec::new().into_iter()
+        } else {
+            self.append(meta, entries).await?.into_iter()
+        };
+        Ok(outcome
+            .into_iter()
+            .map(|r| {
+                r.map(|shard| {
+                    let index = i32::try_from(shard).unwrap_or(0);
+                    PutResult {
+                        shard_id: shard_id(shard),
+                        sequence_number: sequence_number(index, offsets.next().unwrap_or(-1)),
+                    }
+                })
+            })
+            .collect())
+    }
+
+    async fn read_shard(
+        &self,
+        stream: &str,
+        shard: &str,
+        after: Option<&str>,
+        max: usize,
+    ) -> Result<Vec<StreamRecord>> {
+        let meta = self.meta(LogKind::Stream, stream).await?;
+        let not_found = || BusError::ShardNotFound {
+            stream: stream.to_owned(),
+            shard: shard.to_owned(),
+        };
+        let index = shard_index(shard)
+            .filter(|i| (0..meta.partitions).contains(i))
+            .ok_or_else(not_found)?;
+        let from = match after {
+            Some(seq) => {
+                offset_of(seq).ok_or_else(|| {
+                    BusError::InvalidRequest(format!("not a sequence number: {seq}"))
+                })? + 1
+            }
+            None => 0,
+        };
+        let stored = self.read_partition(meta, index, from, max).await?;
+        Ok(stored
+            .into_iter()
+            .map(|r| StreamRecord {
+                sequence_number: sequence_number(index, r.offset),
+                partition_key: r
+                    .key
+                    .map(|k| String::from_utf8_lossy(&k).into_owned())
+                    .unwrap_or_default(),
+                data: r.value,
+                arrival_ms: r.timestamp_ms,
+            })
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sequence_numbers_round_trip_and_sort_by_offset() {
+        let a = sequence_number(3, 9);
+        let b = sequence_number(3, 10);
+        assert!(a < b);
+        assert_eq!(offset_of(&a), Some(9));
+        assert_eq!(offset_of(&b), Some(10));
+        assert_eq!(offset_of("12"), None);
+    }
+
+    #[test]
+    fn shard_ids_parse() {
+        assert_eq!(shard_index("shardId-000000000002"), Some(2));
+        assert_eq!(shard_index("shard-2"), None);
+    }
+}

@@ -1,0 +1,47 @@
+//! Errors of the bus, sorted into what a caller can act on.
+
+/// Result of a bus operation.
+pub type Result<T, E = BusError> = std::result::Result<T, E>;
+
+/// Why a bus operation failed as a whole.
+#[derive(Debug, thiserror::Error)]
+pub enum BusError {
+    /// The topic does not exist (REST Proxy 40401).
+    #[error("topic not found: {0}")]
+    TopicNotFound(String),
+    /// The stream does not exist (Kinesis `ResourceNotFoundException`).
+    #[error("stream not found: {0}")]
+    StreamNotFound(String),
+    /// The topic exists but has no such partition (REST Proxy 40402).
+    #[error("partition {partition} not found in topic {topic}")]
+    PartitionNotFound { topic: String, partition: i32 },
+    /// The shard does not exist in the stream.
+    #[error("shard {shard} not found in stream {stream}")]
+    ShardNotFound { stream: String, shard: String },
+    /// A topic or stream of that name already exists.
+    #[error("{0} already exists")]
+    AlreadyExists(String),
+    /// A name that Kafka or Kinesis would refuse.
+    #[error("invalid name {name:?}: {reason}")]
+    InvalidName { name: String, reason: &'static str },
+    /// A request the bus cannot satisfy, such as zero partitions.
+    #[error("invalid request: {0}")]
+    InvalidRequest(String),
+    /// The backend cannot be reached or has shut down (REST Proxy 50302).
+    #[error("backend unavailable: {0}")]
+    Unavailable(String),
+    /// The embedded log's storage failed.
+    #[error("storage error: {0}")]
+    Storage(#[from] rusqlite::Error),
+}
+
+/// Why one record inside an accepted batch failed; the rest of the batch may still succeed.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RecordError {
+    /// The record is larger than the backend accepts (Kafka `message.max.bytes`, Kinesis 1 MiB).
+    #[error("record of {size} bytes exceeds the limit of {limit} bytes")]
+    TooLarge { size: usize, limit: usize },
+    /// The record names a partition the topic does not have.
+    #[error("partition {0} not found")]
+    PartitionNotFound(i32),
+}
