@@ -1,0 +1,350 @@
+//! The stream path: the Kinesis proxy routes the original API Gateway exposed (SPEC §3).
+//! Errors use Kinesis's envelope, `{"__type": "...", "message": "..."}`.
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use pinpipe_bus::{BusError, PutRecord, RecordError, StreamInfo, validate_stream_name};
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+
+use crate::body::{BodyError, read_limited};
+use crate::metrics::{ErrorCode, RecordsAccepted};
+use crate::rest::compact_json;
+use crate::state::AppState;
+
+/// Most records in one `PutRecords` call.
+const MAX_RECORDS_PER_CALL: usize = 500;
+/// Most bytes of data and keys in one `PutRecords` call.
+const MAX_BYTES_PER_CALL: usize = 5 * 1024 * 1024;
+/// Longest partition key.
+const MAX_PARTITION_KEY: usize = 256;
+
+/// An error in Kinesis's envelope.
+#[derive(Debug)]
+pub struct KinesisError {
+    status: StatusCode,
+    kind: &'static str,
+    message: String,
+}
+
+impl KinesisError {
+    fn validation(message: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::BAD_REQUEST,
+            kind: "ValidationException",
+            message: message.into(),
+        }
+    }
+}
+
+impl IntoResponse for KinesisError {
+    fn into_response(self) -> Response {
+        let body = serde_json::json!({ "__type": self.kind, "message": self.message });
+        let mut response = (self.status, Json(body)).into_response();
+        response
+            .extensions_mut()
+            .insert(ErrorCode(u32::from(self.status.as_u16())));
+        response
+    }
+}
+
+impl From<BodyError> for KinesisError {
+    fn from(e: BodyError) -> Self {
+        match e {
+            BodyError::TooLarge { .. } => Self {
+                status: StatusCode::PAYLOAD_TOO_LARGE,
+                kind: "ValidationException",
+                message: e.to_string(),
+            },
+            BodyError::Unreadable(_) => Self::validation(e.to_string()),
+        }
+    }
+}
+
+impl From<BusError> for KinesisError {
+    fn from(e: BusError) -> Self {
+        let (status, kind) = match &e {
+            BusError::StreamNotFound(_) | BusError::ShardNotFound { .. } => {
+                (StatusCode::BAD_REQUEST, "ResourceNotFoundException")
+            }
+            BusError::AlreadyExists(_) => (StatusCode::BAD_REQUEST, "ResourceInUseException"),
+            BusError::InvalidName { .. } | BusError::InvalidRequest(_) => {
+                (StatusCode::BAD_REQUEST, "ValidationException")
+            }
+            _ => (StatusCode::SERVICE_UNAVAILABLE, "ServiceUnavailable"),
+        };
+        Self {
+            status,
+            kind,
+            message: e.to_string(),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct PutRecordIn<'a> {
+    #[serde(default)]
+    stream_name: Option<String>,
+    #[serde(borrow)]
+    data: Option<&'a RawValue>,
+    partition_key: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct PutRecordsIn<'a> {
+    #[serde(default)]
+    stream_name: Option<String>,
+    #[serde(borrow)]
+    records: Option<Vec<EntryIn<'a>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct EntryIn<'a> {
+    #[serde(borrow)]
+    data: Option<&'a RawValue>,
+    partition_key: Option<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct PutRecordOut {
+    sequence_number: String,
+    shard_id: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct PutRecordsOut {
+    failed_record_count: usize,
+    records: Vec<EntryOut>,
+}
+
+#[derive(Serialize)]
+#[serde(untagged)]
+enum EntryOut {
+    #[serde(rename_all = "PascalCase")]
+    Ok {
+        sequence_number: String,
+        shard_id: String,
+    },
+    #[serde(rename_all = "PascalCase")]
+    Failed {
+        error_code: &'static str,
+        error_message: String,
+    },
+}
+
+/// `PUT /streams/{stream}/record`.
+pub async fn put_record(
+    State(state): State<AppState>,
+    Path(stream): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, KinesisError> {
+    validate_stream_name(&stream)?;
+    let body = read_limited(&headers, body, state.config.max_body_bytes).await?;
+    let request: PutRecordIn<'_> = serde_json::from_slice(&body).map_err(json_error)?;
+    check_stream_name(&stream, request.stream_name.as_deref())?;
+    let record = to_put_record(
+        request.data,
+        request.partition_key,
+        state.config.max_record_bytes,
+    )?;
+    let mut results = state.streams.put_records(&stream, vec![record]).await?;
+    let result = results
+        .pop()
+        .ok_or_else(|| KinesisError::validation("no result for the record"))?
+        .map_err(record_error)?;
+    let mut response = Json(PutRecordOut {
+        sequence_number: result.sequence_number,
+        shard_id: result.shard_id,
+    })
+    .into_response();
+    response.extensions_mut().insert(RecordsAccepted {
+        records: 1,
+        bytes: body.len() as u64,
+    });
+    Ok(response)
+}
+
+/// `PUT /streams/{stream}/records`.
+pub async fn put_records(
+    State(state): State<AppState>,
+    Path(stream): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, KinesisError> {
+    validate_stream_name(&stream)?;
+    let body = read_limited(&headers, body, state.config.max_body_bytes).await?;
+    let request: PutRecordsIn<'_> = serde_json::from_slice(&body).map_err(json_error)?;
+    check_stream_name(&stream, request.stream_name.as_deref())?;
+    let entries = request
+        .records
+        .ok_or_else(|| KinesisError::validation("Records is required"))?;
+    if entries.is_empty() || entries.len() > MAX_RECORDS_PER_CALL {
+        return Err(KinesisError::validation(format!(
+            "Records must hold 1 to {MAX_RECORDS_PER_CALL} records, got {}",
+            entries.len()
+        )));
+    }
+    let records = entries
+        .into_iter()
+        .map(|e| to_put_record(e.data, e.partition_key, state.config.max_record_bytes))
+        .collect::<Result<Vec<_>, _>>()?;
+    let total: usize = records
+        .iter()
+        .map(|r| r.data.len() + r.partition_key.len())
+        .sum();
+    if total > MAX_BYTES_PER_CALL {
+        return Err(KinesisError::validation(format!(
+            "the records total {total} bytes, over the {MAX_BYTES_PER_CALL} bytes a call may carry"
+        )));
+    }
+    let results = state.streams.put_records(&stream, records).await?;
+    let failed = results.iter().filter(|r| r.is_err()).count();
+    let out = PutRecordsOut {
+        failed_record_count: failed,
+        records: results
+            .into_iter()
+            .map(|r| match r {
+                Ok(p) => EntryOut::Ok {
+                    sequence_number: p.sequence_number,
+                    shard_id: p.shard_id,
+                },
+                Err(e) => EntryOut::Failed {
+                    error_code: "InternalFailure",
+                    error_message: e.to_string(),
+                },
+            })
+            .collect(),
+    };
+    let accepted = out.records.len() - failed;
+    let mut response = Json(out).into_response();
+    response.extensions_mut().insert(RecordsAccepted {
+        records: accepted as u64,
+        bytes: body.len() as u64,
+    });
+    Ok(response)
+}
+
+/// `GET /streams`.
+pub async fn list(State(state): State<AppState>) -> Result<Response, KinesisError> {
+    let names = state.streams.list_streams().await?;
+    Ok(Json(serde_json::json!({ "StreamNames": names, "HasMoreStreams": false })).into_response())
+}
+
+/// `GET /streams/{stream}`.
+pub async fn describe(
+    State(state): State<AppState>,
+    Path(stream): Path<String>,
+) -> Result<Response, KinesisError> {
+    let info: StreamInfo = state.streams.describe_stream(&stream).await?;
+    let shards: Vec<_> = info
+        .shards
+        .iter()
+        .map(|s| {
+            serde_json::json!({
+                "ShardId": s.shard_id,
+                "HashKeyRange": {
+                    "StartingHashKey": s.starting_hash_key,
+                    "EndingHashKey": s.ending_hash_key,
+                },
+            })
+        })
+        .collect();
+    Ok(Json(serde_json::json!({
+        "StreamDescription": {
+            "StreamName": info.name,
+            "StreamStatus": "ACTIVE",
+            "Shards": shards,
+            "HasMoreShards": false,
+        }
+    }))
+    .into_response())
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase")]
+struct CreateIn {
+    shard_count: Option<u32>,
+}
+
+/// `POST /streams/{stream}`: creates the stream (`{"ShardCount": n}` optional).
+pub async fn create(
+    State(state): State<AppState>,
+    Path(stream): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, KinesisError> {
+    let body = read_limited(&headers, body, state.config.max_body_bytes).await?;
+    let request: CreateIn = if body.iter().all(u8::is_ascii_whitespace) {
+        CreateIn::default()
+    } else {
+        serde_json::from_slice(&body).map_err(json_error)?
+    };
+    let shards = request.shard_count.unwrap_or(state.config.default_shards);
+    state.streams.create_stream(&stream, shards).await?;
+    Ok(Json(serde_json::json!({})).into_response())
+}
+
+/// `DELETE /streams/{stream}`.
+pub async fn delete(
+    State(state): State<AppState>,
+    Path(stream): Path<String>,
+) -> Result<Response, KinesisError> {
+    state.streams.delete_stream(&stream).await?;
+    Ok(Json(serde_json::json!({})).into_response())
+}
+
+fn check_stream_name(path: &str, body: Option<&str>) -> Result<(), KinesisError> {
+    match body {
+        Some(name) if name != path => Err(KinesisError::validation(format!(
+            "StreamName {name:?} does not match the stream in the path {path:?}"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+fn to_put_record(
+    data: Option<&RawValue>,
+    partition_key: Option<String>,
+    max_record_bytes: usize,
+) -> Result<PutRecord, KinesisError> {
+    let data = data.ok_or_else(|| KinesisError::validation("Data is required"))?;
+    let partition_key =
+        partition_key.ok_or_else(|| KinesisError::validation("PartitionKey is required"))?;
+    if partition_key.is_empty() || partition_key.chars().count() > MAX_PARTITION_KEY {
+        return Err(KinesisError::validation(format!(
+            "PartitionKey must be 1 to {MAX_PARTITION_KEY} characters"
+        )));
+    }
+    let data = compact_json(data);
+    let size = data.len() + partition_key.len();
+    if size > max_record_bytes {
+        return Err(KinesisError::validation(format!(
+            "a record of {size} bytes exceeds the limit of {max_record_bytes} bytes"
+        )));
+    }
+    Ok(PutRecord {
+        data,
+        partition_key,
+    })
+}
+
+fn record_error(e: RecordError) -> KinesisError {
+    KinesisError::validation(e.to_string())
+}
+
+fn json_error(e: serde_json::Error) -> KinesisError {
+    KinesisError {
+        status: StatusCode::BAD_REQUEST,
+        kind: "SerializationException",
+        message: e.to_string(),
+    }
+}

@@ -1,0 +1,299 @@
+//! The batch path: the Confluent REST Proxy v2 produce call (SPEC §3), as API Gateway proxied it.
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use pinpipe_bus::{BusError, ProduceRecord, Produced, RecordError, TopicInfo};
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+
+use crate::body::{BodyError, media_type, read_limited};
+use crate::metrics::{ErrorCode, RecordsAccepted};
+use crate::state::AppState;
+
+/// Content types the produce call accepts.
+const PRODUCE_MEDIA_TYPES: [&str; 3] = [
+    "application/vnd.kafka.json.v2+json",
+    "application/vnd.kafka.v2+json",
+    "application/json",
+];
+
+/// An error in the REST Proxy's envelope: `{"error_code": N, "message": "..."}`.
+#[derive(Debug)]
+pub struct RestError {
+    status: StatusCode,
+    code: u32,
+    message: String,
+}
+
+impl RestError {
+    pub fn new(status: StatusCode, code: u32, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+impl IntoResponse for RestError {
+    fn into_response(self) -> Response {
+        let body = serde_json::json!({ "error_code": self.code, "message": self.message });
+        let mut response = (self.status, Json(body)).into_response();
+        response.extensions_mut().insert(ErrorCode(self.code));
+        response
+    }
+}
+
+impl From<BodyError> for RestError {
+    fn from(e: BodyError) -> Self {
+        match e {
+            BodyError::TooLarge { .. } => {
+                Self::new(StatusCode::PAYLOAD_TOO_LARGE, 413, e.to_string())
+            }
+            BodyError::Unreadable(_) => Self::new(StatusCode::BAD_REQUEST, 400, e.to_string()),
+        }
+    }
+}
+
+impl From<BusError> for RestError {
+    fn from(e: BusError) -> Self {
+        match &e {
+            BusError::TopicNotFound(_) => Self::new(StatusCode::NOT_FOUND, 40401, e.to_string()),
+            BusError::PartitionNotFound { .. } => {
+                Self::new(StatusCode::NOT_FOUND, 40402, e.to_string())
+            }
+            BusError::InvalidName { .. } | BusError::InvalidRequest(_) => {
+                Self::new(StatusCode::UNPROCESSABLE_ENTITY, 422, e.to_string())
+            }
+            BusError::AlreadyExists(_) => Self::new(StatusCode::CONFLICT, 40902, e.to_string()),
+            _ => Self::new(StatusCode::SERVICE_UNAVAILABLE, 50302, e.to_string()),
+        }
+    }
+}
+
+/// The produce request body.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProduceRequest<'a> {
+    #[serde(borrow)]
+    records: Option<Vec<RecordIn<'a>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RecordIn<'a> {
+    #[serde(default, borrow)]
+    key: Option<&'a RawValue>,
+    #[serde(borrow)]
+    value: Option<&'a RawValue>,
+    #[serde(default)]
+    partition: Option<i32>,
+}
+
+#[derive(Serialize)]
+struct ProduceResponse {
+    key_schema_id: Option<i64>,
+    value_schema_id: Option<i64>,
+    offsets: Vec<OffsetOut>,
+}
+
+#[derive(Serialize)]
+struct OffsetOut {
+    partition: Option<i32>,
+    offset: Option<i64>,
+    error_code: Option<u32>,
+    error: Option<String>,
+}
+
+impl From<Result<Produced, RecordError>> for OffsetOut {
+    fn from(result: Result<Produced, RecordError>) -> Self {
+        match result {
+            Ok(p) => Self {
+                partition: Some(p.partition),
+                offset: Some(p.offset),
+                error_code: None,
+                error: None,
+            },
+            Err(e) => Self {
+                partition: None,
+                offset: None,
+                error_code: Some(match e {
+                    RecordError::PartitionNotFound(_) => 40402,
+                    RecordError::TooLarge { .. } => 50002,
+                }),
+                error: Some(e.to_string()),
+            },
+        }
+    }
+}
+
+/// `POST /topics/{topic}`.
+pub async fn produce(
+    State(state): State<AppState>,
+    Path(topic): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, RestError> {
+    produce_to(state, topic, None, headers, body).await
+}
+
+/// `POST /topics/{topic}/partitions/{partition}`.
+pub async fn produce_to_partition(
+    State(state): State<AppState>,
+    Path((topic, partition)): Path<(String, i32)>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, RestError> {
+    produce_to(state, topic, Some(partition), headers, body).await
+}
+
+async fn produce_to(
+    state: AppState,
+    topic: String,
+    forced_partition: Option<i32>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, RestError> {
+    pinpipe_bus::validate_topic_name(&topic).map_err(|e| {
+        RestError::new(
+            StatusCode::NOT_FOUND,
+            40401,
+            format!("topic not found: {e}"),
+        )
+    })?;
+    check_media_type(&headers)?;
+    let body = read_limited(&headers, body, state.config.max_body_bytes).await?;
+    let records = parse_records(&body, forced_partition)?;
+    // Only auto-creation may need the records a second time.
+    let retry = state.config.auto_create_topics.then(|| records.clone());
+    let results = match (state.topics.produce(&topic, records).await, retry) {
+        (Err(BusError::TopicNotFound(_)), Some(records)) => {
+            create_topic(&state, &topic).await?;
+            state.topics.produce(&topic, records).await?
+        }
+        (outcome, _) => outcome?,
+    };
+    let accepted = results.iter().filter(|r| r.is_ok()).count();
+    let response = ProduceResponse {
+        key_schema_id: None,
+        value_schema_id: None,
+        offsets: results.into_iter().map(OffsetOut::from).collect(),
+    };
+    let mut response = Json(response).into_response();
+    response.extensions_mut().insert(RecordsAccepted {
+        records: accepted as u64,
+        bytes: body.len() as u64,
+    });
+    Ok(response)
+}
+
+async fn create_topic(state: &AppState, topic: &str) -> Result<(), RestError> {
+    match state
+        .topics
+        .create_topic(topic, state.config.default_partitions)
+        .await
+    {
+        Ok(()) | Err(BusError::AlreadyExists(_)) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn check_media_type(headers: &HeaderMap) -> Result<(), RestError> {
+    match media_type(headers) {
+        Some(m) if PRODUCE_MEDIA_TYPES.contains(&m.as_str()) => Ok(()),
+        other => Err(RestError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            415,
+            format!(
+                "HTTP 415 Unsupported Media Type: {} (use application/vnd.kafka.json.v2+json)",
+                other.as_deref().unwrap_or("no Content-Type")
+            ),
+        )),
+    }
+}
+
+/// Parses the body into records whose values are compact JSON bytes, one line each.
+fn parse_records(
+    body: &[u8],
+    forced_partition: Option<i32>,
+) -> Result<Vec<ProduceRecord>, RestError> {
+    let request: ProduceRequest<'_> = serde_json::from_slice(body).map_err(json_error)?;
+    let records = request.records.ok_or_else(|| {
+        RestError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            422,
+            "records may not be null",
+        )
+    })?;
+    if records.is_empty() {
+        return Err(RestError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            422,
+            "records may not be empty",
+        ));
+    }
+    records
+        .into_iter()
+        .map(|r| {
+            let value = r.value.map_or_else(|| b"null".to_vec(), compact_json);
+            Ok(ProduceRecord {
+                key: r.key.map(compact_json),
+                value,
+                partition: forced_partition.or(r.partition),
+            })
+        })
+        .collect()
+}
+
+/// The JSON text as one line: raw JSON can only hold line breaks as white space between tokens,
+/// so a value without them is used as sent, and one with them is re-serialised compactly.
+pub fn compact_json(raw: &RawValue) -> Vec<u8> {
+    let text = raw.get();
+    if !text.contains(['\n', '\r']) {
+        return text.as_bytes().to_vec();
+    }
+    serde_json::from_str::<serde_json::Value>(text)
+        .and_then(|v| serde_json::to_vec(&v))
+        .unwrap_or_else(|_| text.replace(['\n', '\r'], " ").into_bytes())
+}
+
+/// Maps a body that is not the expected JSON to REST Proxy's answer: unknown fields are 422
+/// `Unrecognized field: <name>`, anything else malformed is 400.
+fn json_error(e: serde_json::Error) -> RestError {
+    let text = e.to_string();
+    if let Some(rest) = text.strip_prefix("unknown field `") {
+        let field = rest.split('`').next().unwrap_or_default();
+        return RestError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            422,
+            format!("Unrecognized field: {field}"),
+        );
+    }
+    match e.classify() {
+        serde_json::error::Category::Data => {
+            RestError::new(StatusCode::UNPROCESSABLE_ENTITY, 422, text)
+        }
+        _ => RestError::new(
+            StatusCode::BAD_REQUEST,
+            400,
+            format!("malformed JSON: {text}"),
+        ),
+    }
+}
+
+/// `GET /topics`: topic names, as REST Proxy lists them.
+pub async fn list(State(state): State<AppState>) -> Result<Json<Vec<String>>, RestError> {
+    let topics = state.topics.list_topics().await?;
+    Ok(Json(topics.into_iter().map(|t| t.name).collect()))
+}
+
+/// `GET /topics/{topic}`: the topic and its partitions' high watermarks.
+pub async fn describe(
+    State(state): State<AppState>,
+    Path(topic): Path<String>,
+) -> Result<Json<TopicInfo>, RestError> {
+    Ok(Json(state.topics.describe_topic(&topic).await?))
+}
