@@ -41,3 +41,50 @@ pub fn media_type(headers: &HeaderMap) -> Option<String> {
     let essence = value.split(';').next()?.trim();
     Some(essence.to_ascii_lowercase())
 }
+
+/// Deepest nesting of arrays and objects a request may have (serde_json's own limit).
+pub const MAX_NESTING: usize = 128;
+
+/// Whether the JSON text nests arrays and objects deeper than `max`. A linear scan that skips
+/// strings, run before parsing so a hostile body cannot make anyone recurse deeply later.
+pub fn nests_deeper_than(json: &[u8], max: usize) -> bool {
+    let mut depth = 0usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    for &byte in json {
+        if in_string {
+            match (escaped, byte) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match byte {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > max {
+                    return true;
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nesting_is_measured_outside_strings() {
+        assert!(!nests_deeper_than(br#"{"a":[1,{"b":2}]}"#, 3));
+        assert!(nests_deeper_than(br#"{"a":[1,{"b":2}]}"#, 2));
+        assert!(!nests_deeper_than(br#"{"a":"[[[[[[\"[[["}"#, 1));
+        assert!(nests_deeper_than(&[b'['; 200], MAX_NESTING));
+    }
+}

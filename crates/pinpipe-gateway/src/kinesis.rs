@@ -10,7 +10,7 @@ use pinpipe_bus::{BusError, PutRecord, RecordError, StreamInfo, validate_stream_
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
-use crate::body::{BodyError, read_limited};
+use crate::body::{BodyError, MAX_NESTING, nests_deeper_than, read_limited};
 use crate::metrics::{ErrorCode, RecordsAccepted};
 use crate::rest::compact_json;
 use crate::state::AppState;
@@ -149,7 +149,7 @@ pub async fn put_record(
 ) -> Result<Response, KinesisError> {
     validate_stream_name(&stream)?;
     let body = read_limited(&headers, body, state.config.max_body_bytes).await?;
-    let request: PutRecordIn<'_> = serde_json::from_slice(&body).map_err(json_error)?;
+    let request: PutRecordIn<'_> = parse(&body)?;
     check_stream_name(&stream, request.stream_name.as_deref())?;
     let record = to_put_record(
         request.data,
@@ -182,7 +182,7 @@ pub async fn put_records(
 ) -> Result<Response, KinesisError> {
     validate_stream_name(&stream)?;
     let body = read_limited(&headers, body, state.config.max_body_bytes).await?;
-    let request: PutRecordsIn<'_> = serde_json::from_slice(&body).map_err(json_error)?;
+    let request: PutRecordsIn<'_> = parse(&body)?;
     check_stream_name(&stream, request.stream_name.as_deref())?;
     let entries = request
         .records
@@ -286,7 +286,7 @@ pub async fn create(
     let request: CreateIn = if body.iter().all(u8::is_ascii_whitespace) {
         CreateIn::default()
     } else {
-        serde_json::from_slice(&body).map_err(json_error)?
+        parse(&body)?
     };
     let shards = request.shard_count.unwrap_or(state.config.default_shards);
     state.streams.create_stream(&stream, shards).await?;
@@ -339,6 +339,18 @@ fn to_put_record(
 
 fn record_error(e: RecordError) -> KinesisError {
     KinesisError::validation(e.to_string())
+}
+
+/// Parses a request body, refusing hostile nesting before the parser sees it.
+fn parse<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, KinesisError> {
+    if nests_deeper_than(body, MAX_NESTING) {
+        return Err(KinesisError {
+            status: StatusCode::BAD_REQUEST,
+            kind: "SerializationException",
+            message: format!("nested deeper than {MAX_NESTING} levels"),
+        });
+    }
+    serde_json::from_slice(body).map_err(json_error)
 }
 
 fn json_error(e: serde_json::Error) -> KinesisError {

@@ -23,7 +23,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::middleware;
 use axum::routing::{get, post, put};
-use pinpipe_bus::BusError;
+use pinpipe_bus::{BusError, Streams, Topics};
 use tokio::net::TcpListener;
 
 pub use config::GatewayConfig;
@@ -50,6 +50,7 @@ pub fn router(state: AppState) -> Router {
         .route("/streams/{stream}/records", put(kinesis::put_records))
         .route("/health", get(|| async { "ok" }))
         .route("/metrics", get(metrics::render))
+        .fallback(rest::not_found)
         // Bodies are read by the handlers with their own limit and error envelope.
         .layer(DefaultBodyLimit::disable())
         .layer(middleware::from_fn_with_state(
@@ -67,25 +68,20 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Creates the default topics and streams if they are missing.
-pub async fn ensure_defaults(state: &AppState) -> Result<(), BusError> {
-    let config = &state.config;
+/// Creates the default topics and streams of `config` if they are missing.
+pub async fn ensure_defaults(
+    topics: &dyn Topics,
+    streams: &dyn Streams,
+    config: &GatewayConfig,
+) -> Result<(), BusError> {
     for topic in config.default_topics() {
-        match state
-            .topics
-            .create_topic(&topic, config.default_partitions)
-            .await
-        {
+        match topics.create_topic(&topic, config.default_partitions).await {
             Ok(()) | Err(BusError::AlreadyExists(_)) => {}
             Err(e) => return Err(e),
         }
     }
     for stream in config.default_streams() {
-        match state
-            .streams
-            .create_stream(&stream, config.default_shards)
-            .await
-        {
+        match streams.create_stream(&stream, config.default_shards).await {
             Ok(()) | Err(BusError::AlreadyExists(_)) => {}
             Err(e) => return Err(e),
         }

@@ -9,7 +9,7 @@ use pinpipe_bus::{BusError, ProduceRecord, Produced, RecordError, TopicInfo};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
-use crate::body::{BodyError, media_type, read_limited};
+use crate::body::{BodyError, MAX_NESTING, media_type, nests_deeper_than, read_limited};
 use crate::metrics::{ErrorCode, RecordsAccepted};
 use crate::state::AppState;
 
@@ -220,6 +220,13 @@ fn parse_records(
     body: &[u8],
     forced_partition: Option<i32>,
 ) -> Result<Vec<ProduceRecord>, RestError> {
+    if nests_deeper_than(body, MAX_NESTING) {
+        return Err(RestError::new(
+            StatusCode::BAD_REQUEST,
+            400,
+            format!("malformed JSON: nested deeper than {MAX_NESTING} levels"),
+        ));
+    }
     let request: ProduceRequest<'_> = serde_json::from_slice(body).map_err(json_error)?;
     let records = request.records.ok_or_else(|| {
         RestError::new(
@@ -282,6 +289,11 @@ fn json_error(e: serde_json::Error) -> RestError {
             format!("malformed JSON: {text}"),
         ),
     }
+}
+
+/// Any route the gateway does not have: REST Proxy's 404.
+pub async fn not_found() -> RestError {
+    RestError::new(StatusCode::NOT_FOUND, 404, "HTTP 404 Not Found")
 }
 
 /// `GET /topics`: topic names, as REST Proxy lists them.

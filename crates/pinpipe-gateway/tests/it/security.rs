@@ -1,0 +1,85 @@
+//! API keys, health and metrics.
+
+use pinpipe_gateway::GatewayConfig;
+
+use crate::harness::{Gateway, json_of};
+
+#[tokio::test]
+async fn api_keys_are_required_when_configured() {
+    let gw = Gateway::with(GatewayConfig {
+        api_keys: vec!["s3cret".into()],
+        ..Default::default()
+    })
+    .await;
+    let url = format!("{}/topics/pinpipe.pin", gw.url);
+    let body = r#"{"records":[{"value":1}]}"#;
+    for key in [None, Some("wrong"), Some("s3cre"), Some("s3cret2")] {
+        let mut request = gw
+            .client
+            .post(&url)
+            .header("content-type", "application/json")
+            .body(body);
+        if let Some(key) = key {
+            request = request.header("x-api-key", key);
+        }
+        let (status, answer) = json_of(request.send().await.expect("request")).await;
+        assert_eq!(
+            (status, answer["error_code"].as_u64()),
+            (403, Some(40301)),
+            "{key:?}"
+        );
+    }
+    assert_eq!(gw.stored("pinpipe.pin").await, 0);
+    let (status, _) = json_of(
+        gw.client
+            .post(&url)
+            .header("content-type", "application/json")
+            .header("x-api-key", "s3cret")
+            .body(body)
+            .send()
+            .await
+            .expect("request"),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let health = gw
+        .client
+        .get(format!("{}/health", gw.url))
+        .send()
+        .await
+        .expect("health");
+    assert_eq!(health.status(), 200, "health needs no key");
+}
+
+#[tokio::test]
+async fn metrics_count_requests_records_and_errors() {
+    let gw = Gateway::start().await;
+    gw.produce("pinpipe.pin", r#"{"records":[{"value":1},{"value":2}]}"#)
+        .await;
+    gw.produce("nope", r#"{"records":[{"value":1}]}"#).await;
+    let text = gw
+        .client
+        .get(format!("{}/metrics", gw.url))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        text.contains(r#"pinpipe_gateway_records_total{route="/topics/{topic}"} 2"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"pinpipe_gateway_errors_total{code="40401"} 1"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"pinpipe_gateway_requests_total{route="/topics/{topic}",status="200"} 1"#),
+        "{text}"
+    );
+    assert!(
+        text.contains("pinpipe_gateway_request_duration_seconds_bucket"),
+        "{text}"
+    );
+}
