@@ -1,0 +1,310 @@
+//! The command line: every subcommand and flag, with its help text.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use serde_json::{Map, Value, json};
+
+/// pinpipe: the Pinterest-style data pipeline as one program.
+///
+/// Emulated posts go through an ingestion API onto topics and streams, a sink lands them as raw
+/// JSON in object storage, and the batch job cleans them into Delta tables and answers nine
+/// analyses. `pinpipe demo` runs it all on this machine.
+///
+/// Settings come from built-in defaults, then pinpipe.toml, then PINPIPE_* environment variables
+/// (nested with `__`, e.g. PINPIPE_GATEWAY__LISTEN), then these flags.
+#[derive(Debug, Parser)]
+#[command(name = "pinpipe", version, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Flags every subcommand takes.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Config file (default: ./pinpipe.toml when it exists).
+    #[arg(long, global = true, env = "PINPIPE_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Where embedded state lives [default: ./pinpipe-data].
+    #[arg(long, global = true, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Lake location: a directory or s3://bucket/prefix [default: <data-dir>/lake].
+    #[arg(long, global = true, value_name = "LOCATION")]
+    pub lake: Option<String>,
+    /// Source database URL [default: sqlite://<data-dir>/source.db].
+    #[arg(long, global = true, value_name = "URL")]
+    pub source: Option<String>,
+    /// Prefix of topics and streams [default: pinpipe].
+    #[arg(long, global = true, value_name = "PREFIX")]
+    pub topic_prefix: Option<String>,
+    /// Log filter, e.g. debug or pinpipe_lake=debug [default: info].
+    #[arg(long, global = true, value_name = "FILTER")]
+    pub log: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the whole pipeline on this machine and print the nine analyses.
+    Demo(DemoArgs),
+    /// Create or fill the source database (stands in for RDS).
+    #[command(subcommand)]
+    Source(SourceCommand),
+    /// Serve the ingestion API: REST Proxy v2 produce and the Kinesis proxy routes.
+    Serve(ServeArgs),
+    /// Replay posts from the source database into a gateway, as the original script did.
+    Emulate(EmulateArgs),
+    /// Land the topics in the lake's raw layout, as the Kafka Connect S3 sink did.
+    Sink(SinkArgs),
+    /// Clean the raw data into Delta tables and run the nine analyses.
+    Batch,
+    /// Run SQL over the lake's tables (pin, geo, user, quarantine).
+    Query(QueryArgs),
+    /// Inspect and manage topics of the embedded bus.
+    #[command(subcommand)]
+    Topics(TopicsCommand),
+    /// Inspect and manage streams of the embedded bus.
+    #[command(subcommand)]
+    Streams(StreamsCommand),
+    /// Measure performance.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Posts to emulate (each sends a pin, a geo and a user record on each path).
+    #[arg(long, default_value_t = 2000)]
+    pub posts: u64,
+    /// Rows in the synthetic source database.
+    #[arg(long, default_value_t = 11_154)]
+    pub rows: u64,
+    /// Seed of the synthetic data and of the emulator.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Keep what an earlier demo left in the data directory instead of starting clean.
+    #[arg(long)]
+    pub reuse: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SourceCommand {
+    /// Create the three tables and fill them with synthetic rows (replaces existing ones).
+    Init {
+        /// Rows per table.
+        #[arg(long, default_value_t = 11_154)]
+        rows: u64,
+        /// Seed: the same seed gives the same rows.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+    },
+    /// Load real rows: a directory of pin.jsonl, geo.jsonl and user.jsonl (as in fixtures/peer-raw/*).
+    Import {
+        /// The directory holding the files.
+        dir: PathBuf,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on [default: 127.0.0.1:8082].
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
+    /// Require this key in x-api-key (repeat for several).
+    #[arg(long = "api-key", value_name = "KEY")]
+    pub api_keys: Vec<String>,
+    /// Create unknown topics on first produce instead of answering 40401.
+    #[arg(long)]
+    pub auto_create_topics: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PathArg {
+    Batch,
+    Stream,
+}
+
+#[derive(Debug, Args)]
+pub struct EmulateArgs {
+    /// Gateway base URL (ours, or the original's API Gateway invoke URL).
+    #[arg(long, default_value = "http://127.0.0.1:8082")]
+    pub gateway: String,
+    /// Posts to send.
+    #[arg(long, conflicts_with = "forever", default_value_t = 1000)]
+    pub count: u64,
+    /// Send until interrupted.
+    #[arg(long)]
+    pub forever: bool,
+    /// Posts per second (default: as fast as the gateway answers).
+    #[arg(long)]
+    pub rate: Option<f64>,
+    /// Paths to send on.
+    #[arg(long, value_enum, value_delimiter = ',', default_values_t = [PathArg::Batch, PathArg::Stream])]
+    pub paths: Vec<PathArg>,
+    /// Seed: the same seed sends the same posts in the same order.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// x-api-key to send.
+    #[arg(long, env = "PINPIPE_API_KEY", hide_env_values = true)]
+    pub api_key: Option<String>,
+    /// Requests in flight at once.
+    #[arg(long, default_value_t = 8)]
+    pub concurrency: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct SinkArgs {
+    /// Records per raw object at most [default: 1000].
+    #[arg(long)]
+    pub flush_size: Option<usize>,
+    /// Longest a record waits before its object is written, e.g. 10s [default: 10s].
+    #[arg(long, value_name = "DURATION")]
+    pub rotate_interval: Option<String>,
+    /// Write what is on the topics now and exit, instead of following them.
+    #[arg(long)]
+    pub once: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Table,
+    Csv,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct QueryArgs {
+    /// The SQL, e.g. "SELECT category, count(*) FROM pin GROUP BY category".
+    pub sql: String,
+    /// How to print the result.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+    pub format: OutputFormat,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TopicsCommand {
+    /// List topics with their partitions' high watermarks.
+    List,
+    /// Create a topic.
+    Create {
+        name: String,
+        #[arg(long, default_value_t = 1)]
+        partitions: i32,
+    },
+    /// Show a topic's partitions and the sink's committed offsets.
+    Describe { name: String },
+    /// Print records as JSON lines.
+    Read {
+        name: String,
+        #[arg(long, default_value_t = 0)]
+        partition: i32,
+        /// First offset to print.
+        #[arg(long, default_value_t = 0)]
+        offset: i64,
+        /// Most records to print.
+        #[arg(long, default_value_t = 100)]
+        max: usize,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StreamsCommand {
+    /// List streams.
+    List,
+    /// Create a stream.
+    Create {
+        name: String,
+        #[arg(long, default_value_t = 1)]
+        shards: u32,
+    },
+    /// Show a stream's shards.
+    Describe { name: String },
+    /// Delete a stream and its records.
+    Delete { name: String },
+    /// Print records as JSON lines.
+    Read {
+        name: String,
+        #[arg(long, default_value = "shardId-000000000000")]
+        shard: String,
+        /// Print records after this sequence number (default: from the start).
+        #[arg(long)]
+        after: Option<String>,
+        /// Most records to print.
+        #[arg(long, default_value_t = 100)]
+        max: usize,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Measure gateway ingestion: records/s and latency, batched and single-record.
+    Gateway(BenchGatewayArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchGatewayArgs {
+    /// Records per batched request.
+    #[arg(long, default_value_t = 100)]
+    pub batch_size: usize,
+    /// Seconds each scenario runs.
+    #[arg(long, default_value_t = 10)]
+    pub seconds: u64,
+    /// Concurrent clients.
+    #[arg(long, default_value_t = 32)]
+    pub clients: usize,
+}
+
+impl Cli {
+    /// The flags that override settings, as the JSON object the settings layers merge.
+    pub fn overrides(&self) -> Value {
+        let mut root = Map::new();
+        let g = &self.global;
+        put(&mut root, "data_dir", g.data_dir.as_ref().map(|p| json!(p)));
+        put(&mut root, "lake", g.lake.as_ref().map(|v| json!(v)));
+        put(&mut root, "source", g.source.as_ref().map(|v| json!(v)));
+        put(
+            &mut root,
+            "topic_prefix",
+            g.topic_prefix.as_ref().map(|v| json!(v)),
+        );
+        put(&mut root, "log", g.log.as_ref().map(|v| json!(v)));
+        match &self.command {
+            Command::Serve(args) => {
+                let mut gateway = Map::new();
+                put(
+                    &mut gateway,
+                    "listen",
+                    args.listen.map(|a| json!(a.to_string())),
+                );
+                if !args.api_keys.is_empty() {
+                    gateway.insert("api_keys".into(), json!(args.api_keys));
+                }
+                if args.auto_create_topics {
+                    gateway.insert("auto_create_topics".into(), json!(true));
+                }
+                root.insert("gateway".into(), Value::Object(gateway));
+            }
+            Command::Sink(args) => {
+                let mut sink = Map::new();
+                put(&mut sink, "flush_size", args.flush_size.map(|n| json!(n)));
+                put(
+                    &mut sink,
+                    "rotate_interval",
+                    args.rotate_interval.as_ref().map(|d| json!(d)),
+                );
+                root.insert("sink".into(), Value::Object(sink));
+            }
+            _ => {}
+        }
+        Value::Object(root)
+    }
+}
+
+fn put(map: &mut Map<String, Value>, key: &str, value: Option<Value>) {
+    if let Some(value) = value {
+        map.insert(key.to_owned(), value);
+    }
+}

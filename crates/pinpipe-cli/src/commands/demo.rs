@@ -1,0 +1,115 @@
+//! `pinpipe demo`: the whole pipeline on this machine, embedded, and the nine analyses.
+//!
+//! source init → gateway (in process) ← emulate → bus → sink → raw → batch → Delta tables →
+//! analyses → results and report. Everything lives under `<data-dir>/demo`, which is cleared
+//! first unless `--reuse` is given.
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use pinpipe_bus::Streams;
+use pinpipe_gateway::{AppState, ensure_defaults, serve};
+use pinpipe_lake::sink::{SinkEvent, run_sink};
+use pinpipe_source::{EmulatorConfig, Paths};
+use tokio::net::TcpListener;
+
+use super::{batch, emulate, open_bus, open_lake, sink, source};
+use crate::cli::DemoArgs;
+use crate::output::spinner;
+use crate::settings::Settings;
+
+pub async fn run(settings: &Settings, args: &DemoArgs) -> Result<()> {
+    let mut settings = settings.clone();
+    settings.data_dir = settings.data_dir.join("demo");
+    prepare(&settings, args.reuse)?;
+
+    let source_url = settings.source_url();
+    let db = if args.reuse && Path::new(&settings.data_dir.join("source.db")).exists() {
+        println!("reusing the source database {source_url}");
+        pinpipe_source::SourceDb::open(&source_url)?
+    } else {
+        let db = source::init(&source_url, args.rows, args.seed)?;
+        println!("source:  {} synthetic posts in {source_url}", args.rows);
+        db
+    };
+
+    let bus = open_bus(&settings)?;
+    let mut gateway = settings.gateway.clone();
+    gateway.listen = "127.0.0.1:0".parse()?;
+    ensure_defaults(bus.as_ref(), bus.as_ref(), &gateway).await?;
+    let listener = TcpListener::bind(gateway.listen)
+        .await
+        .context("cannot start the gateway")?;
+    let url = format!("http://{}", listener.local_addr()?);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(serve(
+        listener,
+        AppState::new(bus.clone(), bus.clone(), gateway.clone()),
+        async {
+            let _ = stopped.await;
+        },
+    ));
+    println!("gateway: {url} (in process)");
+
+    let config = EmulatorConfig {
+        count: Some(args.posts),
+        paths: Paths::BOTH,
+        seed: args.seed,
+        topic_prefix: settings.topic_prefix.clone(),
+        concurrency: 16,
+        ..EmulatorConfig::new(url)
+    };
+    let summary = emulate::send(&db, &config).await?;
+    emulate::print_summary(&summary);
+    let _ = stop.send(());
+    server.await??;
+
+    let lake = open_lake(&settings)?;
+    let progress = spinner("sink");
+    progress.set_message("records landed in raw/");
+    let on_event = |event: &SinkEvent| {
+        if let SinkEvent::Flushed { records, .. } = event {
+            progress.inc(*records as u64);
+        }
+    };
+    let report = run_sink(
+        bus.as_ref(),
+        lake.store(),
+        &sink::sink_options(&settings, true)?,
+        &on_event,
+        std::future::pending(),
+    )
+    .await
+    .context("the sink failed")?;
+    progress.finish_and_clear();
+    println!(
+        "sink:    {} records in {} raw objects",
+        report.records, report.objects
+    );
+
+    for stream in gateway.default_streams() {
+        let info = bus.describe_stream(&stream).await?;
+        let records: i64 = info.shards.iter().map(|s| s.records).sum();
+        println!("stream:  {stream} holds {records} records");
+    }
+
+    batch::run_on(&lake, &settings).await
+}
+
+/// Clears the demo directory, or says what is reused.
+fn prepare(settings: &Settings, reuse: bool) -> Result<()> {
+    let dir = &settings.data_dir;
+    if reuse {
+        println!("reusing what is in {} (--reuse)", dir.display());
+        return Ok(());
+    }
+    if dir.exists() {
+        println!(
+            "starting clean: removing the previous demo in {}",
+            dir.display()
+        );
+        std::fs::remove_dir_all(dir).with_context(|| format!("cannot remove {}", dir.display()))?;
+    }
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    Ok(())
+}

@@ -1,0 +1,72 @@
+//! One module per subcommand; this one dispatches and opens what they share.
+
+mod batch;
+mod bench;
+mod demo;
+mod emulate;
+mod inspect;
+mod query;
+mod serve;
+mod sink;
+mod source;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use pinpipe_bus::{EmbeddedBus, EmbeddedOptions};
+use pinpipe_lake::Lake;
+
+use crate::cli::Command;
+use crate::settings::Settings;
+
+pub async fn run(command: Command, settings: Settings) -> Result<()> {
+    match command {
+        Command::Demo(args) => demo::run(&settings, &args).await,
+        Command::Source(command) => source::run(&settings, command).await,
+        Command::Serve(_) => serve::run(&settings).await,
+        Command::Emulate(args) => emulate::run(&settings, &args).await,
+        Command::Sink(args) => sink::run(&settings, args.once).await,
+        Command::Batch => batch::run(&settings).await,
+        Command::Query(args) => query::run(&settings, &args).await,
+        Command::Topics(command) => inspect::topics(&settings, command).await,
+        Command::Streams(command) => inspect::streams(&settings, command).await,
+        Command::Bench(command) => bench::run(&settings, command).await,
+    }
+}
+
+/// Opens the embedded bus named by the settings.
+pub fn open_bus(settings: &Settings) -> Result<Arc<EmbeddedBus>> {
+    let path = settings.bus_path();
+    let options = EmbeddedOptions {
+        sync: settings.bus.sync,
+        max_record_bytes: settings.gateway.max_record_bytes,
+        ..EmbeddedOptions::default()
+    };
+    let bus = EmbeddedBus::open(&path, options)
+        .with_context(|| format!("cannot open the bus at {}", path.display()))?;
+    Ok(Arc::new(bus))
+}
+
+/// Opens the lake named by the settings.
+pub fn open_lake(settings: &Settings) -> Result<Lake> {
+    let location = settings.lake_location();
+    let options: HashMap<String, String> = settings.storage_options.clone();
+    Lake::open(&location, options).with_context(|| format!("cannot open the lake at {location}"))
+}
+
+/// Resolves when the user presses Ctrl-C (or the process gets SIGTERM).
+pub async fn interrupted() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}

@@ -1,0 +1,55 @@
+//! `pinpipe sink`: the topics into the lake's raw layout.
+
+use anyhow::{Context, Result};
+use pinpipe_gateway::ensure_defaults;
+use pinpipe_lake::sink::{SinkEvent, SinkOptions, run_sink};
+
+use super::{interrupted, open_bus, open_lake};
+use crate::output::spinner;
+use crate::settings::Settings;
+
+pub async fn run(settings: &Settings, once: bool) -> Result<()> {
+    let bus = open_bus(settings)?;
+    ensure_defaults(bus.as_ref(), bus.as_ref(), &settings.gateway).await?;
+    let lake = open_lake(settings)?;
+    let options = sink_options(settings, once)?;
+    let progress = spinner("sink");
+    progress.set_message("records written");
+    let on_event = |event: &SinkEvent| match event {
+        SinkEvent::Flushed { records, .. } => progress.inc(*records as u64),
+        SinkEvent::Retrying {
+            path,
+            error,
+            attempt,
+        } => {
+            progress.set_message(format!("retrying {path} (attempt {attempt}): {error}"));
+        }
+    };
+    let report = run_sink(
+        bus.as_ref(),
+        lake.store(),
+        &options,
+        &on_event,
+        interrupted(),
+    )
+    .await
+    .context("the sink stopped")?;
+    progress.finish_and_clear();
+    println!(
+        "sink: wrote {} records in {} objects under {}/raw/topics/",
+        report.records,
+        report.objects,
+        lake.location()
+    );
+    Ok(())
+}
+
+pub fn sink_options(settings: &Settings, once: bool) -> Result<SinkOptions> {
+    Ok(SinkOptions {
+        group: settings.sink.group.clone(),
+        flush_size: settings.sink.flush_size.max(1),
+        rotate_interval: settings.rotate_interval()?,
+        once,
+        ..SinkOptions::for_prefix(&settings.topic_prefix)
+    })
+}

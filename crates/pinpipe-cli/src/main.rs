@@ -1,0 +1,60 @@
+//! `pinpipe`: the one binary. Parses the command line, loads the layered settings, sets up
+//! logging, and hands over to the subcommand in [`commands`].
+
+mod cli;
+mod commands;
+mod output;
+mod settings;
+
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+use crate::cli::Cli;
+use crate::settings::Settings;
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let settings = match Settings::load(cli.global.config.as_deref(), cli.overrides()) {
+        Ok(settings) => settings,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    let servers_log = matches!(cli.command, cli::Command::Serve(_) | cli::Command::Sink(_));
+    let default_log = if servers_log { "info" } else { "warn" };
+    init_logging(settings.log.as_deref().unwrap_or(default_log));
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(commands::run(cli.command, settings)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// Libraries whose routine logs are noise to a pinpipe user; their errors still show.
+const QUIET_LIBRARIES: &str = "deltalake_core=error,delta_kernel=error,buoyant_kernel=error";
+
+/// Logs go to stderr, so command output on stdout stays clean for scripts.
+fn init_logging(filter: &str) {
+    let filter = EnvFilter::try_from_default_env()
+        .or_else(|_| EnvFilter::try_new(format!("{filter},{QUIET_LIBRARIES}")))
+        .unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .compact()
+        .init();
+}

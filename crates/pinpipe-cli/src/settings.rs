@@ -1,0 +1,209 @@
+//! Layered settings: built-in defaults, then `pinpipe.toml`, then `PINPIPE_*` environment
+//! variables, then command-line flags. Every setting has a working default, so a fresh machine
+//! needs none of them.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use pinpipe_bus::SyncMode;
+use pinpipe_gateway::GatewayConfig;
+use serde::{Deserialize, Serialize};
+
+/// The config file read when `--config` is not given and it exists.
+pub const DEFAULT_CONFIG_FILE: &str = "pinpipe.toml";
+
+/// Everything pinpipe can be told.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// Where embedded state lives: the source database, the bus, the lake.
+    pub data_dir: PathBuf,
+    /// Source database URL; default `sqlite://<data_dir>/source.db`.
+    pub source: Option<String>,
+    /// Lake location: a directory or `s3://bucket/prefix`; default `<data_dir>/lake`.
+    pub lake: Option<String>,
+    /// Options for the lake's object store (`aws_endpoint`, `aws_region`, ...).
+    pub storage_options: HashMap<String, String>,
+    /// Prefix of topics (`<prefix>.pin`) and streams (`streaming-<prefix>-pin`).
+    pub topic_prefix: String,
+    /// The embedded bus.
+    pub bus: BusSettings,
+    /// The HTTP gateway.
+    pub gateway: GatewayConfig,
+    /// The raw sink.
+    pub sink: SinkSettings,
+    /// Log filter (`info`, `pinpipe_lake=debug`, ...); `RUST_LOG` wins when set. Default: `info`
+    /// for the servers (`serve`, `sink`), `warn` for commands that print their own progress.
+    pub log: Option<String>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("./pinpipe-data"),
+            source: None,
+            lake: None,
+            storage_options: HashMap::new(),
+            topic_prefix: "pinpipe".into(),
+            bus: BusSettings::default(),
+            gateway: GatewayConfig::default(),
+            sink: SinkSettings::default(),
+            log: None,
+        }
+    }
+}
+
+/// Settings of the embedded bus.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BusSettings {
+    /// Bus database file; default `<data_dir>/bus.db`.
+    pub path: Option<PathBuf>,
+    /// `full` (survives power loss) or `normal` (survives a crash of the process).
+    pub sync: SyncMode,
+}
+
+/// Settings of the raw sink.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SinkSettings {
+    /// Records per raw object at most.
+    pub flush_size: usize,
+    /// Longest a record waits before its object is written, e.g. `10s`, `1m`.
+    pub rotate_interval: String,
+    /// Consumer group of the sink.
+    pub group: String,
+}
+
+impl Default for SinkSettings {
+    fn default() -> Self {
+        Self {
+            flush_size: 1000,
+            rotate_interval: "10s".into(),
+            group: pinpipe_lake::sink::DEFAULT_GROUP.into(),
+        }
+    }
+}
+
+impl Settings {
+    /// Loads the layers; `overrides` are the flags given on the command line (a JSON object of
+    /// only the settings that were set).
+    pub fn load(config: Option<&Path>, overrides: serde_json::Value) -> Result<Self> {
+        let mut figment = Figment::from(Serialized::defaults(Settings::default()));
+        match config {
+            Some(path) => {
+                anyhow::ensure!(path.exists(), "config file {} not found", path.display());
+                figment = figment.merge(Toml::file(path));
+            }
+            None if Path::new(DEFAULT_CONFIG_FILE).exists() => {
+                figment = figment.merge(Toml::file(DEFAULT_CONFIG_FILE));
+            }
+            None => {}
+        }
+        let settings: Settings = figment
+            .merge(Env::prefixed("PINPIPE_").ignore(&["config"]).split("__"))
+            .merge(Serialized::globals(overrides))
+            .extract()
+            .context("invalid settings (check pinpipe.toml and PINPIPE_* variables)")?;
+        settings.gateway_with_prefix()
+    }
+
+    /// The gateway's topic prefix follows the global one unless set on its own.
+    fn gateway_with_prefix(mut self) -> Result<Self> {
+        if self.gateway.topic_prefix == GatewayConfig::default().topic_prefix {
+            self.gateway.topic_prefix = self.topic_prefix.clone();
+        }
+        Ok(self)
+    }
+
+    pub fn source_url(&self) -> String {
+        self.source
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("source.db").display()))
+    }
+
+    pub fn lake_location(&self) -> String {
+        self.lake
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("lake").display().to_string())
+    }
+
+    pub fn bus_path(&self) -> PathBuf {
+        self.bus
+            .path
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("bus.db"))
+    }
+
+    pub fn rotate_interval(&self) -> Result<Duration> {
+        parse_duration(&self.sink.rotate_interval)
+    }
+}
+
+/// Parses `500ms`, `10s`, `5m`, `1h` (a bare number is seconds).
+pub fn parse_duration(text: &str) -> Result<Duration> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: f64 = number
+        .parse()
+        .with_context(|| format!("invalid duration {text:?}: expected e.g. 500ms, 10s, 5m"))?;
+    let seconds = match unit.trim() {
+        "ms" => number / 1000.0,
+        "" | "s" => number,
+        "m" => number * 60.0,
+        "h" => number * 3600.0,
+        other => anyhow::bail!("invalid duration unit {other:?} in {text:?}: use ms, s, m or h"),
+    };
+    Duration::try_from_secs_f64(seconds).with_context(|| format!("invalid duration {text:?}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse() {
+        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
+        assert_eq!(parse_duration("10s").unwrap(), Duration::from_secs(10));
+        assert_eq!(parse_duration("2").unwrap(), Duration::from_secs(2));
+        assert_eq!(parse_duration("1m").unwrap(), Duration::from_secs(60));
+        assert!(parse_duration("ten").is_err());
+        assert!(parse_duration("5d").is_err());
+    }
+
+    #[test]
+    fn layers_apply_in_order() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "pinpipe.toml",
+                "topic_prefix = \"fromfile\"\n[sink]\nflush_size = 7\n",
+            )?;
+            jail.set_env("PINPIPE_SINK__FLUSH_SIZE", "9");
+            let settings = Settings::load(None, serde_json::json!({})).expect("loads");
+            assert_eq!(settings.topic_prefix, "fromfile");
+            assert_eq!(settings.gateway.topic_prefix, "fromfile");
+            assert_eq!(settings.sink.flush_size, 9, "env beats the file");
+            let settings = Settings::load(None, serde_json::json!({"sink": {"flush_size": 11}}))
+                .expect("loads");
+            assert_eq!(settings.sink.flush_size, 11, "flags beat env");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn unknown_settings_are_refused() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("pinpipe.toml", "flush = 1\n")?;
+            let error = Settings::load(None, serde_json::json!({})).unwrap_err();
+            assert!(format!("{error:#}").contains("flush"), "{error:#}");
+            Ok(())
+        });
+    }
+}

@@ -1,0 +1,5 @@
+//! End-to-end tests of the `pinpipe` binary: real processes, real HTTP, SIGKILL.
+
+mod crash;
+mod original_client;
+mod process;

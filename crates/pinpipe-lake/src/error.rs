@@ -1,0 +1,92 @@
+//! [`LakeError`]: everything that can go wrong in the lake, grouped by what a caller can do about it.
+
+use deltalake::DeltaTableError;
+use deltalake::arrow::error::ArrowError;
+use deltalake::datafusion::error::DataFusionError;
+
+/// The result type of this crate.
+pub type Result<T, E = LakeError> = std::result::Result<T, E>;
+
+/// An error of the lake. Each variant is one category a caller can act on:
+///
+/// | variant | what to do |
+/// |---|---|
+/// | [`Location`](LakeError::Location) | fix the configuration (lake location, storage options) |
+/// | [`InvalidOptions`](LakeError::InvalidOptions) | fix the job's options (topic prefix, tables folder) |
+/// | [`TableMissing`](LakeError::TableMissing) | run the batch (or stream) job first |
+/// | [`Storage`](LakeError::Storage), [`Io`](LakeError::Io) | check the disk or object store; retrying may help |
+/// | [`Delta`](LakeError::Delta) | a Delta read or commit failed (e.g. a concurrent writer); retrying may help |
+/// | [`Query`](LakeError::Query) | fix the SQL (ad-hoc query), or report a bug (analyses) |
+/// | [`Corrupt`](LakeError::Corrupt) | a pinpipe bookkeeping object is unreadable: inspect or delete it |
+/// | [`Internal`](LakeError::Internal) | a bug: report it |
+#[derive(Debug, thiserror::Error)]
+pub enum LakeError {
+    /// The lake location or its storage options cannot be used.
+    #[error("lake location {location:?}: {reason}")]
+    Location {
+        /// The location as given.
+        location: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The options of a job cannot be used.
+    #[error("invalid options: {0}")]
+    InvalidOptions(String),
+    /// A Delta table that the operation reads does not exist yet.
+    #[error("Delta table {path:?} does not exist in the lake yet (run the batch job first)")]
+    TableMissing {
+        /// The table's path inside the lake, e.g. `tables/pin`.
+        path: String,
+    },
+    /// Reading or writing an object failed.
+    #[error("object store: {0}")]
+    Storage(#[from] object_store::Error),
+    /// A local file system operation failed.
+    #[error("{context}: {source}")]
+    Io {
+        /// What was being done.
+        context: String,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// Reading, creating or committing to a Delta table failed.
+    #[error("Delta table: {0}")]
+    Delta(#[from] DeltaTableError),
+    /// Planning or running a query failed.
+    #[error("query: {0}")]
+    Query(#[from] DataFusionError),
+    /// An object pinpipe keeps for itself (e.g. the batch manifest) cannot be read.
+    #[error("{path}: {reason}")]
+    Corrupt {
+        /// The object's path inside the lake.
+        path: String,
+        /// Why it cannot be read.
+        reason: String,
+    },
+    /// A bug: an invariant of this crate did not hold, or a worker task panicked.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl From<ArrowError> for LakeError {
+    fn from(e: ArrowError) -> Self {
+        LakeError::Internal(format!("arrow: {e}"))
+    }
+}
+
+impl From<tokio::task::JoinError> for LakeError {
+    fn from(e: tokio::task::JoinError) -> Self {
+        LakeError::Internal(format!("worker task failed: {e}"))
+    }
+}
+
+impl LakeError {
+    /// Whether the same call may succeed if tried again unchanged (storage hiccups, Delta commit
+    /// conflicts with a concurrent writer).
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            LakeError::Storage(_) | LakeError::Io { .. } | LakeError::Delta(_)
+        )
+    }
+}

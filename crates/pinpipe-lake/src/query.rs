@@ -1,0 +1,54 @@
+//! Ad-hoc SQL over every table of the lake.
+//!
+//! | name | table |
+//! |---|---|
+//! | `pin`, `geo`, `"user"` | `tables/*`, the batch path's cleaned tables |
+//! | `stream_pin`, `stream_geo`, `stream_user` | `stream/*`, the stream path's cleaned tables |
+//! | `quarantine` | rejected records |
+//!
+//! Only tables that exist are registered. Identifiers are case-sensitive; `user` is an SQL keyword,
+//! so quote it: `SELECT count(*) FROM "user"`.
+
+use deltalake::arrow::record_batch::RecordBatch;
+use deltalake::datafusion::prelude::SessionContext;
+use pinpipe_model::Table;
+
+use crate::delta::{QUARANTINE_PATH, table_path};
+use crate::error::Result;
+use crate::location::Lake;
+use crate::session::{new_session, register_table};
+
+/// The folder of the batch path's cleaned tables.
+pub const BATCH_TABLES_DIR: &str = "tables";
+/// The folder of the stream path's cleaned tables.
+pub const STREAM_TABLES_DIR: &str = "stream";
+
+/// A session with every existing table of the lake registered (see the module documentation).
+pub async fn lake_session(lake: &Lake) -> Result<SessionContext> {
+    let ctx = new_session()?;
+    for table in Table::ALL {
+        register_table(
+            &ctx,
+            lake,
+            table.name(),
+            &table_path(BATCH_TABLES_DIR, table),
+        )
+        .await?;
+        let stream_name = format!("stream_{}", table.name());
+        register_table(
+            &ctx,
+            lake,
+            &stream_name,
+            &table_path(STREAM_TABLES_DIR, table),
+        )
+        .await?;
+    }
+    register_table(&ctx, lake, "quarantine", QUARANTINE_PATH).await?;
+    Ok(ctx)
+}
+
+/// Runs `sql` over the lake's tables and returns its result.
+pub async fn query(lake: &Lake, sql: &str) -> Result<Vec<RecordBatch>> {
+    let ctx = lake_session(lake).await?;
+    Ok(ctx.sql(sql).await?.collect().await?)
+}

@@ -1,0 +1,196 @@
+//! The raw layout of SPEC §4: finding raw objects, and reading one into cleaned rows and rejects.
+//!
+//! ```text
+//! raw/topics/<topic>/partition=<p>/<topic>+<p>+<start offset, 10 digits>.json
+//! ```
+//!
+//! Each object holds newline-delimited JSON record values. Line `i` (0-based, blank lines counted,
+//! skipped) is the record at Kafka offset `start + i`: that offset is the record's `position` in the
+//! quarantine table, and with the object's path (`source`) it names a record uniquely.
+
+use std::sync::Arc;
+
+use futures::TryStreamExt;
+use object_store::path::Path;
+use object_store::{ObjectStore, ObjectStoreExt};
+use pinpipe_model::{Rejected, Table, TableBuilder};
+
+use deltalake::arrow::record_batch::RecordBatch;
+
+use crate::error::Result;
+
+/// The folder of the raw layout inside the lake.
+pub const RAW_ROOT: &str = "raw/topics";
+
+/// A raw object whose name follows the layout: which topic partition and offsets it holds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RawObject {
+    /// The object's path inside the lake (`raw/topics/…`); the `source` of its quarantined records.
+    pub path: String,
+    /// The Kafka topic.
+    pub topic: String,
+    /// The topic partition.
+    pub partition: u32,
+    /// The offset of the object's first record.
+    pub start_offset: i64,
+    /// The object's size in bytes when listed.
+    pub size: u64,
+}
+
+/// An object below a topic's folder whose name does not follow the layout; it is not read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IgnoredObject {
+    /// The object's path inside the lake.
+    pub path: String,
+    /// Why the name does not follow the layout.
+    pub reason: String,
+}
+
+/// The raw objects of `topic`, sorted by (partition, start offset): the order their records arrived in.
+/// Objects whose names do not follow the layout are returned apart, to be reported and skipped.
+pub async fn list_topic(
+    store: &Arc<dyn ObjectStore>,
+    topic: &str,
+) -> Result<(Vec<RawObject>, Vec<IgnoredObject>)> {
+    let prefix = Path::from(format!("{RAW_ROOT}/{topic}"));
+    let metas: Vec<_> = store.list(Some(&prefix)).try_collect().await?;
+    let mut objects = Vec::new();
+    let mut ignored = Vec::new();
+    for meta in metas {
+        let path = meta.location.to_string();
+        match parse_object_path(&path, topic) {
+            Ok((partition, start_offset)) => objects.push(RawObject {
+                path,
+                topic: topic.to_owned(),
+                partition,
+                start_offset,
+                size: meta.size,
+            }),
+            Err(reason) => ignored.push(IgnoredObject { path, reason }),
+        }
+    }
+    objects.sort_by(|a, b| {
+        (a.partition, a.start_offset, &a.path).cmp(&(b.partition, b.start_offset, &b.path))
+    });
+    ignored.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok((objects, ignored))
+}
+
+/// The raw object path of `topic`'s partition `partition` starting at `start_offset` (the S3 sink's name).
+pub fn object_path(topic: &str, partition: u32, start_offset: i64) -> String {
+    format!("{RAW_ROOT}/{topic}/partition={partition}/{topic}+{partition}+{start_offset:010}.json")
+}
+
+/// Parses `path` as an object of `topic`: `(partition, start offset)`, or why it is not one.
+///
+/// Strict: the folder and file name must agree on topic and partition, the partition is a plain
+/// decimal number, and the offset has at least 10 digits (zero-padded to 10, never padded beyond).
+pub fn parse_object_path(path: &str, topic: &str) -> Result<(u32, i64), String> {
+    let rest = path
+        .strip_prefix(RAW_ROOT)
+        .and_then(|r| r.strip_prefix('/'))
+        .and_then(|r| r.strip_prefix(topic))
+        .and_then(|r| r.strip_prefix('/'))
+        .ok_or_else(|| format!("not below {RAW_ROOT}/{topic}/"))?;
+    let (folder, file) = rest
+        .split_once('/')
+        .ok_or_else(|| "not inside a partition=<p> folder".to_owned())?;
+    let partition = folder
+        .strip_prefix("partition=")
+        .and_then(parse_partition)
+        .ok_or_else(|| format!("folder {folder:?} is not partition=<p>"))?;
+    let stem = file
+        .strip_suffix(".json")
+        .ok_or_else(|| format!("file {file:?} does not end in .json"))?;
+    let expected = format!("{topic}+{partition}+");
+    let offset = stem
+        .strip_prefix(&expected)
+        .ok_or_else(|| format!("file {file:?} is not named {expected}<offset>.json"))?;
+    let canonical = offset.len() == 10 || (offset.len() > 10 && !offset.starts_with('0'));
+    if !canonical || !offset.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!(
+            "offset {offset:?} is not a 10-digit zero-padded number"
+        ));
+    }
+    let start = offset
+        .parse::<i64>()
+        .map_err(|_| format!("offset {offset:?} is out of range"))?;
+    Ok((partition, start))
+}
+
+fn parse_partition(s: &str) -> Option<u32> {
+    let plain =
+        !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) && (s == "0" || !s.starts_with('0'));
+    plain.then(|| s.parse().ok()).flatten()
+}
+
+/// One raw object read and cleaned.
+#[derive(Debug)]
+pub struct CleanedObject {
+    /// The object.
+    pub object: RawObject,
+    /// Its records that are rows of the table, in arrival order.
+    pub rows: RecordBatch,
+    /// Its records that are not, with why.
+    pub rejected: Vec<Rejected>,
+    /// Records read (non-blank lines).
+    pub records: usize,
+}
+
+/// Reads `object` and cleans its records as rows of `table` (the CPU-bound part on a blocking thread).
+/// The returned object's `size` is the size read, which may differ from the listed one if the
+/// object was rewritten in between.
+pub async fn read_object(
+    store: Arc<dyn ObjectStore>,
+    table: Table,
+    mut object: RawObject,
+) -> Result<CleanedObject> {
+    let bytes = store
+        .get(&Path::from(object.path.as_str()))
+        .await?
+        .bytes()
+        .await?;
+    object.size = u64::try_from(bytes.len()).unwrap_or(u64::MAX);
+    let cleaned = tokio::task::spawn_blocking(move || {
+        let (rows, rejected, records) =
+            clean_lines(table, &bytes, &object.path, object.start_offset);
+        CleanedObject {
+            object,
+            rows,
+            rejected,
+            records,
+        }
+    })
+    .await?;
+    Ok(cleaned)
+}
+
+/// Cleans the newline-delimited records of `bytes`; line `i` gets position `start + i`.
+/// Returns the rows, the rejects and the number of records (non-blank lines).
+pub fn clean_lines(
+    table: Table,
+    bytes: &[u8],
+    source: &str,
+    start: i64,
+) -> (RecordBatch, Vec<Rejected>, usize) {
+    let text = String::from_utf8_lossy(bytes);
+    if matches!(text, std::borrow::Cow::Owned(_)) {
+        tracing::warn!(
+            source,
+            "raw object is not valid UTF-8; invalid bytes read as U+FFFD"
+        );
+    }
+    let mut builder = TableBuilder::new(table);
+    let mut records = 0;
+    for (i, line) in text.split('\n').enumerate() {
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        if line.trim().is_empty() {
+            continue;
+        }
+        records += 1;
+        let position = start.saturating_add(i64::try_from(i).unwrap_or(i64::MAX));
+        builder.push_raw(line, source, position);
+    }
+    let (rows, rejected) = builder.finish();
+    (rows, rejected, records)
+}

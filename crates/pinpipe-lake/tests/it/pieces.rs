@@ -1,0 +1,208 @@
+//! The small pieces: lake locations, raw object names and lines, the manifest, keep-last, CSV.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use deltalake::arrow::array::{AsArray, Int64Array, RecordBatch, StringArray};
+use deltalake::arrow::datatypes::{DataType, Field, Int64Type, Schema, SchemaRef};
+use object_store::path::Path;
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use pinpipe_lake::csv::to_csv;
+use pinpipe_lake::delta::{keep_last, table_path};
+use pinpipe_lake::manifest::{Manifest, manifest_path};
+use pinpipe_lake::raw::{RawObject, clean_lines, object_path, parse_object_path};
+use pinpipe_lake::{Lake, LakeError};
+use pinpipe_model::Table;
+use url::Url;
+
+use crate::common::TestResult;
+
+#[test]
+fn local_paths_become_absolute_file_urls_and_are_created() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let location = dir.path().join("a/lake");
+    let lake = Lake::open(&location.to_string_lossy(), HashMap::new())?;
+    assert!(location.is_dir());
+    assert_eq!(lake.root_url().scheme(), "file");
+    assert!(lake.root_url().path().ends_with("/a/lake/"));
+    assert_eq!(
+        lake.table_uri("tables/pin"),
+        format!("{}tables/pin", lake.root_url())
+    );
+    assert_eq!(
+        lake.table_uri("quarantine"),
+        format!("{}quarantine", lake.root_url())
+    );
+    Ok(())
+}
+
+#[test]
+fn file_urls_are_accepted() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let url = Url::from_directory_path(dir.path()).map_err(|()| "not a directory path")?;
+    let lake = Lake::open(url.as_str(), HashMap::new())?;
+    assert_eq!(lake.location(), url.as_str());
+    assert_eq!(
+        lake.table_uri("/tables//geo/"),
+        format!("{}tables/geo", lake.root_url())
+    );
+    Ok(())
+}
+
+#[test]
+fn unknown_schemes_and_empty_locations_are_location_errors() {
+    for location in ["", "  ", "nope://bucket/x", "s3://"] {
+        let err = Lake::open(location, HashMap::new());
+        assert!(
+            matches!(err, Err(LakeError::Location { .. })),
+            "{location}: {err:?}"
+        );
+    }
+}
+
+#[test]
+fn object_paths_round_trip() {
+    let path = object_path("pinpipe.pin", 3, 42);
+    assert_eq!(
+        path,
+        "raw/topics/pinpipe.pin/partition=3/pinpipe.pin+3+0000000042.json"
+    );
+    assert_eq!(parse_object_path(&path, "pinpipe.pin"), Ok((3, 42)));
+    let big = object_path("t", 0, 12_345_678_901);
+    assert_eq!(parse_object_path(&big, "t"), Ok((0, 12_345_678_901)));
+}
+
+#[test]
+fn names_off_the_layout_are_refused() {
+    let topic = "pinpipe.geo";
+    for path in [
+        "raw/topics/pinpipe.geo/pinpipe.geo+0+0000000000.json",
+        "raw/topics/pinpipe.geo/partition=0/pinpipe.geo+0+0000000000.json.tmp",
+        "raw/topics/pinpipe.geo/partition=0/pinpipe.geo+1+0000000000.json",
+        "raw/topics/pinpipe.geo/partition=00/pinpipe.geo+0+0000000000.json",
+        "raw/topics/pinpipe.geo/partition=x/pinpipe.geo+x+0000000000.json",
+        "raw/topics/pinpipe.geo/partition=0/pinpipe.geo+0+000000000.json",
+        "raw/topics/pinpipe.geo/partition=0/pinpipe.geo+0+00000000001.json",
+        "raw/topics/pinpipe.geo/partition=0/pinpipe.geo+0+-000000001.json",
+        "raw/topics/pinpipe.geo/partition=0/other+0+0000000000.json",
+        "raw/topics/pinpipe.geo/partition=0/sub/pinpipe.geo+0+0000000000.json",
+        "raw/topics/pinpipe.geox/partition=0/pinpipe.geo+0+0000000000.json",
+    ] {
+        assert!(parse_object_path(path, topic).is_err(), "{path}");
+    }
+}
+
+#[test]
+fn lines_get_offsets_and_blank_lines_are_skipped() {
+    let bytes = b"{\"ind\":1,\"country\":\"A\"}\r\n\n  \n{\"ind\":2}\nnot json\n";
+    let (rows, rejected, records) = clean_lines(Table::Geo, bytes, "s", 100);
+    assert_eq!(records, 3);
+    assert_eq!(rows.num_rows(), 2);
+    assert_eq!(rejected.len(), 1);
+    assert_eq!(rejected[0].position, 104);
+    assert_eq!(rejected[0].source, "s");
+    assert_eq!(rejected[0].raw, "not json");
+}
+
+fn object(path: &str, size: u64) -> RawObject {
+    RawObject {
+        path: path.to_owned(),
+        topic: "t".to_owned(),
+        partition: 0,
+        start_offset: 0,
+        size,
+    }
+}
+
+#[test]
+fn manifest_records_by_table_path_and_size() {
+    let mut m = Manifest::default();
+    let a = object("a", 10);
+    m.record(Table::Pin, [&a]);
+    assert!(m.contains(Table::Pin, &a));
+    assert!(!m.contains(Table::Geo, &a));
+    assert!(!m.contains(Table::Pin, &object("a", 11)));
+    assert!(m.forget(Table::Pin));
+    assert!(!m.contains(Table::Pin, &a));
+    assert!(!m.forget(Table::Pin));
+}
+
+#[tokio::test]
+async fn manifest_saves_loads_and_refuses_garbage() -> TestResult {
+    let store: Arc<dyn ObjectStore> = Arc::new(object_store::memory::InMemory::new());
+    let path = manifest_path("/tables/");
+    assert_eq!(path, "_pinpipe/batch/tables/manifest.json");
+    assert_eq!(Manifest::load(&store, &path).await?, Manifest::default());
+    let mut m = Manifest::default();
+    m.record(Table::User, [&object("x", 1)]);
+    m.save(&store, &path).await?;
+    assert_eq!(Manifest::load(&store, &path).await?, m);
+    store
+        .put(&Path::from(path.as_str()), PutPayload::from("{oops"))
+        .await?;
+    assert!(matches!(
+        Manifest::load(&store, &path).await,
+        Err(LakeError::Corrupt { .. })
+    ));
+    Ok(())
+}
+
+fn keyed(schema: &SchemaRef, keys: &[i64], values: &[&str]) -> TestResult<RecordBatch> {
+    Ok(RecordBatch::try_new(
+        Arc::clone(schema),
+        vec![
+            Arc::new(Int64Array::from(keys.to_vec())),
+            Arc::new(StringArray::from(values.to_vec())),
+        ],
+    )?)
+}
+
+#[test]
+fn keep_last_keeps_the_last_copy_of_each_key_in_arrival_order() -> TestResult {
+    let schema: SchemaRef = Arc::new(Schema::new(vec![
+        Field::new("ind", DataType::Int64, false),
+        Field::new("v", DataType::Utf8, true),
+    ]));
+    let a = keyed(&schema, &[1, 2, 1], &["a1", "b1", "a2"])?;
+    let b = keyed(&schema, &[3, 2], &["c1", "b2"])?;
+    let kept = keep_last(&schema, &[a, b])?;
+    let keys = kept.column(0).as_primitive::<Int64Type>().values().to_vec();
+    let values: Vec<&str> = kept.column(1).as_string::<i32>().iter().flatten().collect();
+    assert_eq!(keys, vec![1, 3, 2]);
+    assert_eq!(values, vec!["a2", "c1", "b2"]);
+    let unique = keyed(&schema, &[5, 6], &["x", "y"])?;
+    assert_eq!(keep_last(&schema, std::slice::from_ref(&unique))?, unique);
+    assert_eq!(keep_last(&schema, &[])?.num_rows(), 0);
+    Ok(())
+}
+
+#[test]
+fn table_paths_join_dir_and_name() {
+    assert_eq!(table_path("tables", Table::Pin), "tables/pin");
+    assert_eq!(table_path("/stream/", Table::User), "stream/user");
+}
+
+fn strings(fields: &[&str]) -> Vec<String> {
+    fields.iter().map(|f| (*f).to_owned()).collect()
+}
+
+#[test]
+fn csv_quotes_only_what_needs_quoting() {
+    let csv = to_csv(
+        &strings(&["country", "n"]),
+        &[
+            strings(&["Cote d'Ivoire", "1"]),
+            strings(&["Korea, Republic of", "2"]),
+            strings(&["say \"hi\"", "3"]),
+            strings(&["two\nlines", "4"]),
+            strings(&["cr\r", "5"]),
+            strings(&["Ελλάδα 🎉", ""]),
+        ],
+    );
+    assert_eq!(
+        csv,
+        "country,n\nCote d'Ivoire,1\n\"Korea, Republic of\",2\n\"say \"\"hi\"\"\",3\n\
+         \"two\nlines\",4\n\"cr\r\",5\nΕλλάδα 🎉,\n"
+    );
+    assert_eq!(to_csv(&strings(&["a", "b"]), &[]), "a,b\n");
+}

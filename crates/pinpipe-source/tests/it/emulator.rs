@@ -1,0 +1,148 @@
+//! The emulator's public pieces: key sequence, requests, backoff, and a run against a closed port
+//! (every record fails with a connection error, counted and retried as configured). The run against the
+//! real gateway is the end-to-end test of the CLI.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use pinpipe_source::emulator::request::{BATCH_CONTENT_TYPE, PathKind, Targets};
+use pinpipe_source::emulator::{Backoff, KeySequence};
+use pinpipe_source::{
+    EmulatorConfig, EmulatorProgress, Paths, SourceDb, SourceError, emulate, emulate_until,
+};
+
+#[test]
+fn key_sequence_is_a_function_of_seed_and_keys() -> Result<(), SourceError> {
+    let keys: Vec<i64> = (0..11_154).collect();
+    let a: Vec<i64> = KeySequence::new(5, keys.clone())?.take(1_000).collect();
+    let b: Vec<i64> = KeySequence::new(5, keys.clone())?.take(1_000).collect();
+    let c: Vec<i64> = KeySequence::new(6, keys)?.take(1_000).collect();
+    assert_eq!(a, b);
+    assert_ne!(a, c);
+    Ok(())
+}
+
+#[test]
+fn requests_of_a_synthetic_post() -> Result<(), SourceError> {
+    let mut db = SourceDb::open("sqlite::memory:")?;
+    db.init(30, 1, &mut |_| {})?;
+    let post = db.fetch(17)?.ok_or(SourceError::MissingKey(17))?;
+    let requests =
+        Targets::new("http://127.0.0.1:9/", "pinpipe", Paths::BOTH).requests_for(&post)?;
+    assert_eq!(requests.len(), 6);
+    let batch_pin = &requests[0];
+    assert_eq!(batch_pin.url, "http://127.0.0.1:9/topics/pinpipe.pin");
+    assert_eq!(batch_pin.content_type, BATCH_CONTENT_TYPE);
+    let pin_json = serde_json::to_string(&post.pin).unwrap_or_default();
+    assert_eq!(
+        std::str::from_utf8(&batch_pin.body).ok(),
+        Some(format!(r#"{{"records":[{{"value":{pin_json}}}]}}"#).as_str())
+    );
+    let stream_user = &requests[5];
+    assert_eq!(stream_user.path, PathKind::Stream);
+    let user_json = serde_json::to_string(&post.user).unwrap_or_default();
+    assert_eq!(
+        std::str::from_utf8(&stream_user.body).ok(),
+        Some(
+            format!(r#"{{"StreamName":"streaming-pinpipe-user","Data":{user_json},"PartitionKey":"17"}}"#)
+                .as_str()
+        )
+    );
+    Ok(())
+}
+
+#[test]
+fn default_backoff() {
+    let ms = Duration::from_millis;
+    assert_eq!(
+        Backoff::default().schedule(5),
+        [ms(100), ms(200), ms(400), ms(800), ms(1600)]
+    );
+}
+
+/// A local port nobody listens on (bound, then released).
+fn closed_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or(9)
+}
+
+fn fast_config(count: Option<u64>) -> EmulatorConfig {
+    EmulatorConfig {
+        count,
+        paths: Paths::BOTH,
+        max_retries: 2,
+        concurrency: 4,
+        backoff: Backoff {
+            initial: Duration::from_millis(1),
+            max: Duration::from_millis(2),
+        },
+        request_timeout: Duration::from_secs(5),
+        ..EmulatorConfig::new(format!("http://127.0.0.1:{}", closed_port()))
+    }
+}
+
+#[tokio::test]
+async fn unreachable_gateway_counts_failures() -> Result<(), SourceError> {
+    let mut db = SourceDb::open("sqlite::memory:")?;
+    db.init(100, 1, &mut |_| {})?;
+    let seen = Mutex::new(Vec::<EmulatorProgress>::new());
+    let progress = |p: &EmulatorProgress| {
+        if let Ok(mut seen) = seen.lock() {
+            seen.push(p.clone());
+        }
+    };
+    let summary = emulate(&db, &fast_config(Some(5)), &progress).await?;
+    assert_eq!(summary.posts, 5);
+    assert_eq!(summary.records_sent, 30);
+    assert_eq!(summary.acknowledged, 0);
+    assert_eq!(summary.failed, 30);
+    assert_eq!(summary.retries, 60);
+    assert_eq!(
+        summary.failed_by_reason.into_iter().collect::<Vec<_>>(),
+        [("connection failed".to_owned(), 30)]
+    );
+    let seen = seen.into_inner().unwrap_or_default();
+    let last = seen.last().cloned().unwrap_or_default();
+    assert_eq!(
+        (last.posts, last.failed, last.in_flight, last.target),
+        (5, 30, 0, Some(5))
+    );
+    assert!(seen.windows(2).all(|w| w[0].failed <= w[1].failed));
+    Ok(())
+}
+
+#[tokio::test]
+async fn shutdown_stops_an_endless_run() -> Result<(), SourceError> {
+    let mut db = SourceDb::open("sqlite::memory:")?;
+    db.init(10, 1, &mut |_| {})?;
+    let config = EmulatorConfig {
+        rate: Some(200.0),
+        ..fast_config(None)
+    };
+    let stop = tokio::time::sleep(Duration::from_millis(300));
+    let summary = emulate_until(&db, &config, &|_| {}, stop).await?;
+    assert!(summary.posts >= 5, "{} posts", summary.posts);
+    assert!(
+        summary.posts <= 80,
+        "{} posts: the rate limit held",
+        summary.posts
+    );
+    assert_eq!(summary.acknowledged + summary.failed, summary.records_sent);
+    Ok(())
+}
+
+#[tokio::test]
+async fn empty_source_and_bad_config_are_errors() -> Result<(), SourceError> {
+    let db = SourceDb::open("sqlite::memory:")?;
+    let err = emulate(&db, &fast_config(Some(1)), &|_| {}).await.err();
+    assert!(matches!(err, Some(SourceError::EmptySource)), "{err:?}");
+    let bad = EmulatorConfig {
+        concurrency: 0,
+        ..fast_config(Some(1))
+    };
+    let err = emulate(&db, &bad, &|_| {}).await.err();
+    assert!(matches!(err, Some(SourceError::Config(_))), "{err:?}");
+    Ok(())
+}
