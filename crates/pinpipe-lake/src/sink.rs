@@ -129,10 +129,10 @@ pub async fn run_sink(
                 since: Instant::now(),
             });
             append(buffer, &record);
-            if buffer.records >= options.flush_size {
-                if let Some(full) = pending.remove(&slot) {
-                    writer.flush(consumer.as_mut(), &slot, full).await?;
-                }
+            if buffer.records >= options.flush_size
+                && let Some(full) = pending.remove(&slot)
+            {
+                writer.flush(consumer.as_mut(), &slot, full).await?;
             }
         }
         if options.once && drained {
