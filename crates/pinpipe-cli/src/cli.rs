@@ -242,6 +242,22 @@ pub enum StreamsCommand {
 pub enum BenchCommand {
     /// Measure gateway ingestion: records/s and latency, batched and single-record.
     Gateway(BenchGatewayArgs),
+    /// Write synthetic posts straight into the lake's raw layout, as input for timing
+    /// `pinpipe batch` (see scripts/bench_batch.py).
+    Raw(BenchRawArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchRawArgs {
+    /// Posts to write; each is one record in each of the three topics.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub posts: u64,
+    /// Records per raw object.
+    #[arg(long, default_value_t = 10_000)]
+    pub flush_size: usize,
+    /// Seed of the synthetic posts.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
 }
 
 #[derive(Debug, Args)]

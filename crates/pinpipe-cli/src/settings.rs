@@ -165,6 +165,7 @@ pub fn parse_duration(text: &str) -> Result<Duration> {
 }
 
 #[cfg(test)]
+#[allow(clippy::result_large_err)] // figment's Jail closures return figment::Error, as its API fixes.
 mod tests {
     use super::*;
 

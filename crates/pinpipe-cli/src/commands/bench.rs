@@ -1,4 +1,6 @@
-//! `pinpipe bench gateway`: gateway ingestion measured end to end over HTTP on this machine.
+//! `pinpipe bench gateway`: gateway ingestion measured end to end over HTTP on this machine;
+//! `pinpipe bench raw`: benchmark input for the batch job.
+//!
 //!
 //! Starts a gateway on a fresh bus in a temporary directory, then runs two scenarios with
 //! concurrent clients for a fixed time each: batched produce calls of `--batch-size` records, and
@@ -14,13 +16,66 @@ use pinpipe_bus::{EmbeddedBus, EmbeddedOptions};
 use pinpipe_gateway::{AppState, GatewayConfig, ensure_defaults, serve};
 use tokio::net::TcpListener;
 
-use crate::cli::{BenchCommand, BenchGatewayArgs};
+use object_store::ObjectStoreExt;
+use object_store::PutPayload;
+use object_store::path::Path as ObjectPath;
+use pinpipe_lake::raw::object_path;
+use pinpipe_source::synth::Generator;
+
+use super::open_lake;
+use crate::cli::{BenchCommand, BenchGatewayArgs, BenchRawArgs};
+use crate::output::bar;
 use crate::settings::Settings;
 
 pub async fn run(settings: &Settings, command: BenchCommand) -> Result<()> {
     match command {
         BenchCommand::Gateway(args) => gateway(settings, &args).await,
+        BenchCommand::Raw(args) => raw(settings, &args).await,
     }
+}
+
+/// Writes `posts` synthetic posts into `<lake>/raw/topics/` in the sink's layout.
+async fn raw(settings: &Settings, args: &BenchRawArgs) -> Result<()> {
+    let lake = open_lake(settings)?;
+    let store = lake.store();
+    let topics = ["pin", "geo", "user"].map(|t| format!("{}.{t}", settings.topic_prefix));
+    let mut bodies: [Vec<u8>; 3] = Default::default();
+    let mut start = 0i64;
+    let mut count = 0usize;
+    let progress = bar(args.posts, "raw");
+    let flush_size = args.flush_size.max(1);
+    for (i, post) in Generator::new(args.posts, args.seed).enumerate() {
+        serde_json::to_writer(&mut bodies[0], &post.pin)?;
+        serde_json::to_writer(&mut bodies[1], &post.geo)?;
+        serde_json::to_writer(&mut bodies[2], &post.user)?;
+        for body in &mut bodies {
+            body.push(b'\n');
+        }
+        count += 1;
+        if count == flush_size || i as u64 + 1 == args.posts {
+            for (topic, body) in topics.iter().zip(&mut bodies) {
+                let path = object_path(topic, 0, start);
+                store
+                    .put(
+                        &ObjectPath::from(path.as_str()),
+                        PutPayload::from(std::mem::take(body)),
+                    )
+                    .await
+                    .with_context(|| format!("cannot write {path}"))?;
+            }
+            start += count as i64;
+            count = 0;
+            progress.set_position(i as u64 + 1);
+        }
+    }
+    progress.finish_and_clear();
+    println!(
+        "wrote {} posts ({} raw records) under {}/raw/topics/",
+        args.posts,
+        args.posts * 3,
+        lake.location()
+    );
+    Ok(())
 }
 
 /// A typical pin record, as the emulator sends it.
