@@ -2,4 +2,5 @@
 
 mod crash;
 mod original_client;
+mod pipeline;
 mod process;

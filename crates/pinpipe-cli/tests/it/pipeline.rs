@@ -1,0 +1,80 @@
+//! The ingestion half as a user runs it: `source init`, `serve`, `emulate --count 1000`,
+//! `sink --once`; the raw layout then holds exactly the acknowledged records.
+
+use std::collections::BTreeMap;
+use std::process::Stdio;
+
+use serde_json::Value;
+
+use crate::process::{Server, free_port, pinpipe};
+
+fn run(command: &mut std::process::Command) -> String {
+    let output = command
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("run pinpipe");
+    assert!(output.status.success(), "{command:?} failed");
+    String::from_utf8(output.stdout).expect("utf-8")
+}
+
+#[test]
+fn emulated_posts_land_in_the_raw_layout_exactly_once() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    run(pinpipe(dir.path()).args(["source", "init", "--rows", "500"]));
+    let server = Server::start(dir.path(), free_port());
+    let summary = run(pinpipe(dir.path()).args([
+        "emulate",
+        "--gateway",
+        &server.url,
+        "--count",
+        "1000",
+        "--paths",
+        "batch",
+    ]));
+    assert!(summary.contains("3000 acknowledged, 0 failed"), "{summary}");
+    drop(server);
+    let sink = run(pinpipe(dir.path()).args(["sink", "--once", "--flush-size", "400"]));
+    assert!(sink.contains("wrote 3000 records"), "{sink}");
+
+    for (topic, key) in [
+        ("pinpipe.pin", "index"),
+        ("pinpipe.geo", "ind"),
+        ("pinpipe.user", "ind"),
+    ] {
+        let folder = dir
+            .path()
+            .join(format!("pinpipe-data/lake/raw/topics/{topic}/partition=0"));
+        let folder = if folder.exists() {
+            folder
+        } else {
+            dir.path()
+                .join(format!("lake/raw/topics/{topic}/partition=0"))
+        };
+        let mut names: Vec<String> = std::fs::read_dir(&folder)
+            .unwrap_or_else(|e| panic!("{}: {e}", folder.display()))
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(
+            names,
+            ["0000000000", "0000000400", "0000000800"].map(|o| format!("{topic}+0+{o}.json")),
+            "objects named by start offset"
+        );
+        let mut keys: BTreeMap<i64, usize> = BTreeMap::new();
+        let mut records = 0;
+        for name in &names {
+            let text = std::fs::read_to_string(folder.join(name)).expect("object");
+            for line in text.lines() {
+                let value: Value =
+                    serde_json::from_str(line).expect("each line is a bare JSON value");
+                *keys.entry(value[key].as_i64().expect("key")).or_default() += 1;
+                records += 1;
+            }
+        }
+        assert_eq!(records, 1000, "{topic}: every acknowledged record, once");
+        assert!(
+            keys.keys().all(|k| (0..500).contains(k)),
+            "{topic}: keys of the source"
+        );
+    }
+}
