@@ -43,13 +43,7 @@ fn emulated_posts_land_in_the_raw_layout_exactly_once() {
     ] {
         let folder = dir
             .path()
-            .join(format!("pinpipe-data/lake/raw/topics/{topic}/partition=0"));
-        let folder = if folder.exists() {
-            folder
-        } else {
-            dir.path()
-                .join(format!("lake/raw/topics/{topic}/partition=0"))
-        };
+            .join(format!("lake/raw/topics/{topic}/partition=0"));
         let mut names: Vec<String> = std::fs::read_dir(&folder)
             .unwrap_or_else(|e| panic!("{}: {e}", folder.display()))
             .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
