@@ -105,7 +105,7 @@ impl Settings {
             None => {}
         }
         let settings: Settings = figment
-            .merge(Env::prefixed("PINPIPE_").ignore(&["config"]).split("__"))
+            .merge(settings_env())
             .merge(Serialized::globals(overrides))
             .extract()
             .context("invalid settings (check pinpipe.toml and PINPIPE_* variables)")?;
@@ -142,6 +142,30 @@ impl Settings {
     pub fn rotate_interval(&self) -> Result<Duration> {
         parse_duration(&self.sink.rotate_interval)
     }
+}
+
+/// The top-level settings, the only `PINPIPE_*` variables read as settings: others, such as
+/// `PINPIPE_CONFIG` or `PINPIPE_API_KEY`, belong to flags or to tools beside pinpipe.
+const SETTINGS_KEYS: [&str; 9] = [
+    "data_dir",
+    "source",
+    "lake",
+    "storage_options",
+    "topic_prefix",
+    "bus",
+    "gateway",
+    "sink",
+    "log",
+];
+
+/// `PINPIPE_<SETTING>` variables, nested with `__` (`PINPIPE_GATEWAY__LISTEN`).
+fn settings_env() -> Env {
+    Env::prefixed("PINPIPE_")
+        .filter(|key| {
+            let top = key.as_str().split("__").next().unwrap_or_default();
+            SETTINGS_KEYS.iter().any(|k| top.eq_ignore_ascii_case(k))
+        })
+        .split("__")
 }
 
 /// Parses `500ms`, `10s`, `5m`, `1h` (a bare number is seconds).
@@ -187,6 +211,7 @@ mod tests {
                 "topic_prefix = \"fromfile\"\n[sink]\nflush_size = 7\n",
             )?;
             jail.set_env("PINPIPE_SINK__FLUSH_SIZE", "9");
+            jail.set_env("PINPIPE_API_KEY", "not a setting");
             let settings = Settings::load(None, serde_json::json!({})).expect("loads");
             assert_eq!(settings.topic_prefix, "fromfile");
             assert_eq!(settings.gateway.topic_prefix, "fromfile");

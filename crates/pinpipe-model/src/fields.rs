@@ -187,21 +187,8 @@ fn wrong_kind(field: &'static str, expected: &'static str, value: &Value) -> Cle
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_support::{obj, reason};
     use serde_json::json;
-
-    fn obj(v: Value) -> Object {
-        match v {
-            Value::Object(m) => m,
-            other => panic!("test input is not an object: {other}"),
-        }
-    }
-
-    fn reason<T: std::fmt::Debug>(r: Result<T, CleanError>) -> String {
-        match r {
-            Err(e) => e.to_string(),
-            Ok(v) => panic!("expected an error, got {v:?}"),
-        }
-    }
 
     #[test]
     fn null_counts_as_absent() {

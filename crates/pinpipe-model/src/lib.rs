@@ -27,6 +27,8 @@ mod records;
 mod rules;
 mod schema;
 mod table;
+#[cfg(test)]
+mod test_support;
 
 pub use builder::TableBuilder;
 pub use datetime::parse_utc_micros;
