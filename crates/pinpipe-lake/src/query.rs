@@ -52,3 +52,12 @@ pub async fn query(lake: &Lake, sql: &str) -> Result<Vec<RecordBatch>> {
     let ctx = lake_session(lake).await?;
     Ok(ctx.sql(sql).await?.collect().await?)
 }
+
+/// Writes `batches` as JSON lines, one object per row, values keeping their types (numbers stay
+/// numbers, nulls are left out), for scripts reading `pinpipe query --format json`.
+pub fn write_json_lines(batches: &[RecordBatch], out: impl std::io::Write) -> Result<()> {
+    let mut writer = deltalake::arrow::json::LineDelimitedWriter::new(out);
+    writer.write_batches(&batches.iter().collect::<Vec<_>>())?;
+    writer.finish()?;
+    Ok(())
+}

@@ -1,6 +1,7 @@
 //! `pinpipe query`: ad-hoc SQL over the lake, as the original ran it in notebook cells.
 
 use anyhow::Result;
+use pinpipe_lake::query::write_json_lines;
 use pinpipe_lake::{query, text_rows};
 
 use super::open_lake;
@@ -11,6 +12,9 @@ use crate::settings::Settings;
 pub async fn run(settings: &Settings, args: &QueryArgs) -> Result<()> {
     let lake = open_lake(settings)?;
     let batches = query(&lake, &args.sql).await?;
+    if args.format == OutputFormat::Json {
+        return Ok(write_json_lines(&batches, std::io::stdout().lock())?);
+    }
     let columns: Vec<String> = batches
         .first()
         .map(|b| {
@@ -22,19 +26,10 @@ pub async fn run(settings: &Settings, args: &QueryArgs) -> Result<()> {
         })
         .unwrap_or_default();
     let rows = text_rows(&batches)?;
-    match args.format {
-        OutputFormat::Table => println!("{}", table(&columns, &rows)),
-        OutputFormat::Csv => print!("{}", pinpipe_lake::csv::to_csv(&columns, &rows)),
-        OutputFormat::Json => {
-            for row in &rows {
-                let object: serde_json::Map<String, serde_json::Value> = columns
-                    .iter()
-                    .cloned()
-                    .zip(row.iter().map(|v| serde_json::Value::String(v.clone())))
-                    .collect();
-                println!("{}", serde_json::Value::Object(object));
-            }
-        }
+    if args.format == OutputFormat::Csv {
+        print!("{}", pinpipe_lake::csv::to_csv(&columns, &rows));
+    } else {
+        println!("{}", table(&columns, &rows));
     }
     Ok(())
 }

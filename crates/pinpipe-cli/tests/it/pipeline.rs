@@ -71,4 +71,41 @@ fn emulated_posts_land_in_the_raw_layout_exactly_once() {
             "{topic}: keys of the source"
         );
     }
+
+    let batch = run(pinpipe(dir.path()).arg("batch"));
+    assert!(
+        batch.contains("1. Most popular category by country"),
+        "{batch}"
+    );
+    let distinct = keys_seen(dir.path());
+    let json = run(pinpipe(dir.path()).args([
+        "query",
+        "--format",
+        "json",
+        "SELECT count(*) AS n, count(DISTINCT ind) AS keys FROM pin",
+    ]));
+    let row: Value = serde_json::from_str(json.trim()).expect("one JSON line");
+    assert_eq!(row["n"], row["keys"], "one row per key");
+    assert_eq!(row["n"].as_u64(), Some(distinct), "{json}");
+    let csv = run(pinpipe(dir.path()).args([
+        "query",
+        "--format",
+        "csv",
+        "SELECT category FROM pin GROUP BY category ORDER BY category LIMIT 2",
+    ]));
+    assert_eq!(csv.lines().next(), Some("category"), "{csv}");
+}
+
+/// Distinct pin keys in the raw layout.
+fn keys_seen(data_dir: &std::path::Path) -> u64 {
+    let folder = data_dir.join("lake/raw/topics/pinpipe.pin/partition=0");
+    let mut keys = std::collections::BTreeSet::new();
+    for entry in std::fs::read_dir(folder).expect("raw folder") {
+        let text = std::fs::read_to_string(entry.expect("entry").path()).expect("object");
+        for line in text.lines() {
+            let value: Value = serde_json::from_str(line).expect("json");
+            keys.insert(value["index"].as_i64().expect("index"));
+        }
+    }
+    keys.len() as u64
 }
