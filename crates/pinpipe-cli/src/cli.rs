@@ -32,7 +32,7 @@ pub struct GlobalArgs {
     /// Where embedded state lives [default: ./pinpipe-data].
     #[arg(long, global = true, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
-    /// Lake location: a directory or s3://bucket/prefix [default: <data-dir>/lake].
+    /// Lake location, a local directory [default: <data-dir>/lake].
     #[arg(long, global = true, value_name = "LOCATION")]
     pub lake: Option<String>,
     /// Source database URL [default: sqlite://<data-dir>/source.db].
@@ -41,7 +41,7 @@ pub struct GlobalArgs {
     /// Prefix of topics and streams [default: pinpipe].
     #[arg(long, global = true, value_name = "PREFIX")]
     pub topic_prefix: Option<String>,
-    /// Log filter, e.g. debug or pinpipe_lake=debug [default: info].
+    /// Log filter, e.g. debug or pinpipe_lake=debug [default: info for serve and sink, warn otherwise].
     #[arg(long, global = true, value_name = "FILTER")]
     pub log: Option<String>,
 }

@@ -24,7 +24,7 @@ pub struct Settings {
     pub data_dir: PathBuf,
     /// Source database URL; default `sqlite://<data_dir>/source.db`.
     pub source: Option<String>,
-    /// Lake location: a directory or `s3://bucket/prefix`; default `<data_dir>/lake`.
+    /// Lake location, a local directory; default `<data_dir>/lake`.
     pub lake: Option<String>,
     /// Options for the lake's object store (`aws_endpoint`, `aws_region`, ...).
     pub storage_options: HashMap<String, String>,
