@@ -1,0 +1,184 @@
+//! `pinpipe runs list|show|trigger|backfill`: the scheduler's run history, a run now, and runs
+//! over past intervals.
+
+use std::io::Write;
+
+use anyhow::{Result, bail};
+use pinpipe_scheduler::{
+    DB_FILE, Handled, History, RunRecord, RunStatus, SchedulerError, parse_time, show_versions,
+};
+
+use super::schedule;
+use crate::cli::{BackfillArgs, OutputFormat, RunsCommand};
+use crate::output::table;
+use crate::settings::Settings;
+
+pub async fn run(settings: &Settings, command: RunsCommand) -> Result<()> {
+    match command {
+        RunsCommand::List { limit, format } => list(settings, limit, format),
+        RunsCommand::Show { id, format } => show(settings, id, format),
+        RunsCommand::Trigger(_) => trigger(settings).await,
+        RunsCommand::Backfill(args) => backfill(settings, &args).await,
+    }
+}
+
+/// The history, or `None` when no scheduler has run in this data directory.
+fn history(settings: &Settings) -> Result<Option<History>> {
+    let path = settings.data_dir.join(DB_FILE);
+    if !path.exists() {
+        return Ok(None);
+    }
+    Ok(Some(History::open(&path)?))
+}
+
+fn list(settings: &Settings, limit: usize, format: OutputFormat) -> Result<()> {
+    let runs = match history(settings)? {
+        Some(history) => history.list(None, limit)?,
+        None => Vec::new(),
+    };
+    if format == OutputFormat::Json {
+        let mut out = std::io::stdout().lock();
+        for run in &runs {
+            match writeln!(out, "{}", serde_json::to_string(run)?) {
+                // The reader went away (`| head`): nothing more to print.
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => break,
+                written => written?,
+            }
+        }
+        return Ok(());
+    }
+    let columns = [
+        "id", "schedule", "kind", "interval", "status", "attempts", "started", "took", "objects",
+        "versions",
+    ]
+    .map(String::from)
+    .to_vec();
+    let rows: Vec<Vec<String>> = runs
+        .iter()
+        .map(|run| {
+            vec![
+                run.id.to_string(),
+                run.name.clone(),
+                run.kind.to_string(),
+                run.interval.to_string(),
+                run.status.to_string(),
+                run.attempts.to_string(),
+                run.started_at
+                    .map(pinpipe_scheduler::interval::show_time)
+                    .unwrap_or_default(),
+                took(run),
+                run.objects.map(|n| n.to_string()).unwrap_or_default(),
+                versions(run),
+            ]
+        })
+        .collect();
+    if format == OutputFormat::Csv {
+        print!("{}", pinpipe_lake::csv::to_csv(&columns, &rows));
+    } else if runs.is_empty() {
+        println!(
+            "no runs yet in {} (start one with `pinpipe runs trigger` or `pinpipe schedule`)",
+            settings.data_dir.join(DB_FILE).display()
+        );
+    } else {
+        println!("{}", table(&columns, &rows));
+    }
+    Ok(())
+}
+
+fn show(settings: &Settings, id: i64, format: OutputFormat) -> Result<()> {
+    let Some(history) = history(settings)? else {
+        return Err(SchedulerError::RunNotFound(id).into());
+    };
+    let run = history.get(id)?;
+    if format == OutputFormat::Json {
+        println!("{}", serde_json::to_string_pretty(&run)?);
+        return Ok(());
+    }
+    let time = |t: Option<chrono::DateTime<chrono::Utc>>| {
+        t.map(|t| t.format("%Y-%m-%d %H:%M:%S%.3f UTC").to_string())
+            .unwrap_or_else(|| "-".into())
+    };
+    let fields = [
+        ("id", run.id.to_string()),
+        ("schedule", run.name.clone()),
+        ("kind", run.kind.to_string()),
+        ("interval start", time(Some(run.interval.start))),
+        ("interval end", time(Some(run.interval.end))),
+        ("status", run.status.to_string()),
+        ("attempts", run.attempts.to_string()),
+        ("queued", time(Some(run.queued_at))),
+        ("started", time(run.started_at)),
+        ("ended", time(run.ended_at)),
+        ("took", took(&run)),
+        (
+            "objects",
+            run.objects.map_or_else(|| "-".into(), |n| n.to_string()),
+        ),
+        ("versions", versions(&run)),
+        ("error", run.error.clone().unwrap_or_else(|| "-".into())),
+    ];
+    for (name, value) in fields {
+        println!("{:<15} {value}", format!("{name}:"));
+    }
+    Ok(())
+}
+
+async fn trigger(settings: &Settings) -> Result<()> {
+    let run = schedule::open(settings)?.trigger().await?;
+    if run.status != RunStatus::Success {
+        bail!(
+            "run {} {}: {}",
+            run.id,
+            run.status,
+            run.error.as_deref().unwrap_or("no error recorded")
+        );
+    }
+    Ok(())
+}
+
+async fn backfill(settings: &Settings, args: &BackfillArgs) -> Result<()> {
+    let (from, to) = (parse_time(&args.from)?, parse_time(&args.to)?);
+    let scheduler = schedule::open(settings)?;
+    let handled = scheduler.backfill(from, to).await?;
+    let ran: Vec<&RunRecord> = handled
+        .iter()
+        .filter_map(|h| match h {
+            Handled::Ran(run) => Some(run),
+            Handled::Skipped(_) => None,
+        })
+        .collect();
+    let failed = ran.iter().filter(|r| r.status == RunStatus::Failed).count();
+    println!(
+        "backfill of {} from {} to {}: {} intervals, {} ran ({} succeeded, {failed} failed), {} \
+         skipped (already run)",
+        scheduler.schedule().cron,
+        args.from,
+        args.to,
+        handled.len(),
+        ran.len(),
+        ran.len() - failed,
+        handled.len() - ran.len(),
+    );
+    if failed > 0 {
+        bail!("{failed} backfill run(s) failed (see `pinpipe runs list`)");
+    }
+    Ok(())
+}
+
+/// Wall time from the first attempt's start to the end, e.g. `2.1s`.
+fn took(run: &RunRecord) -> String {
+    match (run.started_at, run.ended_at) {
+        (Some(start), Some(end)) => {
+            format!("{:.1}s", (end - start).num_milliseconds() as f64 / 1000.0)
+        }
+        _ => String::new(),
+    }
+}
+
+fn versions(run: &RunRecord) -> String {
+    if run.status == RunStatus::Success {
+        show_versions(run)
+    } else {
+        String::new()
+    }
+}

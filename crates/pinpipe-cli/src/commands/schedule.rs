@@ -1,0 +1,76 @@
+//! `pinpipe schedule`: the batch job on a cron schedule until Ctrl-C, one run at a time, with
+//! retries and a run history — what MWAA did for the original. Shares with `pinpipe runs` how the
+//! scheduler is built from the settings and how its events are printed.
+
+use anyhow::{Context, Result};
+use pinpipe_lake::BatchOptions;
+use pinpipe_scheduler::{BatchJob, Cron, DB_FILE, Event, Schedule, Scheduler, parse_time};
+
+use super::{interrupted, open_lake};
+use crate::settings::{Settings, parse_duration};
+
+pub async fn run(settings: &Settings) -> Result<()> {
+    let scheduler = open(settings)?;
+    let schedule = scheduler.schedule();
+    println!(
+        "schedule {}: {} (UTC), catch-up {}, {} retries {} apart, start date {}; history in {}. \
+         Ctrl-C stops.",
+        schedule.name,
+        schedule.cron,
+        if schedule.catchup { "on" } else { "off" },
+        schedule.retries,
+        settings.schedule.retry_delay,
+        settings.schedule.start_date.as_deref().unwrap_or("none"),
+        settings.data_dir.join(DB_FILE).display(),
+    );
+    tokio::select! {
+        result = scheduler.follow() => result.context("the scheduler stopped"),
+        () = interrupted() => {
+            println!("stopped; a run cut short is resumed by the next scheduler");
+            Ok(())
+        }
+    }
+}
+
+/// The schedule the `[schedule]` settings describe.
+pub fn schedule(settings: &Settings) -> Result<Schedule> {
+    let config = &settings.schedule;
+    let retry_delay = parse_duration(&config.retry_delay).context("schedule retry delay")?;
+    let start_date = config
+        .start_date
+        .as_deref()
+        .map(parse_time)
+        .transpose()
+        .context("schedule start date")?;
+    Ok(Schedule {
+        name: config.name.clone(),
+        cron: Cron::parse(&config.cron)?,
+        catchup: config.catchup,
+        retries: config.retries,
+        retry_delay,
+        start_date,
+    })
+}
+
+/// The scheduler of the batch job on the configured lake, printing its events.
+pub fn open(settings: &Settings) -> Result<Scheduler<BatchJob>> {
+    let schedule = schedule(settings)?;
+    let lake = open_lake(settings)?;
+    let options = BatchOptions {
+        topic_prefix: settings.topic_prefix.clone(),
+        ..BatchOptions::default()
+    };
+    let scheduler = Scheduler::new(&settings.data_dir, schedule, BatchJob::new(lake, options))
+        .with_context(|| {
+            format!(
+                "cannot open the run history in {}",
+                settings.data_dir.display()
+            )
+        })?;
+    Ok(scheduler.on_event(print_event))
+}
+
+/// One line per event, with the wall-clock time.
+fn print_event(event: &Event) {
+    println!("{} {event}", chrono::Utc::now().format("%Y-%m-%d %H:%M:%S"));
+}

@@ -1,0 +1,198 @@
+//! Which intervals run on start, with and without catch-up, and following the schedule.
+
+use pinpipe_scheduler::history::Claim;
+use pinpipe_scheduler::{Event, Handled, RunKind, RunStatus, TestClock};
+
+use crate::common::{TestJob, daily, day, lock, scheduler, t, until};
+
+fn ran(handled: &[Handled]) -> Vec<String> {
+    handled
+        .iter()
+        .map(|h| match h {
+            Handled::Ran(r) => format!("ran {} {}", r.interval, r.status),
+            Handled::Skipped(r) => format!("skipped {} {}", r.interval, r.status),
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn with_catchup_every_missed_interval_runs_in_order() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let clock = TestClock::new(t("2024-01-04 01:00"));
+    let job = TestJob::new();
+    let log = job.log.clone();
+    let (s, _) = scheduler(dir.path(), daily(true, Some("2024-01-01")), job, &clock);
+    let handled = s.run_due().await.expect("runs");
+    assert_eq!(
+        ran(&handled),
+        [
+            "ran 2024-01-01 00:00 → 2024-01-02 00:00 success",
+            "ran 2024-01-02 00:00 → 2024-01-03 00:00 success",
+            "ran 2024-01-03 00:00 → 2024-01-04 00:00 success",
+        ]
+    );
+    assert_eq!(
+        *lock(&log),
+        [day("2024-01-01"), day("2024-01-02"), day("2024-01-03")]
+    );
+    assert!(
+        handled
+            .iter()
+            .all(|h| h.record().kind == RunKind::Scheduled)
+    );
+
+    // Nothing is due again until the next interval ends.
+    assert!(s.run_due().await.expect("runs").is_empty());
+    // Stopped for two days: on start, both missed days run, from the last success on.
+    clock.set(t("2024-01-06 00:00"));
+    let handled = s.run_due().await.expect("runs");
+    assert_eq!(
+        ran(&handled),
+        [
+            "ran 2024-01-04 00:00 → 2024-01-05 00:00 success",
+            "ran 2024-01-05 00:00 → 2024-01-06 00:00 success",
+        ]
+    );
+    assert_eq!(lock(&log).len(), 5, "no interval twice");
+}
+
+#[tokio::test]
+async fn without_catchup_only_the_latest_interval_runs() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let clock = TestClock::new(t("2024-01-04 01:00"));
+    let job = TestJob::new();
+    let log = job.log.clone();
+    let (s, _) = scheduler(dir.path(), daily(false, Some("2024-01-01")), job, &clock);
+    let handled = s.run_due().await.expect("runs");
+    assert_eq!(
+        ran(&handled),
+        ["ran 2024-01-03 00:00 → 2024-01-04 00:00 success"]
+    );
+    // On a later start the latest interval is already done: it is not run again.
+    let handled = s.run_due().await.expect("runs");
+    assert_eq!(
+        ran(&handled),
+        ["skipped 2024-01-03 00:00 → 2024-01-04 00:00 success"]
+    );
+    clock.set(t("2024-01-08 12:00"));
+    let handled = s.run_due().await.expect("runs");
+    assert_eq!(
+        ran(&handled),
+        ["ran 2024-01-07 00:00 → 2024-01-08 00:00 success"]
+    );
+    assert_eq!(*lock(&log), [day("2024-01-03"), day("2024-01-07")]);
+}
+
+#[tokio::test]
+async fn nothing_runs_before_the_start_date() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let clock = TestClock::new(t("2024-01-04 01:00"));
+    for catchup in [true, false] {
+        let (s, _) = scheduler(
+            dir.path(),
+            daily(catchup, Some("2024-01-05")),
+            TestJob::new(),
+            &clock,
+        );
+        assert!(s.due().expect("due").is_empty(), "catchup {catchup}");
+    }
+    // A start date inside an interval: the first interval starts at the next firing time.
+    let (s, _) = scheduler(
+        dir.path(),
+        daily(true, Some("2024-01-02 06:00")),
+        TestJob::new(),
+        &clock,
+    );
+    assert_eq!(s.due().expect("due"), [day("2024-01-03")]);
+}
+
+#[tokio::test]
+async fn catchup_without_a_start_date_or_a_success_runs_the_latest() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let clock = TestClock::new(t("2024-01-04 01:00"));
+    let (s, _) = scheduler(dir.path(), daily(true, None), TestJob::new(), &clock);
+    assert_eq!(s.due().expect("due"), [day("2024-01-03")]);
+    // A manual run does not move the schedule.
+    let manual = s.trigger().await.expect("trigger");
+    assert_eq!(manual.kind, RunKind::Manual);
+    assert_eq!(manual.interval.start, t("2024-01-04 01:00"));
+    assert_eq!(manual.interval.end, manual.interval.start);
+    assert_eq!(s.due().expect("due"), [day("2024-01-03")]);
+}
+
+#[tokio::test]
+async fn following_runs_each_interval_as_it_ends() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let clock = TestClock::new(t("2024-01-04 01:00"));
+    let job = TestJob::new();
+    let log = job.log.clone();
+    let (s, events) = scheduler(dir.path(), daily(false, None), job, &clock);
+    let test = async {
+        clock.wait_for_sleepers(1).await;
+        assert_eq!(*lock(&log), [day("2024-01-03")]);
+        assert_eq!(
+            lock(&events).last(),
+            Some(&Event::Sleeping {
+                until: t("2024-01-05")
+            })
+        );
+        clock.set(t("2024-01-04 23:59"));
+        tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+        assert_eq!(lock(&log).len(), 1, "not before the interval ends");
+        clock.set(t("2024-01-05"));
+        until("the second run", || lock(&log).len() == 2).await;
+        until("sleeping again", || {
+            lock(&events).last()
+                == Some(&Event::Sleeping {
+                    until: t("2024-01-06"),
+                })
+        })
+        .await;
+        assert_eq!(*lock(&log), [day("2024-01-03"), day("2024-01-04")]);
+    };
+    tokio::select! {
+        result = s.follow() => panic!("follow ended: {result:?}"),
+        () = test => {}
+    }
+    let runs = s.history().list(None, 10).expect("list");
+    assert!(runs.iter().all(|r| r.status == RunStatus::Success));
+    assert_eq!(runs.len(), 2);
+}
+
+#[tokio::test]
+async fn a_run_cut_short_is_resumed_on_start() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let clock = TestClock::new(t("2024-01-04 01:00"));
+    let job = TestJob::new();
+    let log = job.log.clone();
+    let (s, _) = scheduler(dir.path(), daily(false, None), job, &clock);
+    // What a process killed during its run of January 1 leaves behind.
+    let claim = s
+        .history()
+        .claim(
+            "pinpipe_batch",
+            day("2024-01-01"),
+            RunKind::Scheduled,
+            false,
+            t("2024-01-02 00:00"),
+        )
+        .expect("claim");
+    let Claim::Run(cut) = claim else {
+        panic!("{claim:?}")
+    };
+    s.history()
+        .start_attempt(cut.id, t("2024-01-02 00:00"))
+        .expect("attempt");
+
+    let handled = s.run_due().await.expect("runs");
+    assert_eq!(
+        ran(&handled),
+        [
+            "ran 2024-01-01 00:00 → 2024-01-02 00:00 success",
+            "ran 2024-01-03 00:00 → 2024-01-04 00:00 success",
+        ]
+    );
+    let resumed = handled[0].record();
+    assert_eq!((resumed.id, resumed.attempts), (cut.id, 2));
+    assert_eq!(*lock(&log), [day("2024-01-01"), day("2024-01-03")]);
+}
