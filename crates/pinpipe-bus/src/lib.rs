@@ -19,7 +19,9 @@ mod partitioner;
 mod streams;
 mod topics;
 
-pub use embedded::{EmbeddedBus, EmbeddedOptions, SyncMode};
+pub use embedded::{
+    EmbeddedBus, EmbeddedOptions, SyncMode, sequence_offset, shard_sequence_number,
+};
 pub use error::{BusError, RecordError, Result};
 pub use names::{validate_stream_name, validate_topic_name};
 pub use partitioner::{

@@ -61,6 +61,11 @@ pub enum Command {
     Sink(SinkArgs),
     /// Clean the raw data into Delta tables and run the nine analyses.
     Batch,
+    /// Follow the streams into the Delta tables stream/pin|geo|user, exactly once.
+    Stream(StreamArgs),
+    /// Table upkeep: compact small files, delete unreferenced ones.
+    #[command(subcommand)]
+    Lake(LakeCommand),
     /// Run SQL over the lake's tables (pin, geo, user, quarantine).
     Query(QueryArgs),
     /// Inspect and manage topics of the embedded bus.
@@ -72,6 +77,13 @@ pub enum Command {
     /// Measure performance.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Run the batch job on a cron schedule, one run at a time, with retries (stands in for MWAA).
+    Schedule(ScheduleArgs),
+    /// The scheduler's run history; run the batch job now, or over past intervals.
+    #[command(subcommand)]
+    Runs(RunsCommand),
+    /// Print an Airflow DAG file that runs `pinpipe batch` with these settings.
+    AirflowDag(AirflowDagArgs),
 }
 
 #[derive(Debug, Args)]
@@ -168,6 +180,148 @@ pub struct SinkArgs {
     pub once: bool,
 }
 
+#[derive(Debug, Args)]
+pub struct StreamArgs {
+    /// How often a micro-batch starts, e.g. 1s, 500ms [default: 1s].
+    #[arg(long, value_name = "DURATION")]
+    pub trigger: Option<String>,
+    /// Records read from one shard per micro-batch at most [default: 10000].
+    #[arg(long, value_name = "N")]
+    pub max_records: Option<usize>,
+    /// Write what is on the streams now and exit, instead of following them.
+    #[arg(long)]
+    pub once: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LakeCommand {
+    /// Compact the small files of the Delta tables (a rewrite that changes no rows).
+    Optimize(OptimizeArgs),
+    /// Delete files no table version needs, once unreferenced for longer than the retention.
+    Vacuum(VacuumArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TableSetArg {
+    /// stream/pin, stream/geo, stream/user
+    Stream,
+    /// tables/pin, tables/geo, tables/user
+    Tables,
+    /// both, and the quarantine
+    All,
+}
+
+#[derive(Debug, Args)]
+pub struct OptimizeArgs {
+    /// Which tables.
+    #[arg(long, value_enum, default_value_t = TableSetArg::All)]
+    pub tables: TableSetArg,
+    /// Run again every DURATION (e.g. 1h) until interrupted.
+    #[arg(long, value_name = "DURATION")]
+    pub every: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct VacuumArgs {
+    /// Which tables.
+    #[arg(long, value_enum, default_value_t = TableSetArg::All)]
+    pub tables: TableSetArg,
+    /// Keep files unreferenced for less than this; at least the tables'
+    /// delta.deletedFileRetentionDuration (7 days unless set).
+    #[arg(long, value_name = "DURATION", default_value = "168h")]
+    pub retention: String,
+    /// Show what would be deleted, delete nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Run again every DURATION (e.g. 24h) until interrupted.
+    #[arg(long, value_name = "DURATION")]
+    pub every: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ScheduleArgs {
+    /// When intervals end: five cron fields (UTC) or @hourly, @daily, @weekly, @monthly,
+    /// @yearly [default: @daily].
+    #[arg(long, value_name = "EXPR")]
+    pub cron: Option<String>,
+    /// On start, run every interval missed since the last successful run (or the start date);
+    /// without it, only the latest (`--catchup=false` undoes a config file's `true`).
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub catchup: Option<bool>,
+    #[command(flatten)]
+    pub retry: RetryArgs,
+    /// No interval starting before this runs, e.g. 2024-01-01 (UTC).
+    #[arg(long, value_name = "DATE")]
+    pub start_date: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RetryArgs {
+    /// Attempts after the first when a run fails [default: 2].
+    #[arg(long, value_name = "N")]
+    pub retries: Option<u32>,
+    /// Wait between attempts, e.g. 30s, 5m [default: 5m].
+    #[arg(long, value_name = "DURATION")]
+    pub retry_delay: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RunsCommand {
+    /// List runs, latest interval first.
+    List {
+        /// Most runs to show.
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+        /// How to print them.
+        #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+        format: OutputFormat,
+    },
+    /// Show one run: its interval, times, attempts, objects, Delta versions and error.
+    Show {
+        /// The run's id (from `runs list`).
+        id: i64,
+        /// `json` prints the record as JSON; any other format, as lines of `field: value`.
+        #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+        format: OutputFormat,
+    },
+    /// Run the batch job now, with retries, recorded as a manual run at the current time.
+    Trigger(RetryArgs),
+    /// Run the schedule's intervals starting between two dates, skipping those already successful.
+    Backfill(BackfillArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BackfillArgs {
+    /// First interval start, e.g. 2024-01-01 (UTC).
+    #[arg(long, value_name = "DATE")]
+    pub from: String,
+    /// Last interval start, e.g. 2024-01-31 (UTC); intervals not over yet are left out.
+    #[arg(long, value_name = "DATE")]
+    pub to: String,
+    /// The schedule whose intervals run [default: the configured one, @daily].
+    #[arg(long, value_name = "EXPR")]
+    pub cron: Option<String>,
+    #[command(flatten)]
+    pub retry: RetryArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct AirflowDagArgs {
+    /// The DAG's schedule: five cron fields or @hourly, @daily, ... [default: the configured
+    /// one, @daily].
+    #[arg(long, value_name = "EXPR")]
+    pub schedule: Option<String>,
+    /// The DAG id [default: pinpipe_batch].
+    #[arg(long, value_name = "ID")]
+    pub dag_id: Option<String>,
+    #[command(flatten)]
+    pub retry: RetryArgs,
+    /// The DAG's start_date, e.g. 2024-01-01 [default: the configured one, or 2020-01-01:
+    /// Airflow runs no task for a logical date before it, `airflow dags test` included].
+    #[arg(long, value_name = "DATE")]
+    pub start_date: Option<String>,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum OutputFormat {
     Table,
@@ -224,6 +378,8 @@ pub enum StreamsCommand {
     Describe { name: String },
     /// Delete a stream and its records.
     Delete { name: String },
+    /// Show how far the stream job is behind each shard (positions in the stream tables).
+    Lag,
     /// Print records as JSON lines.
     Read {
         name: String,
@@ -245,6 +401,19 @@ pub enum BenchCommand {
     /// Write synthetic posts straight into the lake's raw layout, as input for timing
     /// `pinpipe batch` (see scripts/bench_batch.py).
     Raw(BenchRawArgs),
+    /// Measure stream latency: from a PUT /streams/.../record acknowledged to its row readable
+    /// in the Delta table, at a steady rate, with the stream job's default trigger.
+    Stream(BenchStreamArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchStreamArgs {
+    /// Records per second, spread over the three streams.
+    #[arg(long, default_value_t = 500)]
+    pub rate: u32,
+    /// Seconds to produce for.
+    #[arg(long, default_value_t = 60)]
+    pub seconds: u64,
 }
 
 #[derive(Debug, Args)]
@@ -303,6 +472,20 @@ impl Cli {
                 }
                 root.insert("gateway".into(), Value::Object(gateway));
             }
+            Command::Stream(args) => {
+                let mut stream = Map::new();
+                put(
+                    &mut stream,
+                    "trigger",
+                    args.trigger.as_ref().map(|d| json!(d)),
+                );
+                put(
+                    &mut stream,
+                    "max_records_per_shard",
+                    args.max_records.map(|n| json!(n)),
+                );
+                root.insert("stream".into(), Value::Object(stream));
+            }
             Command::Sink(args) => {
                 let mut sink = Map::new();
                 put(&mut sink, "flush_size", args.flush_size.map(|n| json!(n)));
@@ -313,9 +496,61 @@ impl Cli {
                 );
                 root.insert("sink".into(), Value::Object(sink));
             }
+            Command::Schedule(args) => {
+                let mut schedule = args.retry.overrides();
+                put(&mut schedule, "cron", args.cron.as_ref().map(|v| json!(v)));
+                put(&mut schedule, "catchup", args.catchup.map(|v| json!(v)));
+                put(
+                    &mut schedule,
+                    "start_date",
+                    args.start_date.as_ref().map(|v| json!(v)),
+                );
+                root.insert("schedule".into(), Value::Object(schedule));
+            }
+            Command::Runs(RunsCommand::Trigger(retry)) => {
+                root.insert("schedule".into(), Value::Object(retry.overrides()));
+            }
+            Command::Runs(RunsCommand::Backfill(args)) => {
+                let mut schedule = args.retry.overrides();
+                put(&mut schedule, "cron", args.cron.as_ref().map(|v| json!(v)));
+                root.insert("schedule".into(), Value::Object(schedule));
+            }
+            Command::AirflowDag(args) => {
+                let mut schedule = args.retry.overrides();
+                put(
+                    &mut schedule,
+                    "cron",
+                    args.schedule.as_ref().map(|v| json!(v)),
+                );
+                put(
+                    &mut schedule,
+                    "name",
+                    args.dag_id.as_ref().map(|v| json!(v)),
+                );
+                put(
+                    &mut schedule,
+                    "start_date",
+                    args.start_date.as_ref().map(|v| json!(v)),
+                );
+                root.insert("schedule".into(), Value::Object(schedule));
+            }
             _ => {}
         }
         Value::Object(root)
+    }
+}
+
+impl RetryArgs {
+    /// The `[schedule]` settings these flags set.
+    fn overrides(&self) -> Map<String, Value> {
+        let mut schedule = Map::new();
+        put(&mut schedule, "retries", self.retries.map(|n| json!(n)));
+        put(
+            &mut schedule,
+            "retry_delay",
+            self.retry_delay.as_ref().map(|d| json!(d)),
+        );
+        schedule
     }
 }
 

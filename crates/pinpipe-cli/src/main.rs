@@ -21,7 +21,10 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(2);
         }
     };
-    let servers_log = matches!(cli.command, cli::Command::Serve(_) | cli::Command::Sink(_));
+    let servers_log = matches!(
+        cli.command,
+        cli::Command::Serve(_) | cli::Command::Sink(_) | cli::Command::Stream(_)
+    );
     let default_log = if servers_log { "info" } else { "warn" };
     init_logging(settings.log.as_deref().unwrap_or(default_log));
     let runtime = match tokio::runtime::Builder::new_multi_thread()

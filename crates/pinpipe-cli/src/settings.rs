@@ -36,6 +36,10 @@ pub struct Settings {
     pub gateway: GatewayConfig,
     /// The raw sink.
     pub sink: SinkSettings,
+    /// The stream job.
+    pub stream: StreamSettings,
+    /// The scheduler (`pinpipe schedule`, `pinpipe runs`, `pinpipe airflow-dag`).
+    pub schedule: ScheduleSettings,
     /// Log filter (`info`, `pinpipe_lake=debug`, ...); `RUST_LOG` wins when set. Default: `info`
     /// for the servers (`serve`, `sink`), `warn` for commands that print their own progress.
     pub log: Option<String>,
@@ -52,6 +56,8 @@ impl Default for Settings {
             bus: BusSettings::default(),
             gateway: GatewayConfig::default(),
             sink: SinkSettings::default(),
+            stream: StreamSettings::default(),
+            schedule: ScheduleSettings::default(),
             log: None,
         }
     }
@@ -85,6 +91,56 @@ impl Default for SinkSettings {
             flush_size: 1000,
             rotate_interval: "10s".into(),
             group: pinpipe_lake::sink::DEFAULT_GROUP.into(),
+        }
+    }
+}
+
+/// Settings of the stream job.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StreamSettings {
+    /// How often a micro-batch starts, e.g. `1s`, `500ms`.
+    pub trigger: String,
+    /// Records read from one shard per micro-batch at most.
+    pub max_records_per_shard: usize,
+}
+
+impl Default for StreamSettings {
+    fn default() -> Self {
+        Self {
+            trigger: "1s".into(),
+            max_records_per_shard: pinpipe_lake::StreamOptions::default().max_records_per_shard,
+        }
+    }
+}
+
+/// Settings of the scheduler.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ScheduleSettings {
+    /// The schedule's name in the run history, and the Airflow DAG id.
+    pub name: String,
+    /// When the batch job runs: five cron fields or @hourly, @daily, @weekly, @monthly, @yearly.
+    pub cron: String,
+    /// Run the intervals missed while no scheduler ran, on start (as Airflow's `catchup`).
+    pub catchup: bool,
+    /// Attempts after the first when a run fails.
+    pub retries: u32,
+    /// Wait between attempts, e.g. `5m`.
+    pub retry_delay: String,
+    /// No interval starting before this runs on schedule, e.g. `2024-01-01`.
+    pub start_date: Option<String>,
+}
+
+impl Default for ScheduleSettings {
+    fn default() -> Self {
+        Self {
+            name: pinpipe_scheduler::DEFAULT_NAME.into(),
+            cron: "@daily".into(),
+            catchup: false,
+            retries: 2,
+            retry_delay: "5m".into(),
+            start_date: None,
         }
     }
 }
@@ -142,11 +198,15 @@ impl Settings {
     pub fn rotate_interval(&self) -> Result<Duration> {
         parse_duration(&self.sink.rotate_interval)
     }
+
+    pub fn stream_trigger(&self) -> Result<Duration> {
+        parse_duration(&self.stream.trigger)
+    }
 }
 
 /// The top-level settings, the only `PINPIPE_*` variables read as settings: others, such as
 /// `PINPIPE_CONFIG` or `PINPIPE_API_KEY`, belong to flags or to tools beside pinpipe.
-const SETTINGS_KEYS: [&str; 9] = [
+const SETTINGS_KEYS: &[&str] = &[
     "data_dir",
     "source",
     "lake",
@@ -155,6 +215,8 @@ const SETTINGS_KEYS: [&str; 9] = [
     "bus",
     "gateway",
     "sink",
+    "stream",
+    "schedule",
     "log",
 ];
 
@@ -229,6 +291,27 @@ mod tests {
             jail.create_file("pinpipe.toml", "flush = 1\n")?;
             let error = Settings::load(None, serde_json::json!({})).unwrap_err();
             assert!(format!("{error:#}").contains("flush"), "{error:#}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn schedule_settings_come_from_every_layer() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "pinpipe.toml",
+                "[schedule]\ncron = \"@hourly\"\ncatchup = true\n",
+            )?;
+            jail.set_env("PINPIPE_SCHEDULE__RETRIES", "5");
+            let flags = serde_json::json!({"schedule": {"retry_delay": "30s"}});
+            let settings = Settings::load(None, flags).expect("loads");
+            let schedule = &settings.schedule;
+            assert_eq!(schedule.cron, "@hourly");
+            assert!(schedule.catchup);
+            assert_eq!(schedule.retries, 5);
+            assert_eq!(schedule.retry_delay, "30s");
+            assert_eq!(schedule.name, "pinpipe_batch");
+            assert_eq!(schedule.start_date, None);
             Ok(())
         });
     }

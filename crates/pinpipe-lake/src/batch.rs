@@ -21,7 +21,8 @@
 //! objects are all read again. A run with nothing new writes no Delta version.
 //!
 //! Run one batch job per lake at a time: a concurrent run cannot corrupt a table (Delta commits are
-//! atomic), but it may fail with a commit conflict and has to be retried.
+//! atomic). A commit that finds the table moved on (a concurrent run, `pinpipe lake optimize`, the
+//! stream job writing the quarantine) reloads the table and merges the same chunk again.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -36,7 +37,7 @@ use serde::Serialize;
 
 use deltalake::arrow::record_batch::RecordBatch;
 
-use crate::delta::{self, Commit};
+use crate::delta::{self, Commit, OnConflict};
 use crate::error::{LakeError, Result};
 use crate::location::Lake;
 use crate::manifest::{Manifest, manifest_path};
@@ -77,17 +78,7 @@ impl BatchOptions {
             pinpipe_bus::validate_topic_name(&topic)
                 .map_err(|e| LakeError::InvalidOptions(format!("topic prefix: {e}")))?;
         }
-        let segments: Vec<&str> = self
-            .tables_dir
-            .split('/')
-            .filter(|s| !s.is_empty())
-            .collect();
-        if segments.is_empty() || segments.iter().any(|s| matches!(*s, "." | "..")) {
-            return Err(LakeError::InvalidOptions(format!(
-                "tables folder {:?} is not a relative path inside the lake",
-                self.tables_dir
-            )));
-        }
+        delta::validate_tables_dir(&self.tables_dir)?;
         if self.max_records_per_commit == 0 {
             return Err(LakeError::InvalidOptions(
                 "max_records_per_commit must be at least 1".into(),
@@ -363,20 +354,22 @@ impl Run<'_> {
     ) -> Result<()> {
         let rows = delta::keep_last(&table.schema(), &chunk.rows)?;
         drop(chunk.rows);
-        let merged =
-            delta::upsert(&self.ctx, clean, path, rows, CommitProperties::default()).await?;
+        let merged = delta::upsert(
+            &self.ctx,
+            clean,
+            path,
+            rows,
+            CommitProperties::default(),
+            OnConflict::Retry,
+        )
+        .await?;
         report.rows_inserted += merged.inserted;
         report.rows_updated += merged.updated;
         if let Some(commit) = merged.commit {
             self.committed(commit);
         }
-        let quarantined = delta::insert_rejects(
-            &self.ctx,
-            &mut self.quarantine,
-            &chunk.rejected,
-            CommitProperties::default(),
-        )
-        .await?;
+        let quarantined =
+            delta::insert_rejects(&self.ctx, &mut self.quarantine, &chunk.rejected).await?;
         report.quarantined += quarantined.inserted;
         if let Some(commit) = quarantined.commit {
             self.committed(commit);

@@ -7,8 +7,20 @@
 //! - [`insert_rejects`] adds rejects to the quarantine table unless a row with the same
 //!   (`source`, `position`) is there: reading the same record twice never duplicates it.
 //!
-//! The batch job uses these for `tables/*`; the stream job can use them for `stream/*`, passing
-//! [`CommitProperties`] with an application transaction to make its commits exactly-once.
+//! - [`commit_transactions`] commits application transactions (a stream job's positions) alone.
+//! - [`reload_for_retry`]: after a commit lost to another writer, reloads the table for another try.
+//!
+//! The batch job uses these for `tables/*`; the stream job uses them for `stream/*`, passing
+//! [`CommitProperties`] with application transactions to make its commits exactly-once.
+//!
+//! **Merges commit only on the version they read.** Rather than letting delta-rs rebase a merge
+//! over commits made since it read the table (its conflict checker decides from file statistics
+//! whether they touched what the merge read), every merge here is committed with no automatic
+//! retry: when the table moved on (an optimize, another job), the commit fails
+//! ([`LakeError::is_commit_conflict`]) and the merge is planned again on the reloaded table — here
+//! ([`OnConflict::Retry`]) when the merge is idempotent, by the caller ([`OnConflict::Fail`]) when
+//! it must check first that its commit still holds (a stream job's positions). What a merge
+//! replaced is then always exactly what it read, at the cost of a merge done again now and then.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -18,11 +30,11 @@ use deltalake::arrow::compute::{concat_batches, take_record_batch};
 use deltalake::arrow::datatypes::{Int64Type, SchemaRef};
 use deltalake::datafusion::common::Column;
 use deltalake::datafusion::prelude::{Expr, SessionContext, col};
-use deltalake::kernel::StructType;
 use deltalake::kernel::engine::arrow_conversion::TryFromArrow;
-use deltalake::kernel::transaction::CommitProperties;
+use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
+use deltalake::kernel::{StructType, Transaction};
 use deltalake::operations::create::CreateBuilder;
-use deltalake::protocol::SaveMode;
+use deltalake::protocol::{DeltaOperation, OutputMode, SaveMode};
 use deltalake::{DeltaTable, DeltaTableError};
 use pinpipe_model::{Rejected, Table, quarantine_batch, quarantine_schema};
 
@@ -35,6 +47,17 @@ pub const QUARANTINE_PATH: &str = "quarantine";
 /// The path of `table`'s cleaned Delta table inside `tables_dir` (`tables/pin`, `stream/geo`, …).
 pub fn table_path(tables_dir: &str, table: Table) -> String {
     format!("{}/{}", tables_dir.trim_matches('/'), table.name())
+}
+
+/// Checks that `tables_dir` is a plain relative path inside the lake (no `.` or `..` segments).
+pub fn validate_tables_dir(tables_dir: &str) -> Result<()> {
+    let segments: Vec<&str> = tables_dir.split('/').filter(|s| !s.is_empty()).collect();
+    if segments.is_empty() || segments.iter().any(|s| matches!(*s, "." | "..")) {
+        return Err(LakeError::InvalidOptions(format!(
+            "tables folder {tables_dir:?} is not a relative path inside the lake"
+        )));
+    }
+    Ok(())
 }
 
 /// One Delta commit written.
@@ -135,6 +158,16 @@ fn qualified(relation: &str, name: &str) -> Expr {
     col(Column::new(Some(relation), name))
 }
 
+/// What a merge does when another writer committed to the table after it was loaded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OnConflict {
+    /// Reload the table and merge again ([`MAX_CONFLICT_ATTEMPTS`] attempts at most): for merges
+    /// whose result does not depend on what was committed in between.
+    Retry,
+    /// Fail with the conflict ([`LakeError::is_commit_conflict`]), for the caller to decide.
+    Fail,
+}
+
 /// Merges `rows` (at most one per `ind`, see [`keep_last`]) into `table`: when matched replace every
 /// column, when not matched insert. Nothing is committed for no rows.
 pub async fn upsert(
@@ -143,27 +176,128 @@ pub async fn upsert(
     path: &str,
     rows: RecordBatch,
     commit: CommitProperties,
+    on_conflict: OnConflict,
 ) -> Result<MergeOutcome> {
     let on = qualified("t", "ind").eq(qualified("s", "ind"));
-    merge(ctx, table, path, rows, on, commit, true).await
+    let mut attempt = 1;
+    loop {
+        let merged = merge(
+            ctx,
+            table,
+            path,
+            rows.clone(),
+            on.clone(),
+            commit.clone(),
+            true,
+        )
+        .await;
+        match merged {
+            Err(e) if on_conflict == OnConflict::Retry => {
+                if !reload_for_retry(table, &e, attempt).await? {
+                    return Err(e);
+                }
+                attempt += 1;
+            }
+            merged => return merged,
+        }
+    }
 }
 
-/// Inserts `rejects` into the quarantine `table`, skipping those whose (`source`, `position`) is there.
+/// Inserts `rejects` into the quarantine `table`, skipping those whose (`source`, `position`) is
+/// there. Idempotent, so a commit conflict is retried on the reloaded table.
 pub async fn insert_rejects(
     ctx: &SessionContext,
     table: &mut DeltaTable,
     rejects: &[Rejected],
-    commit: CommitProperties,
 ) -> Result<MergeOutcome> {
     let on = qualified("t", "source")
         .eq(qualified("s", "source"))
         .and(qualified("t", "position").eq(qualified("s", "position")));
     let rows = quarantine_batch(rejects);
-    merge(ctx, table, QUARANTINE_PATH, rows, on, commit, false).await
+    let mut attempt = 1;
+    loop {
+        let commit = CommitProperties::default();
+        match merge(
+            ctx,
+            table,
+            QUARANTINE_PATH,
+            rows.clone(),
+            on.clone(),
+            commit,
+            false,
+        )
+        .await
+        {
+            Err(e) => {
+                if !reload_for_retry(table, &e, attempt).await? {
+                    return Err(e);
+                }
+                attempt += 1;
+            }
+            merged => return merged,
+        }
+    }
+}
+
+/// Commits `transactions` (application id and version, e.g. a stream job's positions) to `table`
+/// with no data: how a reader of only rejected records still moves its position on.
+/// Like the merges, it fails if the table moved on since `table` was loaded.
+pub async fn commit_transactions(
+    table: &mut DeltaTable,
+    path: &str,
+    transactions: Vec<Transaction>,
+) -> Result<Commit> {
+    let epoch = transactions.iter().map(|t| t.version).max().unwrap_or(0);
+    let operation = DeltaOperation::StreamingUpdate {
+        output_mode: OutputMode::Append,
+        query_id: "pinpipe-stream".to_owned(),
+        epoch_id: epoch,
+    };
+    let committed = CommitBuilder::from(
+        CommitProperties::default()
+            .with_application_transactions(transactions)
+            .with_max_retries(0),
+    )
+    .build(Some(table.snapshot()?), table.log_store(), operation)
+    .await?;
+    let version = committed.version();
+    table.update_incremental(Some(version)).await?;
+    Ok(Commit {
+        path: path.to_owned(),
+        version,
+    })
+}
+
+/// The version last committed to `table` under application id `app_id`, if any.
+pub async fn transaction_version(table: &DeltaTable, app_id: &str) -> Result<Option<i64>> {
+    Ok(table
+        .snapshot()?
+        .transaction_version(table.log_store().as_ref(), app_id)
+        .await?)
+}
+
+/// Commit attempts a write that keeps losing to other writers makes before it gives up.
+pub const MAX_CONFLICT_ATTEMPTS: u32 = 10;
+
+/// After attempt number `attempt` of a write to `table` failed with `error`: whether to try again.
+/// Yes for a commit conflict before [`MAX_CONFLICT_ATTEMPTS`], and `table` is then reloaded to
+/// the latest version. Only for writes whose result does not depend on what others committed.
+pub async fn reload_for_retry(
+    table: &mut DeltaTable,
+    error: &LakeError,
+    attempt: u32,
+) -> Result<bool> {
+    if !error.is_commit_conflict() || attempt >= MAX_CONFLICT_ATTEMPTS {
+        return Ok(false);
+    }
+    tracing::debug!(%error, attempt, "another writer committed first; reloading the table");
+    table.update_state().await?;
+    Ok(true)
 }
 
 /// Merges `rows` into `table` on `on` (target alias `t`, source alias `s`): inserts the unmatched
 /// rows, and replaces the matched ones if `update` is set. `table` is updated to the new version.
+/// The commit is made on the version `table` holds or not at all (see the module documentation).
 async fn merge(
     ctx: &SessionContext,
     table: &mut DeltaTable,
@@ -190,7 +324,7 @@ async fn merge(
         .with_source_alias("s")
         .with_target_alias("t")
         .with_session_state(Arc::new(ctx.state()))
-        .with_commit_properties(commit);
+        .with_commit_properties(commit.with_max_retries(0));
     if update {
         builder = builder.when_matched_update(|u| {
             columns

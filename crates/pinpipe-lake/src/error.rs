@@ -3,6 +3,8 @@
 use deltalake::DeltaTableError;
 use deltalake::arrow::error::ArrowError;
 use deltalake::datafusion::error::DataFusionError;
+use deltalake::kernel::transaction::TransactionError;
+use pinpipe_bus::BusError;
 
 /// The result type of this crate.
 pub type Result<T, E = LakeError> = std::result::Result<T, E>;
@@ -16,6 +18,7 @@ pub type Result<T, E = LakeError> = std::result::Result<T, E>;
 /// | [`TableMissing`](LakeError::TableMissing) | run the batch (or stream) job first |
 /// | [`Storage`](LakeError::Storage), [`Io`](LakeError::Io) | check the disk or object store; retrying may help |
 /// | [`Delta`](LakeError::Delta) | a Delta read or commit failed (e.g. a concurrent writer); retrying may help |
+/// | [`Bus`](LakeError::Bus) | the stream job could not read the bus; retrying may help if it is unavailable |
 /// | [`Query`](LakeError::Query) | fix the SQL (ad-hoc query), or report a bug (analyses) |
 /// | [`Corrupt`](LakeError::Corrupt) | a pinpipe bookkeeping object is unreadable: inspect or delete it |
 /// | [`Internal`](LakeError::Internal) | a bug: report it |
@@ -52,6 +55,9 @@ pub enum LakeError {
     /// Reading, creating or committing to a Delta table failed.
     #[error("Delta table: {0}")]
     Delta(#[from] DeltaTableError),
+    /// Reading the message bus failed (the stream job).
+    #[error("bus: {0}")]
+    Bus(#[from] BusError),
     /// Planning or running a query failed.
     #[error("query: {0}")]
     Query(#[from] DataFusionError),
@@ -86,7 +92,26 @@ impl LakeError {
     pub fn is_retryable(&self) -> bool {
         matches!(
             self,
-            LakeError::Storage(_) | LakeError::Io { .. } | LakeError::Delta(_)
+            LakeError::Storage(_)
+                | LakeError::Io { .. }
+                | LakeError::Delta(_)
+                | LakeError::Bus(BusError::Unavailable(_) | BusError::Storage(_))
+        )
+    }
+
+    /// Whether a Delta commit failed because another writer committed to the table first: the
+    /// table has to be reloaded, and the write planned again on the new version.
+    pub fn is_commit_conflict(&self) -> bool {
+        matches!(
+            self,
+            LakeError::Delta(
+                DeltaTableError::VersionAlreadyExists(_)
+                    | DeltaTableError::Transaction {
+                        source: TransactionError::CommitConflict(_)
+                            | TransactionError::MaxCommitAttempts(_)
+                            | TransactionError::VersionAlreadyExists(_),
+                    }
+            )
         )
     }
 }

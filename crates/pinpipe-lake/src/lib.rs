@@ -14,6 +14,14 @@
 //!                   ▼
 //!  analyses (DataFusion SQL) ─► results/*.csv ─► report ─► results/report.html
 //!  query (ad-hoc SQL over every table)
+//!
+//!  streams streaming-<prefix>-pin|geo|user (pinpipe-bus)
+//!                   │ stream: micro-batches every trigger, cleaned by the same TableBuilder
+//!                   ▼
+//!  rows + shard positions (Delta txn) ─► one commit ─► stream/pin, stream/geo, stream/user
+//!  rejects ───────────────────────────► quarantine
+//!
+//!  upkeep: optimize (compact small files), vacuum (delete unreferenced files after a retention)
 //! ```
 //!
 //! - [`Lake`] ([`location`]): where the lake is; the one place object store access and table URIs
@@ -24,6 +32,9 @@
 //! - [`run_analyses`] ([`analyses`]): the nine analyses of SPEC §6, written as CSV ([`csv`]).
 //! - [`query`](query::query): ad-hoc SQL over every table of the lake.
 //! - [`write_report`] ([`report`]): one self-contained HTML page with charts and tables.
+//! - [`run_stream`] ([`stream`]): the streams → `stream/*` and quarantine, exactly once, with
+//!   [`stream_lag`] for how far behind it is.
+//! - [`upkeep`]: compacting and vacuuming the tables, safe beside a running stream job.
 //! - [`LakeError`] ([`error`]): one error type, by what a caller can do about it.
 //!
 //! Every query and merge runs in one DataFusion session shape ([`session`]): two partitions and a
@@ -41,6 +52,8 @@ pub mod raw;
 pub mod report;
 pub mod session;
 pub mod sink;
+pub mod stream;
+pub mod upkeep;
 
 pub use analyses::{AnalysisResult, RESULTS_DIR, run_analyses, text_rows};
 pub use batch::{BatchEvent, BatchOptions, BatchReport, TableReport, run_batch};
@@ -49,3 +62,7 @@ pub use error::{LakeError, Result};
 pub use location::{DEFAULT_LOCATION, Lake};
 pub use query::{BATCH_TABLES_DIR, STREAM_TABLES_DIR, lake_session, query};
 pub use report::{LakeSummary, QuarantineCount, REPORT_PATH, lake_summary, write_report};
+pub use stream::{
+    MicroBatch, ShardLag, ShardRange, StreamEvent, StreamOptions, StreamReport, run_stream,
+    stream_lag,
+};

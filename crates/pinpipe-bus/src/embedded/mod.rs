@@ -21,6 +21,7 @@ use rusqlite::{Connection, OptionalExtension};
 use tokio::sync::Notify;
 
 use crate::{BusError, Result};
+pub use streams::{sequence_offset, shard_sequence_number};
 use writer::{AdminOp, Entry, GroupedOp, WriteOp, Writer};
 
 /// How hard a commit presses data to disk before the bus acknowledges.

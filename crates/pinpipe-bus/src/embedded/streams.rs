@@ -18,10 +18,18 @@ fn sequence_number(shard: i32, offset: i64) -> String {
     format!("49{shard:012}{offset:0width$}", width = OFFSET_DIGITS)
 }
 
-/// The offset inside a sequence number made by [`sequence_number`].
-fn offset_of(sequence_number: &str) -> Option<i64> {
+/// The offset inside a sequence number of the embedded log: records of a shard are numbered
+/// 0, 1, 2, … and the sequence number ends in that offset. The stream job keeps this offset as its
+/// position in a shard.
+pub fn sequence_offset(sequence_number: &str) -> Option<i64> {
     let start = sequence_number.len().checked_sub(OFFSET_DIGITS)?;
     sequence_number.get(start..)?.parse().ok()
+}
+
+/// The sequence number of the record at `offset` of shard `shard_id` in the embedded log (the
+/// inverse of [`sequence_offset`]), or `None` if `shard_id` is not a `shardId-<n>` name.
+pub fn shard_sequence_number(shard_id: &str, offset: i64) -> Option<String> {
+    Some(sequence_number(shard_index(shard_id)?, offset))
 }
 
 /// The shard index of `shardId-000000000003`.
@@ -147,7 +155,7 @@ impl Streams for EmbeddedBus {
             .ok_or_else(not_found)?;
         let from = match after {
             Some(seq) => {
-                offset_of(seq).ok_or_else(|| {
+                sequence_offset(seq).ok_or_else(|| {
                     BusError::InvalidRequest(format!("not a sequence number: {seq}"))
                 })? + 1
             }
@@ -178,9 +186,11 @@ mod tests {
         let a = sequence_number(3, 9);
         let b = sequence_number(3, 10);
         assert!(a < b);
-        assert_eq!(offset_of(&a), Some(9));
-        assert_eq!(offset_of(&b), Some(10));
-        assert_eq!(offset_of("12"), None);
+        assert_eq!(sequence_offset(&a), Some(9));
+        assert_eq!(sequence_offset(&b), Some(10));
+        assert_eq!(sequence_offset("12"), None);
+        assert_eq!(shard_sequence_number("shardId-000000000003", 9), Some(a));
+        assert_eq!(shard_sequence_number("shard-3", 9), None);
     }
 
     #[test]

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::mpsc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use rusqlite::{Connection, ErrorCode, params};
+use rusqlite::{Connection, ErrorCode, TransactionBehavior, params};
 use tokio::sync::{Notify, oneshot};
 
 use super::{LogKind, LogMeta, schema};
@@ -159,7 +159,9 @@ fn commit_group(conn: &mut Connection, group: Vec<GroupedOp>) {
 /// Writes the group; returns the offsets given to each append, in the order of the appends.
 fn apply_group(conn: &mut Connection, group: &[GroupedOp]) -> Result<Vec<Vec<i64>>> {
     let now = now_ms();
-    let tx = conn.transaction()?;
+    // IMMEDIATE: take the write lock first, waiting for other processes (busy timeout); a deferred
+    // transaction that reads and then writes fails at once if another process wrote in between.
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let mut appended = Vec::new();
     {
         let mut next_offsets: HashMap<(i64, i32), i64> = HashMap::new();
@@ -239,7 +241,7 @@ fn create_log(conn: &Connection, kind: LogKind, name: &str, partitions: i32) -> 
 }
 
 fn delete_log(conn: &mut Connection, kind: LogKind, name: &str) -> Result<()> {
-    let tx = conn.transaction()?;
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let meta = schema::find_log(&tx, kind, name)?.ok_or_else(|| kind.not_found(name))?;
     tx.execute("DELETE FROM records WHERE log_id = ?1", params![meta.id])?;
     tx.execute(

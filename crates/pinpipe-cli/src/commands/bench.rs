@@ -1,5 +1,6 @@
 //! `pinpipe bench gateway`: gateway ingestion measured end to end over HTTP on this machine;
-//! `pinpipe bench raw`: benchmark input for the batch job.
+//! `pinpipe bench raw`: benchmark input for the batch job; `pinpipe bench stream` is in
+//! [`super::bench_stream`].
 //!
 //!
 //! Starts a gateway on a fresh bus in a temporary directory, then runs two scenarios with
@@ -31,6 +32,7 @@ pub async fn run(settings: &Settings, command: BenchCommand) -> Result<()> {
     match command {
         BenchCommand::Gateway(args) => gateway(settings, &args).await,
         BenchCommand::Raw(args) => raw(settings, &args).await,
+        BenchCommand::Stream(args) => super::bench_stream::run(settings, &args).await,
     }
 }
 
@@ -185,7 +187,7 @@ async fn scenario(url: &str, body: &str, batch: usize, args: &BenchGatewayArgs) 
 }
 
 /// The value at quantile `q` of sorted values (nearest rank).
-fn percentile(sorted: &[f64], q: f64) -> f64 {
+pub(super) fn percentile(sorted: &[f64], q: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
     }

@@ -1,19 +1,20 @@
 //! `pinpipe demo`: the whole pipeline on this machine, embedded, and the nine analyses.
 //!
 //! source init → gateway (in process) ← emulate → bus → sink → raw → batch → Delta tables →
-//! analyses → results and report. Everything lives under `<data-dir>/demo`, which is cleared
+//! analyses → results and report; and bus → stream job (once) → Delta tables `stream/*`. Everything lives under `<data-dir>/demo`, which is cleared
 //! first unless `--reuse` is given.
 
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use pinpipe_bus::Streams;
 use pinpipe_gateway::{AppState, ensure_defaults, serve};
+use pinpipe_lake::delta::QUARANTINE_PATH;
 use pinpipe_lake::sink::{SinkEvent, run_sink};
+use pinpipe_lake::{STREAM_TABLES_DIR, lake_summary};
 use pinpipe_source::{EmulatorConfig, Paths};
 use tokio::net::TcpListener;
 
-use super::{batch, emulate, open_bus, open_lake, sink, source};
+use super::{batch, emulate, open_bus, open_lake, sink, source, stream};
 use crate::cli::DemoArgs;
 use crate::output::spinner;
 use crate::settings::Settings;
@@ -87,11 +88,20 @@ pub async fn run(settings: &Settings, args: &DemoArgs) -> Result<()> {
         report.records, report.objects
     );
 
-    for stream in gateway.default_streams() {
-        let info = bus.describe_stream(&stream).await?;
-        let records: i64 = info.shards.iter().map(|s| s.records).sum();
-        println!("stream:  {stream} holds {records} records");
+    let stream_report = stream::follow(
+        &lake,
+        bus.as_ref(),
+        &stream::stream_options(&settings, true)?,
+    )
+    .await?;
+    let summary = lake_summary(&lake, STREAM_TABLES_DIR).await?;
+    for (path, rows) in summary.tables.iter().filter(|(p, _)| p != QUARANTINE_PATH) {
+        println!("stream:  {path} holds {rows} rows");
     }
+    println!(
+        "stream:  {} records read from the streams, {} rejected to the quarantine",
+        stream_report.records_read, stream_report.rejected
+    );
 
     batch::run_on(&lake, &settings).await
 }

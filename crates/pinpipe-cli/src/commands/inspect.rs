@@ -95,6 +95,7 @@ pub async fn streams(settings: &Settings, command: StreamsCommand) -> Result<()>
             bus.delete_stream(&name).await?;
             println!("deleted stream {name}");
         }
+        StreamsCommand::Lag => super::stream::lag(settings, bus.as_ref()).await?,
         StreamsCommand::Describe { name } => {
             let info = bus.describe_stream(&name).await?;
             let rows: Vec<Vec<String>> = info

@@ -1,14 +1,20 @@
 //! One module per subcommand; this one dispatches and opens what they share.
 
+mod airflow;
 mod batch;
 mod bench;
+mod bench_stream;
 mod demo;
 mod emulate;
 mod inspect;
+mod lake;
 mod query;
+mod runs;
+mod schedule;
 mod serve;
 mod sink;
 mod source;
+mod stream;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -28,10 +34,15 @@ pub async fn run(command: Command, settings: Settings) -> Result<()> {
         Command::Emulate(args) => emulate::run(&settings, &args).await,
         Command::Sink(args) => sink::run(&settings, args.once).await,
         Command::Batch => batch::run(&settings).await,
+        Command::Stream(args) => stream::run(&settings, args.once).await,
+        Command::Lake(command) => lake::run(&settings, command).await,
         Command::Query(args) => query::run(&settings, &args).await,
         Command::Topics(command) => inspect::topics(&settings, command).await,
         Command::Streams(command) => inspect::streams(&settings, command).await,
         Command::Bench(command) => bench::run(&settings, command).await,
+        Command::Schedule(_) => schedule::run(&settings).await,
+        Command::Runs(command) => runs::run(&settings, command).await,
+        Command::AirflowDag(_) => airflow::run(&settings),
     }
 }
 

@@ -4,3 +4,5 @@ mod crash;
 mod original_client;
 mod pipeline;
 mod process;
+mod schedule;
+mod stream;

@@ -6,3 +6,5 @@ mod common;
 mod golden;
 mod pieces;
 mod report;
+mod stream;
+mod upkeep;

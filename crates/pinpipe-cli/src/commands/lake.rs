@@ -1,0 +1,108 @@
+//! `pinpipe lake optimize|vacuum`: table upkeep, once or every `--every`.
+
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use pinpipe_lake::Lake;
+use pinpipe_lake::upkeep::{self, TableSet, VacuumOptions};
+
+use super::{interrupted, open_lake};
+use crate::cli::{LakeCommand, OptimizeArgs, TableSetArg, VacuumArgs};
+use crate::output::table;
+use crate::settings::{Settings, parse_duration};
+
+pub async fn run(settings: &Settings, command: LakeCommand) -> Result<()> {
+    let lake = open_lake(settings)?;
+    match command {
+        LakeCommand::Optimize(args) => {
+            repeat(args.every.as_deref(), || optimize(&lake, &args)).await
+        }
+        LakeCommand::Vacuum(args) => {
+            let options = VacuumOptions {
+                retention: parse_duration(&args.retention)?,
+                dry_run: args.dry_run,
+            };
+            repeat(args.every.as_deref(), || vacuum(&lake, &args, &options)).await
+        }
+    }
+}
+
+/// Runs `job` once, or every `every` until interrupted.
+async fn repeat<F: Future<Output = Result<()>>>(
+    every: Option<&str>,
+    mut job: impl FnMut() -> F,
+) -> Result<()> {
+    let Some(every) = every else {
+        return job().await;
+    };
+    let every = parse_duration(every)?;
+    anyhow::ensure!(
+        every >= Duration::from_secs(1),
+        "--every must be at least 1s"
+    );
+    let stop = interrupted();
+    tokio::pin!(stop);
+    loop {
+        job().await?;
+        tokio::select! {
+            () = &mut stop => return Ok(()),
+            () = tokio::time::sleep(every) => {}
+        }
+    }
+}
+
+fn table_set(arg: TableSetArg) -> TableSet {
+    match arg {
+        TableSetArg::Stream => TableSet::Stream,
+        TableSetArg::Tables => TableSet::Tables,
+        TableSetArg::All => TableSet::All,
+    }
+}
+
+async fn optimize(lake: &Lake, args: &OptimizeArgs) -> Result<()> {
+    let done = upkeep::optimize(lake, table_set(args.tables))
+        .await
+        .context("optimize failed")?;
+    let columns = ["table", "files before", "removed", "added", "version"].map(String::from);
+    let rows: Vec<Vec<String>> = done
+        .iter()
+        .map(|t| {
+            vec![
+                t.path.clone(),
+                t.files_before.to_string(),
+                t.files_removed.to_string(),
+                t.files_added.to_string(),
+                t.version
+                    .map_or_else(|| "unchanged".to_owned(), |v| v.to_string()),
+            ]
+        })
+        .collect();
+    println!("optimize: {}", lake.location());
+    println!("{}", table(&columns, &rows));
+    Ok(())
+}
+
+async fn vacuum(lake: &Lake, args: &VacuumArgs, options: &VacuumOptions) -> Result<()> {
+    let done = upkeep::vacuum(lake, table_set(args.tables), options)
+        .await
+        .context("vacuum failed")?;
+    let verb = if options.dry_run {
+        "would delete"
+    } else {
+        "deleted"
+    };
+    println!(
+        "vacuum: {} (retention {})",
+        lake.location(),
+        args.retention.trim()
+    );
+    for table in &done {
+        println!("{}: {verb} {} files", table.path, table.files.len());
+        if options.dry_run {
+            for file in &table.files {
+                println!("  {file}");
+            }
+        }
+    }
+    Ok(())
+}

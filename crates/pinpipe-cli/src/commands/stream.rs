@@ -1,0 +1,99 @@
+//! `pinpipe stream`: the streams into the Delta tables `stream/*`, exactly once;
+//! `pinpipe streams lag`: how far behind each shard it is.
+
+use anyhow::{Context, Result};
+use pinpipe_bus::Streams;
+use pinpipe_gateway::ensure_defaults;
+use pinpipe_lake::{
+    Lake, ShardLag, StreamEvent, StreamOptions, StreamReport, run_stream, stream_lag,
+};
+
+use super::{interrupted, open_bus, open_lake};
+use crate::output::{spinner, table};
+use crate::settings::Settings;
+
+pub async fn run(settings: &Settings, once: bool) -> Result<()> {
+    let bus = open_bus(settings)?;
+    ensure_defaults(bus.as_ref(), bus.as_ref(), &settings.gateway).await?;
+    let lake = open_lake(settings)?;
+    let options = stream_options(settings, once)?;
+    let report = follow(&lake, bus.as_ref(), &options).await?;
+    if report.records_read == 0 {
+        println!("stream: nothing new on the streams; tables unchanged");
+    } else {
+        println!(
+            "stream: read {} records in {:.1}s: {} rows inserted, {} updated, {} rejected ({} newly quarantined) in {}/{}/{{pin,geo,user}}",
+            report.records_read,
+            report.duration.as_secs_f64(),
+            report.rows_inserted,
+            report.rows_updated,
+            report.rejected,
+            report.quarantined,
+            lake.location(),
+            options.tables_dir
+        );
+    }
+    print_lag(&stream_lag(&lake, bus.as_ref(), &options).await?);
+    Ok(())
+}
+
+/// Runs the stream job with a spinner counting committed records, until interrupted (or drained
+/// with `once`); shared with `pinpipe demo`.
+pub async fn follow(
+    lake: &Lake,
+    streams: &dyn Streams,
+    options: &StreamOptions,
+) -> Result<StreamReport> {
+    let progress = spinner("stream");
+    progress.set_message("records committed");
+    let on_event = |event: StreamEvent| match event {
+        StreamEvent::Committed(batch) => progress.inc(batch.records as u64),
+        StreamEvent::Lag(lag) => {
+            let behind: i64 = lag.iter().map(|l| l.lag).sum();
+            progress.set_message(format!("records committed, lag {behind}"));
+        }
+        StreamEvent::Retrying { error, attempt } => {
+            progress.set_message(format!("retrying (attempt {attempt}): {error}"));
+        }
+    };
+    let report = run_stream(lake, streams, options, &on_event, interrupted())
+        .await
+        .context("the stream job stopped")?;
+    progress.finish_and_clear();
+    Ok(report)
+}
+
+pub fn stream_options(settings: &Settings, once: bool) -> Result<StreamOptions> {
+    Ok(StreamOptions {
+        stream_prefix: settings.topic_prefix.clone(),
+        trigger: settings.stream_trigger()?,
+        max_records_per_shard: settings.stream.max_records_per_shard,
+        once,
+        ..StreamOptions::default()
+    })
+}
+
+/// `pinpipe streams lag`.
+pub async fn lag(settings: &Settings, streams: &dyn Streams) -> Result<()> {
+    let lake = open_lake(settings)?;
+    let lags = stream_lag(&lake, streams, &stream_options(settings, true)?).await?;
+    print_lag(&lags);
+    Ok(())
+}
+
+fn print_lag(lags: &[ShardLag]) {
+    let columns = ["stream", "shard", "records", "position", "lag"].map(String::from);
+    let rows: Vec<Vec<String>> = lags
+        .iter()
+        .map(|l| {
+            vec![
+                l.stream.clone(),
+                l.shard_id.clone(),
+                l.records.to_string(),
+                l.position.map_or_else(|| "-".to_owned(), |p| p.to_string()),
+                l.lag.to_string(),
+            ]
+        })
+        .collect();
+    println!("{}", table(&columns, &rows));
+}

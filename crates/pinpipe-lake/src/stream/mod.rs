@@ -1,0 +1,244 @@
+//! The stream job: the three streams → cleaned Delta tables `stream/pin|geo|user`, exactly once.
+//!
+//! ```text
+//!  streaming-<prefix>-pin ─┐  every trigger (1 s): each shard from its committed position,
+//!  streaming-<prefix>-geo ─┼─ at most max_records_per_shard records ──► TableBuilder (SPEC §5,
+//!  streaming-<prefix>-user ┘                                            the batch job's cleaning)
+//!                                   rejects ──► MERGE ─► quarantine (idempotent on source+position)
+//!                 rows, last copy per ind ──► MERGE ─► stream/<table>  ┐ one Delta commit
+//!           last offset read in each shard ──► txn(app id, version)    ┘
+//! ```
+//!
+//! **Exactly once**, as kafka-delta-ingest does it: the position reached in each shard (the offset
+//! of the last record read) is committed as a Delta application transaction
+//! (`pinpipe-stream:<stream>:<shardId>`, version = offset) in the same commit as the rows read up to
+//! it. On start, and whenever something else committed to the table, the positions are read back
+//! from the table's log, never from a side file. So a crash before the commit reads the records
+//! again and a crash after it does not: no record is lost or applied twice. Rejects are written to
+//! the quarantine first; a record read twice is quarantined once (same source and position).
+//! A micro-batch of only rejects still commits its positions, with no data ([`commit_transactions`]).
+//!
+//! **Arrival order**: within a shard, offset order; across the shards of a stream, the records of
+//! a cycle are merged by arrival time, so the copy of a key that arrived last wins (a key's copies
+//! share a shard anyway when the partition key is the key, as the emulator sends them).
+//!
+//! **Cost**: an idle cycle reads each stream's description and writes nothing. A burst is taken
+//! `max_records_per_shard` records per shard at a time, and the next cycle starts at once while
+//! shards are full, so memory stays bounded whatever the backlog.
+//!
+//! **Sharing the tables**: every commit is made on the table version it read
+//! ([`crate::delta`]); when `pinpipe lake optimize`, vacuum, the batch job (quarantine) or a second
+//! stream job committed first, the job reloads the table, rereads its positions from it, and
+//! reads the shards again from there, at once. Other errors that may pass (storage, the bus) are
+//! retried with backoff, [`MAX_FAILURES`] times in a row at most.
+//!
+//! [`commit_transactions`]: crate::delta::commit_transactions
+
+mod cycle;
+mod positions;
+mod read;
+mod write;
+
+use std::time::{Duration, Instant, SystemTime};
+
+use pinpipe_bus::Streams;
+use pinpipe_model::Table;
+use serde::Serialize;
+
+use crate::delta::{Commit, validate_tables_dir};
+use crate::error::{LakeError, Result};
+use crate::location::Lake;
+
+pub use positions::{ShardLag, app_id, stream_lag};
+
+/// Failed cycles in a row after which the job gives up.
+pub const MAX_FAILURES: u32 = 8;
+
+/// What the stream job reads and where it writes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StreamOptions {
+    /// Streams read are `streaming-<stream_prefix>-pin`, `-geo`, `-user` (default `pinpipe`).
+    pub stream_prefix: String,
+    /// The folder of the cleaned tables inside the lake (default `stream`).
+    pub tables_dir: String,
+    /// How often a micro-batch starts (default 1 s), as Spark's processing-time trigger.
+    pub trigger: Duration,
+    /// Records read from one shard in one micro-batch at most (default 10,000): bounds memory.
+    pub max_records_per_shard: usize,
+    /// Drain what the streams hold and return, instead of following them.
+    pub once: bool,
+}
+
+impl Default for StreamOptions {
+    fn default() -> Self {
+        StreamOptions {
+            stream_prefix: "pinpipe".to_owned(),
+            tables_dir: crate::query::STREAM_TABLES_DIR.to_owned(),
+            trigger: Duration::from_secs(1),
+            max_records_per_shard: 10_000,
+            once: false,
+        }
+    }
+}
+
+impl StreamOptions {
+    /// The stream `table`'s records arrive on.
+    pub fn stream_name(&self, table: Table) -> String {
+        format!("streaming-{}-{}", self.stream_prefix, table.name())
+    }
+
+    /// Checks that the streams are valid Kinesis stream names, the tables folder a plain relative
+    /// path, and the trigger and batch size positive.
+    pub fn validate(&self) -> Result<()> {
+        for table in Table::ALL {
+            pinpipe_bus::validate_stream_name(&self.stream_name(table))
+                .map_err(|e| LakeError::InvalidOptions(format!("stream prefix: {e}")))?;
+        }
+        validate_tables_dir(&self.tables_dir)?;
+        if self.trigger.is_zero() {
+            return Err(LakeError::InvalidOptions(
+                "the trigger must be longer than zero".into(),
+            ));
+        }
+        if self.max_records_per_shard == 0 {
+            return Err(LakeError::InvalidOptions(
+                "max_records_per_shard must be at least 1".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The records of one shard that a micro-batch read.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ShardRange {
+    /// The shard, e.g. `shardId-000000000000`.
+    pub shard_id: String,
+    /// Offset of the first record read.
+    pub first: i64,
+    /// Offset of the last record read: the shard's position once committed.
+    pub last: i64,
+}
+
+/// One table's micro-batch, committed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MicroBatch {
+    /// The table.
+    pub table: Table,
+    /// The stream it was read from.
+    pub stream: String,
+    /// The commit holding its rows and positions.
+    pub commit: Commit,
+    /// Records read.
+    pub records: usize,
+    /// Rows inserted (keys new to the table).
+    pub rows_inserted: usize,
+    /// Rows replaced (keys already in the table).
+    pub rows_updated: usize,
+    /// Records rejected (written to the quarantine before the commit).
+    pub rejected: usize,
+    /// What was read from each shard.
+    pub shards: Vec<ShardRange>,
+    /// When the commit was done: its rows are readable from then on.
+    pub committed_at: SystemTime,
+}
+
+/// Progress of the stream job, reported as it happens.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StreamEvent {
+    /// A micro-batch was committed.
+    Committed(MicroBatch),
+    /// After each cycle: every shard's lag behind its stream.
+    Lag(Vec<ShardLag>),
+    /// A cycle failed with an error that may pass; positions are reloaded and the cycle retried.
+    Retrying {
+        /// The error.
+        error: String,
+        /// Failed cycles in a row so far.
+        attempt: u32,
+    },
+}
+
+/// What a stream run did (counts only, so a job that runs for weeks stays small).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct StreamReport {
+    /// Micro-batch cycles run (idle ones included).
+    pub cycles: u64,
+    /// Records read.
+    pub records_read: usize,
+    /// Rows inserted.
+    pub rows_inserted: usize,
+    /// Rows replaced.
+    pub rows_updated: usize,
+    /// Records rejected.
+    pub rejected: usize,
+    /// Rejected records newly added to the quarantine.
+    pub quarantined: usize,
+    /// Delta commits written (table creations included).
+    pub commits: usize,
+    /// Wall time of the run.
+    #[serde(serialize_with = "seconds")]
+    pub duration: Duration,
+}
+
+fn seconds<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(d.as_secs_f64())
+}
+
+/// Runs the stream job (see the module documentation) until `shutdown` resolves, or with
+/// [`StreamOptions::once`] until the streams are drained. `progress` sees every [`StreamEvent`].
+/// A micro-batch under way when `shutdown` resolves is finished first.
+pub async fn run_stream(
+    lake: &Lake,
+    streams: &dyn Streams,
+    opts: &StreamOptions,
+    progress: &(dyn Fn(StreamEvent) + Sync),
+    shutdown: impl Future<Output = ()>,
+) -> Result<StreamReport> {
+    opts.validate()?;
+    let started = Instant::now();
+    let mut report = StreamReport::default();
+    let mut job = cycle::Job::open(lake, opts, &mut report).await?;
+    tokio::pin!(shutdown);
+    let mut failures = 0;
+    loop {
+        let cycle_started = Instant::now();
+        let wait = match job.run(streams, progress, &mut report).await {
+            Ok(outcome) => {
+                failures = 0;
+                report.cycles += 1;
+                if opts.once && outcome.records == 0 {
+                    break;
+                }
+                if opts.once || outcome.backlog {
+                    Duration::ZERO
+                } else {
+                    opts.trigger.saturating_sub(cycle_started.elapsed())
+                }
+            }
+            Err(error) if error.is_retryable() && failures < MAX_FAILURES => {
+                failures += 1;
+                tracing::warn!(%error, attempt = failures, "stream micro-batch failed; retrying");
+                progress(StreamEvent::Retrying {
+                    error: error.to_string(),
+                    attempt: failures,
+                });
+                job.reset();
+                backoff(failures)
+            }
+            Err(error) => return Err(error),
+        };
+        tokio::select! {
+            biased;
+            () = &mut shutdown => break,
+            () = tokio::time::sleep(wait) => {}
+        }
+    }
+    report.duration = started.elapsed();
+    Ok(report)
+}
+
+/// 100 ms doubling per failure, at most 5 s.
+fn backoff(failures: u32) -> Duration {
+    Duration::from_millis(100u64 << failures.min(6)).min(Duration::from_secs(5))
+}

@@ -1,0 +1,156 @@
+//! One micro-batch of one stream: each shard read from its position, the shards merged by arrival
+//! time, and the records cleaned by the batch job's [`TableBuilder`].
+
+use std::iter::Peekable;
+
+use deltalake::arrow::record_batch::RecordBatch;
+use pinpipe_bus::{ShardInfo, StreamRecord, Streams, sequence_offset, shard_sequence_number};
+use pinpipe_model::{Rejected, Table, TableBuilder};
+
+use super::ShardRange;
+use crate::delta::keep_last;
+use crate::error::{LakeError, Result};
+
+/// The records a micro-batch read from one stream, in arrival order.
+#[derive(Debug)]
+pub(super) struct RawBatch {
+    table: Table,
+    stream: String,
+    /// (index into `ranges`, offset, data), in arrival order.
+    records: Vec<(usize, i64, Vec<u8>)>,
+    /// What was read from each shard that had new records.
+    pub(super) ranges: Vec<ShardRange>,
+}
+
+/// A micro-batch cleaned: the rows to merge (last copy per key); its rejects go apart.
+#[derive(Debug)]
+pub(super) struct CleanBatch {
+    pub(super) rows: RecordBatch,
+    /// Records rejected.
+    pub(super) rejected: usize,
+    /// Records read.
+    pub(super) records: usize,
+    pub(super) ranges: Vec<ShardRange>,
+}
+
+/// What reading the shards of one stream gave.
+#[derive(Debug)]
+pub(super) struct Read {
+    /// The records, or `None` if no shard had new ones.
+    pub(super) batch: Option<RawBatch>,
+    /// Whether a shard gave as many records as asked for, so that more are probably waiting.
+    pub(super) full: bool,
+}
+
+/// Reads at most `max` records from each of `shards` after its position (`-1`: from the start).
+/// Shards whose record count shows nothing new are not read.
+pub(super) async fn read_shards(
+    streams: &dyn Streams,
+    table: Table,
+    stream: &str,
+    shards: &[(ShardInfo, i64)],
+    max: usize,
+) -> Result<Read> {
+    let mut per_shard = Vec::new();
+    let mut ranges = Vec::new();
+    let mut full = false;
+    for (shard, position) in shards {
+        if shard.records <= position.saturating_add(1) {
+            continue;
+        }
+        let after = match *position {
+            p if p < 0 => None,
+            p => Some(shard_sequence_number(&shard.shard_id, p).ok_or_else(|| {
+                LakeError::Internal(format!("shard id {:?} has no index", shard.shard_id))
+            })?),
+        };
+        let records = streams
+            .read_shard(stream, &shard.shard_id, after.as_deref(), max)
+            .await?;
+        let (Some(first), Some(last)) = (records.first(), records.last()) else {
+            continue;
+        };
+        full |= records.len() >= max;
+        ranges.push(ShardRange {
+            shard_id: shard.shard_id.clone(),
+            first: offset(first)?,
+            last: offset(last)?,
+        });
+        per_shard.push(records);
+    }
+    if ranges.is_empty() {
+        return Ok(Read { batch: None, full });
+    }
+    let records = merge_by_arrival(per_shard)?;
+    Ok(Read {
+        batch: Some(RawBatch {
+            table,
+            stream: stream.to_owned(),
+            records,
+            ranges,
+        }),
+        full,
+    })
+}
+
+fn offset(record: &StreamRecord) -> Result<i64> {
+    sequence_offset(&record.sequence_number).ok_or_else(|| {
+        LakeError::Internal(format!(
+            "sequence number {:?} holds no offset",
+            record.sequence_number
+        ))
+    })
+}
+
+/// The records of every shard in one sequence: by arrival time, ties by shard, each shard's own
+/// order kept. Returns (shard index, offset, data).
+fn merge_by_arrival(shards: Vec<Vec<StreamRecord>>) -> Result<Vec<(usize, i64, Vec<u8>)>> {
+    let total = shards.iter().map(Vec::len).sum();
+    let mut heads: Vec<Peekable<std::vec::IntoIter<StreamRecord>>> = shards
+        .into_iter()
+        .map(|records| records.into_iter().peekable())
+        .collect();
+    let mut merged = Vec::with_capacity(total);
+    loop {
+        let next = heads
+            .iter_mut()
+            .enumerate()
+            .filter_map(|(i, head)| head.peek().map(|r| (r.arrival_ms, i)))
+            .min();
+        let Some((_, shard)) = next else {
+            break;
+        };
+        if let Some(record) = heads[shard].next() {
+            merged.push((shard, offset(&record)?, record.data));
+        }
+    }
+    Ok(merged)
+}
+
+impl RawBatch {
+    /// Cleans the records (CPU-bound: run it on a blocking thread) into the batch and its rejects.
+    /// A reject's source is `<stream>/<shardId>` and its position the offset; text that is not
+    /// UTF-8 is read with U+FFFD for the invalid bytes, as the batch job reads raw objects.
+    pub(super) fn clean(self) -> Result<(CleanBatch, Vec<Rejected>)> {
+        let sources: Vec<String> = self
+            .ranges
+            .iter()
+            .map(|r| format!("{}/{}", self.stream, r.shard_id))
+            .collect();
+        let mut builder = TableBuilder::new(self.table);
+        let records = self.records.len();
+        for (shard, offset, data) in self.records {
+            let text = String::from_utf8_lossy(&data);
+            builder.push_raw(&text, &sources[shard], offset);
+        }
+        let (rows, rejected) = builder.finish();
+        let rows = keep_last(&self.table.schema(), &[rows])?;
+        let batch = CleanBatch {
+            rows,
+            rejected: rejected.len(),
+            records,
+            ranges: self.ranges,
+        };
+        Ok((batch, rejected))
+    }
+}
