@@ -14,8 +14,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use pinpipe_bus::{EmbeddedBus, EmbeddedOptions};
-use pinpipe_gateway::{AppState, GatewayConfig, ensure_defaults, serve};
-use tokio::net::TcpListener;
+use pinpipe_gateway::GatewayConfig;
 
 use object_store::ObjectStoreExt;
 use object_store::PutPayload;
@@ -23,6 +22,7 @@ use object_store::path::Path as ObjectPath;
 use pinpipe_lake::raw::object_path;
 use pinpipe_source::synth::Generator;
 
+use super::local_gateway::LocalGateway;
 use super::open_lake;
 use crate::cli::{BenchCommand, BenchGatewayArgs, BenchRawArgs};
 use crate::output::bar;
@@ -90,18 +90,8 @@ async fn gateway(settings: &Settings, args: &BenchGatewayArgs) -> Result<()> {
         ..EmbeddedOptions::default()
     };
     let bus = Arc::new(EmbeddedBus::open(dir.path().join("bus.db"), options)?);
-    let config = GatewayConfig {
-        listen: "127.0.0.1:0".parse()?,
-        ..GatewayConfig::default()
-    };
-    ensure_defaults(bus.as_ref(), bus.as_ref(), &config).await?;
-    let listener = TcpListener::bind(config.listen).await?;
-    let url = format!("http://{}/topics/pinpipe.pin", listener.local_addr()?);
-    let state = AppState::new(bus.clone(), bus, config);
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(serve(listener, state, async {
-        let _ = stopped.await;
-    }));
+    let gateway = LocalGateway::start(bus, GatewayConfig::default()).await?;
+    let url = format!("{}/topics/pinpipe.pin", gateway.url);
 
     println!(
         "gateway benchmark: {} clients, {} s per scenario, bus sync = {:?}",
@@ -121,8 +111,7 @@ async fn gateway(settings: &Settings, args: &BenchGatewayArgs) -> Result<()> {
             outcome.errors,
         );
     }
-    let _ = stop.send(());
-    server.await??;
+    gateway.stop().await?;
     Ok(())
 }
 

@@ -15,14 +15,14 @@ use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, Result};
 use pinpipe_bus::{EmbeddedBus, EmbeddedOptions, sequence_offset};
-use pinpipe_gateway::{AppState, GatewayConfig, ensure_defaults, serve};
+use pinpipe_gateway::GatewayConfig;
 use pinpipe_lake::{Lake, StreamEvent, StreamOptions, run_stream};
 use pinpipe_source::synth::Generator;
 use serde_json::{Value, json};
-use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
 use super::bench::percentile;
+use super::local_gateway::LocalGateway;
 use crate::cli::BenchStreamArgs;
 use crate::settings::Settings;
 
@@ -52,22 +52,10 @@ pub async fn run(settings: &Settings, args: &BenchStreamArgs) -> Result<()> {
         ..EmbeddedOptions::default()
     };
     let bus = Arc::new(EmbeddedBus::open(dir.path().join("bus.db"), options)?);
-    let config = GatewayConfig {
-        listen: "127.0.0.1:0".parse()?,
-        ..GatewayConfig::default()
-    };
-    ensure_defaults(bus.as_ref(), bus.as_ref(), &config).await?;
-    let listener = TcpListener::bind(config.listen).await?;
-    let url = format!("http://{}", listener.local_addr()?);
+    let config = GatewayConfig::default();
     let streams = config.default_streams();
-    let (stop_gateway, gateway_stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(serve(
-        listener,
-        AppState::new(bus.clone(), bus.clone(), config),
-        async {
-            let _ = gateway_stopped.await;
-        },
-    ));
+    let gateway = LocalGateway::start(bus.clone(), config).await?;
+    let url = gateway.url.clone();
 
     let lake = Lake::open(&dir.path().join("lake").to_string_lossy(), HashMap::new())?;
     let job_options = StreamOptions::default();
@@ -120,8 +108,7 @@ pub async fn run(settings: &Settings, args: &BenchStreamArgs) -> Result<()> {
     rss.push((started.elapsed().as_secs(), rss_mib()));
     let _ = stop_job.send(());
     let report = job.await??;
-    let _ = stop_gateway.send(());
-    server.await??;
+    gateway.stop().await?;
 
     let mut latencies = latencies(&acks, &commits);
     latencies.sort_by(f64::total_cmp);

@@ -7,13 +7,12 @@
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use pinpipe_gateway::{AppState, ensure_defaults, serve};
 use pinpipe_lake::delta::QUARANTINE_PATH;
 use pinpipe_lake::sink::{SinkEvent, run_sink};
 use pinpipe_lake::{STREAM_TABLES_DIR, lake_summary};
 use pinpipe_source::{EmulatorConfig, Paths};
-use tokio::net::TcpListener;
 
+use super::local_gateway::LocalGateway;
 use super::{batch, emulate, open_bus, open_lake, sink, source, stream};
 use crate::cli::DemoArgs;
 use crate::output::spinner;
@@ -35,21 +34,8 @@ pub async fn run(settings: &Settings, args: &DemoArgs) -> Result<()> {
     };
 
     let bus = open_bus(&settings)?;
-    let mut gateway = settings.gateway.clone();
-    gateway.listen = "127.0.0.1:0".parse()?;
-    ensure_defaults(bus.as_ref(), bus.as_ref(), &gateway).await?;
-    let listener = TcpListener::bind(gateway.listen)
-        .await
-        .context("cannot start the gateway")?;
-    let url = format!("http://{}", listener.local_addr()?);
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(serve(
-        listener,
-        AppState::new(bus.clone(), bus.clone(), gateway.clone()),
-        async {
-            let _ = stopped.await;
-        },
-    ));
+    let gateway = LocalGateway::start(bus.clone(), settings.gateway.clone()).await?;
+    let url = gateway.url.clone();
     println!("gateway: {url} (in process)");
 
     let config = EmulatorConfig {
@@ -62,8 +48,7 @@ pub async fn run(settings: &Settings, args: &DemoArgs) -> Result<()> {
     };
     let summary = emulate::send(&db, &config).await?;
     emulate::print_summary(&summary);
-    let _ = stop.send(());
-    server.await??;
+    gateway.stop().await?;
 
     let lake = open_lake(&settings)?;
     let progress = spinner("sink");

@@ -8,6 +8,7 @@ mod demo;
 mod emulate;
 mod inspect;
 mod lake;
+mod local_gateway;
 mod query;
 mod runs;
 mod schedule;
