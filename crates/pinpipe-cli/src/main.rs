@@ -27,6 +27,12 @@ fn main() -> std::process::ExitCode {
     );
     let default_log = if servers_log { "info" } else { "warn" };
     init_logging(settings.log.as_deref().unwrap_or(default_log));
+    if matches!(
+        cli.command,
+        cli::Command::Stream(_) | cli::Command::Bench(cli::BenchCommand::Stream(_))
+    ) {
+        commands::limit_malloc_arenas();
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
