@@ -18,8 +18,9 @@ pub const DB_FILE: &str = "scheduler.db";
 /// How long a write waits for another process's write to finish.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Opens (creating it and its folder if needed) the scheduler database at `path`.
-pub(crate) fn open(path: &Path) -> Result<Connection> {
+/// Opens (creating it and its folder if needed) the scheduler database at `path` and creates
+/// the tables of `schema` that are missing.
+pub(crate) fn open(path: &Path, schema: &str) -> Result<Connection> {
     let open_error = |source| SchedulerError::Open {
         path: path.to_owned(),
         source,
@@ -36,6 +37,7 @@ pub(crate) fn open(path: &Path) -> Result<Connection> {
         .map_err(open_error)?;
     conn.pragma_update(None, "synchronous", "normal")
         .map_err(open_error)?;
+    conn.execute_batch(schema).map_err(open_error)?;
     Ok(conn)
 }
 

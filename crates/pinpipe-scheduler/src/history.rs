@@ -161,12 +161,7 @@ pub struct History {
 impl History {
     /// Opens the history in the scheduler database at `path`, creating it if needed.
     pub fn open(path: &Path) -> Result<History> {
-        let conn = db::open(path)?;
-        conn.execute_batch(SCHEMA)
-            .map_err(|source| SchedulerError::Open {
-                path: path.to_owned(),
-                source,
-            })?;
+        let conn = db::open(path, SCHEMA)?;
         Ok(History {
             conn: Mutex::new(conn),
         })

@@ -21,7 +21,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use tokio::task::JoinHandle;
 
 use crate::db::{self, parse_time_text, time_text};
-use crate::error::{Result, SchedulerError};
+use crate::error::Result;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS leases (
@@ -91,12 +91,7 @@ fn locked(conn: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
 impl Lock {
     /// The lock `name` in the scheduler database at `path`.
     pub fn open(path: &Path, name: &str, options: LockOptions) -> Result<Lock> {
-        let conn = db::open(path)?;
-        conn.execute_batch(SCHEMA)
-            .map_err(|source| SchedulerError::Open {
-                path: path.to_owned(),
-                source,
-            })?;
+        let conn = db::open(path, SCHEMA)?;
         Ok(Lock {
             conn: Arc::new(Mutex::new(conn)),
             name: name.to_owned(),
