@@ -8,10 +8,10 @@ pub type Result<T, E = SourceError> = std::result::Result<T, E>;
 /// An error from the source database, the importer or the emulator.
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
-    /// The database URL names a backend this build cannot open (only SQLite for now).
+    /// The database URL names no backend this build can open, or cannot be read.
     #[error("unsupported source database URL {url:?}: {reason}")]
     UnsupportedUrl {
-        /// The URL as given.
+        /// The URL, its password masked.
         url: String,
         /// Why it cannot be opened.
         reason: String,
@@ -41,7 +41,42 @@ pub enum SourceError {
     #[error("source database: {0}")]
     Sqlite(#[from] rusqlite::Error),
 
-    /// A row in the database cannot be read as its table's row (e.g. a NULL where text belongs).
+    /// The PostgreSQL or MySQL server cannot be reached, refuses the login, or the URL's options are
+    /// wrong.
+    #[error("cannot connect to the source database {url}: {source}")]
+    Connect {
+        /// The URL, its password masked.
+        url: String,
+        /// The underlying error.
+        #[source]
+        source: sqlx::Error,
+    },
+
+    /// The PostgreSQL or MySQL server did not answer in time.
+    #[error("cannot connect to the source database {url}: no answer within {seconds} s")]
+    ConnectTimeout {
+        /// The URL, its password masked.
+        url: String,
+        /// How long it waited.
+        seconds: u64,
+    },
+
+    /// A statement on the PostgreSQL or MySQL server failed.
+    #[error("source database {url}: {source}")]
+    Server {
+        /// The URL, its password masked.
+        url: String,
+        /// The underlying error.
+        #[source]
+        source: sqlx::Error,
+    },
+
+    /// The thread that runs a server database's async work could not start or has stopped.
+    #[error("source database worker thread: {0}")]
+    Worker(String),
+
+    /// A row in the database cannot be read as its table's row (e.g. a NULL where text belongs), or a
+    /// row to write has a value its column cannot hold (a datetime that is not one).
     #[error("{table} row {key}: {message}")]
     BadRow {
         /// The table (`pinterest_data`, `geolocation_data`, `user_data`).

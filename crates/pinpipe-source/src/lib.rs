@@ -3,7 +3,7 @@
 //!
 //! ```text
 //!  init (synth::Generator) ──┐
-//!                            ├──► SourceDb (SQLite; Postgres/MySQL later) ──keys/fetch──► emulate ──HTTP──► gateway
+//!                            ├──► SourceDb (SQLite, PostgreSQL, MySQL) ─────keys/fetch──► emulate ──HTTP──► gateway
 //!  import_dir (JSON exports) ┘     pinterest_data, geolocation_data, user_data            batch: POST /topics/<prefix>.<t>
 //!                                                                                         stream: PUT /streams/streaming-<prefix>-<t>/record
 //! ```
@@ -20,7 +20,7 @@ mod error;
 pub mod import;
 pub mod synth;
 
-pub use db::{PROGRESS_EVERY, Post, RowCounts, SourceDb};
+pub use db::{PROGRESS_EVERY, Post, RowCounts, SourceDb, redact_url};
 pub use emulator::{
     EmulatorConfig, EmulatorProgress, EmulatorSummary, Paths, emulate, emulate_until,
 };

@@ -1,11 +1,15 @@
 //! [`SourceDb`]: the source database that stands in for the original's RDS MySQL (SPEC §1).
 //!
-//! Callers see one type; the backend sits behind the small [`Store`] trait, chosen by the URL given to
-//! [`SourceDb::open`]. Only SQLite is built now ([`sqlite`]); PostgreSQL and MySQL (sqlx) are one more
-//! `Store` and one more [`Location`](location::Location) each, without touching callers.
+//! Callers see one type; the backend sits behind the small blocking [`Store`] trait, chosen by the URL
+//! given to [`SourceDb::open`]: SQLite ([`sqlite`], the embedded default) or PostgreSQL and
+//! MySQL/MariaDB ([`server`], sqlx). The tables and their SQL are written once ([`schema`]), per
+//! dialect, and rows map to and from values once ([`row`]), so every backend stores and returns the
+//! same [`Post`]s.
 
 mod location;
+mod row;
 mod schema;
+mod server;
 mod sqlite;
 
 use std::fmt;
@@ -14,6 +18,12 @@ use std::sync::Arc;
 
 use pinpipe_model::{GeoRecord, PinPost, UserRecord};
 use serde::{Deserialize, Serialize};
+use sqlx::{MySql, Postgres};
+
+use self::location::Location;
+pub use self::location::redact_url;
+use self::schema::Dialect;
+use self::server::ServerStore;
 
 use crate::error::Result;
 use crate::import::{self, ImportSummary};
@@ -71,8 +81,8 @@ pub(crate) trait RowSink {
 /// The rows a write transaction receives: a closure given the [`RowSink`].
 pub(crate) type Fill<'a> = &'a mut dyn FnMut(&mut dyn RowSink) -> Result<()>;
 
-/// A backend of the source database. Methods are blocking; each write is one transaction, rolled back
-/// when `fill` fails.
+/// A backend of the source database. Methods are blocking (callable from any thread, inside a tokio
+/// runtime or not); each write is one transaction, rolled back when `fill` fails.
 pub(crate) trait Store: Send + Sync {
     /// Drops and recreates the three tables, then writes `fill`'s rows as a bulk load.
     fn replace_all(&self, fill: Fill<'_>) -> Result<()>;
@@ -98,26 +108,41 @@ pub struct SourceDb {
 
 impl fmt::Debug for SourceDb {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SourceDb").field("url", &self.url).finish()
+        f.debug_struct("SourceDb")
+            .field("url", &redact_url(&self.url))
+            .finish()
     }
 }
 
 impl SourceDb {
-    /// Opens (creating when missing) the database at `url`: `sqlite://path`, `sqlite:path`, a plain file
-    /// path, or `sqlite::memory:` for a private in-memory database. Parent directories are created and
-    /// the three tables are created when missing.
+    /// Opens the database at `url` and creates the three tables when missing:
+    /// - SQLite: `sqlite://path`, `sqlite:path` or a plain file path (the file and its parent
+    ///   directories are created), or `sqlite::memory:` for a private in-memory database;
+    /// - PostgreSQL: `postgres://user:password@host:port/database` (or `postgresql://`);
+    /// - MySQL or MariaDB: `mysql://user:password@host:port/database` (or `mariadb://`).
+    ///
+    /// A server database must exist; up to 4 connections are opened as needed. A server that cannot be
+    /// reached within 10 s, or refuses the login, is a [`SourceError::Connect`] or
+    /// [`SourceError::ConnectTimeout`] naming the URL with its password masked ([`redact_url`]).
+    ///
+    /// [`SourceError::Connect`]: crate::SourceError::Connect
+    /// [`SourceError::ConnectTimeout`]: crate::SourceError::ConnectTimeout
     pub fn open(url: &str) -> Result<SourceDb> {
-        let store = match location::parse(url)? {
-            location::Location::SqliteFile(path) => sqlite::SqliteStore::open_file(&path)?,
-            location::Location::SqliteMemory => sqlite::SqliteStore::open_memory()?,
+        let store: Arc<dyn Store> = match location::parse(url)? {
+            Location::SqliteFile(path) => Arc::new(sqlite::SqliteStore::open_file(&path)?),
+            Location::SqliteMemory => Arc::new(sqlite::SqliteStore::open_memory()?),
+            Location::Postgres(url) => {
+                Arc::new(ServerStore::<Postgres>::open(&url, Dialect::Postgres)?)
+            }
+            Location::Mysql(url) => Arc::new(ServerStore::<MySql>::open(&url, Dialect::Mysql)?),
         };
         Ok(SourceDb {
-            store: Arc::new(store),
+            store,
             url: url.to_owned(),
         })
     }
 
-    /// The URL this database was opened with.
+    /// The URL this database was opened with, password included (see [`redact_url`] for messages).
     pub fn url(&self) -> &str {
         &self.url
     }

@@ -8,10 +8,11 @@ use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 
 use pinpipe_model::{GeoRecord, PinPost, UserRecord};
-use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ValueRef};
-use rusqlite::{CachedStatement, Connection, OptionalExtension, Transaction, params};
+use rusqlite::types::{ToSqlOutput, ValueRef};
+use rusqlite::{CachedStatement, Connection, ToSql, Transaction, params_from_iter};
 
-use super::schema::{self, GEO_TABLE, PIN_TABLE, USER_TABLE};
+use super::row::{self, Columns, Value};
+use super::schema::{Dialect, GEO, PIN, Sql, USER};
 use super::{Fill, Post, RowCounts, RowSink, Store};
 use crate::datetime;
 use crate::error::{Result, SourceError};
@@ -24,6 +25,7 @@ const DEFAULT_CACHE_KIB: i64 = 2000;
 /// A SQLite source database.
 pub(crate) struct SqliteStore {
     conn: Mutex<Connection>,
+    sql: Sql,
 }
 
 impl SqliteStore {
@@ -49,10 +51,12 @@ impl SqliteStore {
 
     fn with_connection(conn: Connection) -> Result<SqliteStore> {
         conn.pragma_update(None, "synchronous", "NORMAL")?;
-        conn.execute_batch(schema::CREATE_TABLES)?;
-        Ok(SqliteStore {
+        let store = SqliteStore {
             conn: Mutex::new(conn),
-        })
+            sql: Sql::new(Dialect::Sqlite),
+        };
+        store.create_tables(&store.conn())?;
+        Ok(store)
     }
 
     /// The connection; a panic while it was held cannot leave it half-written (transactions roll back).
@@ -61,33 +65,44 @@ impl SqliteStore {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
-}
 
-/// Runs `fill` in `tx` with prepared upserts, then commits.
-fn write_in(tx: Transaction<'_>, fill: Fill<'_>) -> Result<()> {
-    {
-        let mut sink = SqliteSink {
-            pin: tx.prepare_cached(schema::UPSERT_PIN)?,
-            geo: tx.prepare_cached(schema::UPSERT_GEO)?,
-            user: tx.prepare_cached(schema::UPSERT_USER)?,
-        };
-        fill(&mut sink)?;
+    fn create_tables(&self, conn: &Connection) -> Result<()> {
+        self.sql
+            .create_tables
+            .iter()
+            .try_for_each(|sql| conn.execute_batch(sql))?;
+        Ok(())
     }
-    tx.commit()?;
-    Ok(())
+
+    /// Runs `fill` in `tx` with prepared upserts, then commits.
+    fn write_in(&self, tx: Transaction<'_>, fill: Fill<'_>) -> Result<()> {
+        {
+            let mut sink = SqliteSink {
+                pin: tx.prepare_cached(&self.sql.upsert(&PIN, 1))?,
+                geo: tx.prepare_cached(&self.sql.upsert(&GEO, 1))?,
+                user: tx.prepare_cached(&self.sql.upsert(&USER, 1))?,
+            };
+            fill(&mut sink)?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
 }
 
 impl Store for SqliteStore {
     fn replace_all(&self, fill: Fill<'_>) -> Result<()> {
         let mut conn = self.conn();
-        conn.execute_batch(schema::DROP_TABLES)?;
-        conn.execute_batch(schema::CREATE_TABLES)?;
+        self.sql
+            .drop_tables
+            .iter()
+            .try_for_each(|sql| conn.execute_batch(sql))?;
+        self.create_tables(&conn)?;
         conn.pragma_update(None, "synchronous", "OFF")?;
         conn.pragma_update(None, "cache_size", -BULK_CACHE_KIB)?;
         let loaded = conn
             .transaction()
             .map_err(SourceError::from)
-            .and_then(|tx| write_in(tx, fill));
+            .and_then(|tx| self.write_in(tx, fill));
         let restored = conn
             .pragma_update(None, "synchronous", "NORMAL")
             .and_then(|()| conn.pragma_update(None, "cache_size", -DEFAULT_CACHE_KIB));
@@ -101,13 +116,13 @@ impl Store for SqliteStore {
 
     fn upsert(&self, fill: Fill<'_>) -> Result<()> {
         let mut conn = self.conn();
-        conn.execute_batch(schema::CREATE_TABLES)?;
-        write_in(conn.transaction()?, fill)
+        self.create_tables(&conn)?;
+        self.write_in(conn.transaction()?, fill)
     }
 
     fn keys(&self) -> Result<Vec<i64>> {
         let conn = self.conn();
-        let mut stmt = conn.prepare_cached(schema::SELECT_KEYS)?;
+        let mut stmt = conn.prepare_cached(&self.sql.select_keys)?;
         let keys = stmt
             .query_map([], |row| row.get::<_, i64>(0))?
             .collect::<rusqlite::Result<Vec<i64>>>()?;
@@ -116,113 +131,62 @@ impl Store for SqliteStore {
 
     fn fetch(&self, key: i64) -> Result<Option<Post>> {
         let conn = self.conn();
-        let Some(pin) = read_row(&conn, schema::SELECT_PIN, PIN_TABLE, key, pin_from_row)? else {
-            return Ok(None);
-        };
-        let Some(geo) = read_row(&conn, schema::SELECT_GEO, GEO_TABLE, key, geo_from_row)? else {
-            return Ok(None);
-        };
-        let Some(user) = read_row(&conn, schema::SELECT_USER, USER_TABLE, key, user_from_row)?
-        else {
-            return Ok(None);
-        };
-        Ok(Some(Post { pin, geo, user }))
+        let mut stmt = conn.prepare_cached(&self.sql.select_post)?;
+        let mut rows = stmt.query([key])?;
+        rows.next()?
+            .map(|row| row::post_from(&SqliteRow(row), key))
+            .transpose()
     }
 
     fn row_counts(&self) -> Result<RowCounts> {
         let conn = self.conn();
-        let count = |table: &str| -> Result<u64> {
-            let n: i64 =
-                conn.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))?;
-            Ok(u64::try_from(n).unwrap_or(0))
-        };
-        Ok(RowCounts {
-            pin: count(PIN_TABLE)?,
-            geo: count(GEO_TABLE)?,
-            user: count(USER_TABLE)?,
-        })
+        let mut stmt = conn.prepare_cached(&self.sql.count_rows)?;
+        let counts = stmt.query_row([], |r| Ok([r.get(0)?, r.get(1)?, r.get(2)?]))?;
+        Ok(row::counts_from(counts))
     }
 }
 
-/// The row of `table` with this key, read by `sql` and `map`; a value of the wrong type is a
-/// [`SourceError::BadRow`].
-fn read_row<T>(
-    conn: &Connection,
-    sql: &str,
-    table: &'static str,
-    key: i64,
-    map: fn(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
-) -> Result<Option<T>> {
-    let mut stmt = conn.prepare_cached(sql)?;
-    stmt.query_row([key], map).optional().map_err(|e| match e {
-        rusqlite::Error::InvalidColumnType(..)
-        | rusqlite::Error::FromSqlConversionFailure(..)
-        | rusqlite::Error::IntegralValueOutOfRange(..) => SourceError::BadRow {
-            table,
-            key,
-            message: e.to_string(),
-        },
-        e => SourceError::Sqlite(e),
-    })
-}
+/// A rusqlite result row read as [`Columns`].
+struct SqliteRow<'r, 's>(&'r rusqlite::Row<'s>);
 
-fn pin_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<PinPost> {
-    Ok(PinPost {
-        index: row.get(0)?,
-        unique_id: row.get(1)?,
-        title: row.get(2)?,
-        description: row.get(3)?,
-        poster_name: row.get(4)?,
-        follower_count: row.get(5)?,
-        tag_list: row.get(6)?,
-        is_image_or_video: row.get(7)?,
-        image_src: row.get(8)?,
-        downloaded: row.get(9)?,
-        save_location: row.get(10)?,
-        category: row.get(11)?,
-    })
-}
+impl Columns for SqliteRow<'_, '_> {
+    fn int(&self, i: usize) -> Result<i64, String> {
+        self.0.get(i).map_err(|e| e.to_string())
+    }
 
-fn geo_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<GeoRecord> {
-    Ok(GeoRecord {
-        ind: row.get(0)?,
-        timestamp: row.get::<_, SqlDateTime>(1)?.0,
-        latitude: row.get(2)?,
-        longitude: row.get(3)?,
-        country: row.get(4)?,
-    })
-}
+    fn float(&self, i: usize) -> Result<f64, String> {
+        self.0.get(i).map_err(|e| e.to_string())
+    }
 
-fn user_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<UserRecord> {
-    Ok(UserRecord {
-        ind: row.get(0)?,
-        first_name: row.get(1)?,
-        last_name: row.get(2)?,
-        age: row.get(3)?,
-        date_joined: row.get::<_, SqlDateTime>(4)?.0,
-    })
-}
+    fn text(&self, i: usize) -> Result<String, String> {
+        self.0.get(i).map_err(|e| e.to_string())
+    }
 
-/// A `DATETIME` column read back as `YYYY-MM-DD HH:MM:SS`: text in any accepted form, or Unix seconds
-/// (how other SQLite tools sometimes store datetimes).
-struct SqlDateTime(String);
-
-impl FromSql for SqlDateTime {
-    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
-        let text = match value {
+    /// Text in any accepted form, or Unix seconds (how other SQLite tools sometimes store datetimes).
+    fn datetime(&self, i: usize) -> Result<String, String> {
+        match self.0.get_ref(i).map_err(|e| e.to_string())? {
             ValueRef::Text(bytes) => std::str::from_utf8(bytes)
                 .ok()
                 .and_then(datetime::canonical)
                 .ok_or_else(|| {
-                    let shown = String::from_utf8_lossy(bytes).into_owned();
-                    FromSqlError::Other(format!("not a datetime: {shown:?}").into())
-                })?,
-            ValueRef::Integer(secs) => datetime::from_unix_seconds(secs).ok_or_else(|| {
-                FromSqlError::Other(format!("datetime out of range: {secs}").into())
-            })?,
-            _ => return Err(FromSqlError::InvalidType),
-        };
-        Ok(SqlDateTime(text))
+                    let shown = String::from_utf8_lossy(bytes);
+                    format!("not a datetime: {shown:?}")
+                }),
+            ValueRef::Integer(secs) => datetime::from_unix_seconds(secs)
+                .ok_or_else(|| format!("datetime out of range: {secs}")),
+            other => Err(format!("not a datetime: {:?}", other.data_type())),
+        }
+    }
+}
+
+impl ToSql for Value<'_> {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(match self {
+            Value::Int(n) => ToSqlOutput::from(*n),
+            Value::Float(x) => ToSqlOutput::from(*x),
+            Value::Text(s) => ToSqlOutput::from(*s),
+            Value::DateTime(s) => ToSqlOutput::from(s.as_str()),
+        })
     }
 }
 
@@ -235,42 +199,17 @@ struct SqliteSink<'t> {
 
 impl RowSink for SqliteSink<'_> {
     fn pin(&mut self, p: &PinPost) -> Result<()> {
-        self.pin.execute(params![
-            p.index,
-            p.unique_id,
-            p.title,
-            p.description,
-            p.poster_name,
-            p.follower_count,
-            p.tag_list,
-            p.is_image_or_video,
-            p.image_src,
-            p.downloaded,
-            p.save_location,
-            p.category,
-        ])?;
+        self.pin.execute(params_from_iter(row::pin_values(p)))?;
         Ok(())
     }
 
     fn geo(&mut self, g: &GeoRecord) -> Result<()> {
-        self.geo.execute(params![
-            g.ind,
-            g.timestamp,
-            g.latitude,
-            g.longitude,
-            g.country
-        ])?;
+        self.geo.execute(params_from_iter(row::geo_values(g)?))?;
         Ok(())
     }
 
     fn user(&mut self, u: &UserRecord) -> Result<()> {
-        self.user.execute(params![
-            u.ind,
-            u.first_name,
-            u.last_name,
-            u.age,
-            u.date_joined
-        ])?;
+        self.user.execute(params_from_iter(row::user_values(u)?))?;
         Ok(())
     }
 }

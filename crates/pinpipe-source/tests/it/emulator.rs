@@ -1,6 +1,7 @@
 //! The emulator's public pieces: key sequence, requests, backoff, and a run against a closed port
-//! (every record fails with a connection error, counted and retried as configured). The run against the
-//! real gateway is the end-to-end test of the CLI.
+//! (every record fails with a connection error, counted and retried as configured); and, on every
+//! backend, the same requests for the same seed as from SQLite. The run against the real gateway is
+//! the end-to-end test of the CLI.
 
 use std::sync::Mutex;
 use std::time::Duration;
@@ -10,6 +11,9 @@ use pinpipe_source::emulator::{Backoff, KeySequence};
 use pinpipe_source::{
     EmulatorConfig, EmulatorProgress, Paths, SourceDb, SourceError, emulate, emulate_until,
 };
+
+use crate::backend::{conformance, io_error};
+use crate::{closed_port, sqlite_reference};
 
 #[test]
 fn key_sequence_is_a_function_of_seed_and_keys() -> Result<(), SourceError> {
@@ -58,14 +62,6 @@ fn default_backoff() {
         Backoff::default().schedule(5),
         [ms(100), ms(200), ms(400), ms(800), ms(1600)]
     );
-}
-
-/// A local port nobody listens on (bound, then released).
-fn closed_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap_or(9)
 }
 
 fn fast_config(count: Option<u64>) -> EmulatorConfig {
@@ -145,4 +141,45 @@ async fn empty_source_and_bad_config_are_errors() -> Result<(), SourceError> {
     let err = emulate(&db, &bad, &|_| {}).await.err();
     assert!(matches!(err, Some(SourceError::Config(_))), "{err:?}");
     Ok(())
+}
+
+/// The request bodies of the emulator's first `n` posts under `seed`, as it reads and sends them.
+fn first_requests(db: &SourceDb, seed: u64, n: usize) -> Result<Vec<Vec<u8>>, SourceError> {
+    let targets = Targets::new("http://127.0.0.1:9/", "pinpipe", Paths::BOTH);
+    let mut bodies = Vec::new();
+    for key in KeySequence::new(seed, db.keys()?)?.take(n) {
+        let post = db.fetch(key)?.ok_or(SourceError::MissingKey(key))?;
+        bodies.extend(
+            targets
+                .requests_for(&post)?
+                .into_iter()
+                .map(|r| r.body.to_vec()),
+        );
+    }
+    Ok(bodies)
+}
+
+conformance! {
+    /// Filled and emulated from inside a multi-threaded runtime, as the CLI does: the same requests,
+    /// byte for byte, as from SQLite, and a run that reads its posts from this backend.
+    fn emulator_reads_the_same_posts_as_from_sqlite(t) {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .map_err(|e| io_error("runtime", e))?;
+        runtime.block_on(async {
+            t.db.init(300, 11, &mut |_| {})?;
+            let mut reference = sqlite_reference()?;
+            reference.init(300, 11, &mut |_| {})?;
+            let got = first_requests(&t.db, 5, 200)?;
+            assert_eq!(got.len(), 1_200);
+            assert!(got == first_requests(&reference, 5, 200)?);
+
+            let summary = emulate(&t.db, &fast_config(Some(5)), &|_| {}).await?;
+            assert_eq!((summary.posts, summary.records_sent), (5, 30));
+            assert_eq!(summary.failed, 30);
+            Ok(())
+        })
+    }
 }
