@@ -33,6 +33,14 @@ pub enum BusError {
     /// The embedded log's storage failed.
     #[error("storage error: {0}")]
     Storage(#[from] rusqlite::Error),
+    /// Kafka refused a request for a reason other than the ones above (authorization, an
+    /// unsupported request, a setting the cluster rejects).
+    #[error("Kafka error: {0}")]
+    Kafka(String),
+    /// Kinesis refused a request for a reason other than the ones above (access denied, a KMS
+    /// key it cannot use, an error code the bus does not know); retrying will not help.
+    #[error("Kinesis error: {0}")]
+    Kinesis(String),
 }
 
 /// Why one record inside an accepted batch failed; the rest of the batch may still succeed.
@@ -44,4 +52,8 @@ pub enum RecordError {
     /// The record names a partition the topic does not have.
     #[error("partition {0} not found")]
     PartitionNotFound(i32),
+    /// The backend did not take this record this time but may on a retry: Kinesis's per-record
+    /// `ErrorCode` (`ProvisionedThroughputExceededException`, `InternalFailure`) and message.
+    #[error("{code}: {message}")]
+    Rejected { code: String, message: String },
 }

@@ -11,9 +11,15 @@
 //! Both are traits, so the embedded backend in [`embedded`] (a SQLite log in WAL mode, durable
 //! before it acknowledges, group-committing concurrent producers) can be swapped for Kafka or
 //! Kinesis by configuration.
+//! With the `kafka` feature, `kafka::KafkaBus` is [`Topics`] on a real Kafka cluster.
+//! With the `kinesis` feature, `kinesis::KinesisBus` is [`Streams`] on Amazon Kinesis.
 
 pub mod embedded;
 mod error;
+#[cfg(feature = "kafka")]
+pub mod kafka;
+#[cfg(feature = "kinesis")]
+pub mod kinesis;
 mod names;
 mod partitioner;
 mod streams;

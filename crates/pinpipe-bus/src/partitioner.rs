@@ -45,15 +45,23 @@ pub fn shard_for_partition_key(partition_key: &str, shards: u32) -> u32 {
 
 fn shard_for_hash(hash: u128, shards: u32) -> u32 {
     let shards = shards.max(1);
-    let width = u128::MAX / u128::from(shards);
-    u32::try_from(hash / width).map_or(shards - 1, |i| i.min(shards - 1))
+    u32::try_from(hash / shard_width(shards)).map_or(shards - 1, |i| i.min(shards - 1))
+}
+
+/// The width of every shard's hash-key range but the last: `floor(2^128 / shards)`, as Kinesis
+/// splits the key space (the last shard also takes the remainder). Saturates for one shard, whose
+/// range is the whole space.
+fn shard_width(shards: u32) -> u128 {
+    let n = u128::from(shards.max(1));
+    // floor(2^128 / n) = floor((2^128 - 1) / n), plus one when n divides 2^128.
+    (u128::MAX / n).saturating_add(u128::from(u128::MAX % n == n - 1))
 }
 
 /// The inclusive hash-key range of shard `index` of `shards`, as Kinesis's `HashKeyRange`.
 pub fn shard_hash_range(index: u32, shards: u32) -> (u128, u128) {
     let shards = shards.max(1);
-    let width = u128::MAX / u128::from(shards);
-    let start = width * u128::from(index);
+    let width = shard_width(shards);
+    let start = width.saturating_mul(u128::from(index));
     let end = if index + 1 >= shards {
         u128::MAX
     } else {
@@ -111,6 +119,19 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn hash_ranges_split_like_kinesis() {
+        // Kinesis (and kinesalite) split 2^128 evenly: two shards meet at 2^127.
+        assert_eq!(shard_hash_range(0, 2), (0, (1 << 127) - 1));
+        assert_eq!(shard_hash_range(1, 2), (1 << 127, u128::MAX));
+        assert_eq!(shard_hash_range(1, 4).0, 1 << 126);
+        assert_eq!(shard_hash_range(1, 3).0, u128::MAX / 3);
+        assert_eq!(shard_for_hash((1 << 127) - 1, 2), 0);
+        assert_eq!(shard_for_hash(1 << 127, 2), 1);
+        assert_eq!(shard_for_hash(u128::MAX, 1), 0);
+        assert_eq!(shard_hash_range(0, 1), (0, u128::MAX));
     }
 
     #[test]

@@ -30,8 +30,9 @@ pub struct ShardInfo {
     /// Inclusive MD5 hash-key range, as decimal strings like Kinesis's `HashKeyRange`.
     pub starting_hash_key: String,
     pub ending_hash_key: String,
-    /// Records in the shard so far.
-    pub records: i64,
+    /// Records in the shard so far, where the backend knows (the embedded log does; Kinesis
+    /// does not say).
+    pub records: Option<i64>,
 }
 
 /// A stream and its shards.

@@ -218,7 +218,7 @@ pub async fn put_records(
                     shard_id: p.shard_id,
                 },
                 Err(e) => EntryOut::Failed {
-                    error_code: "InternalFailure",
+                    error_code: entry_error_code(&e).1,
                     error_message: e.to_string(),
                 },
             })
@@ -337,9 +337,36 @@ fn to_put_record(
     })
 }
 
+/// A single record that failed: a bad record is the caller's error (400); a record Kinesis did
+/// not take this time (throttled, an internal failure) may be sent again (503 / 500).
 fn record_error(e: RecordError) -> KinesisError {
-    KinesisError::validation(e.to_string())
+    match &e {
+        RecordError::Rejected { .. } => {
+            let (status, kind) = entry_error_code(&e);
+            KinesisError {
+                status,
+                kind,
+                message: e.to_string(),
+            }
+        }
+        RecordError::TooLarge { .. } | RecordError::PartitionNotFound(_) => {
+            KinesisError::validation(e.to_string())
+        }
+    }
 }
+
+/// The Kinesis error code (and HTTP status, for a single record) of a failed record.
+fn entry_error_code(e: &RecordError) -> (StatusCode, &'static str) {
+    match e {
+        RecordError::Rejected { code, .. } if code == THROTTLED => {
+            (StatusCode::SERVICE_UNAVAILABLE, THROTTLED)
+        }
+        _ => (StatusCode::INTERNAL_SERVER_ERROR, "InternalFailure"),
+    }
+}
+
+/// Kinesis's code for a record refused because the shard is over its throughput.
+const THROTTLED: &str = "ProvisionedThroughputExceededException";
 
 /// Parses a request body, refusing hostile nesting before the parser sees it.
 fn parse<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, KinesisError> {

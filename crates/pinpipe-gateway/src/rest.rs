@@ -122,7 +122,9 @@ impl From<Result<Produced, RecordError>> for OffsetOut {
                 offset: None,
                 error_code: Some(match e {
                     RecordError::PartitionNotFound(_) => 40402,
+                    // REST Proxy's "Kafka error" and "retriable Kafka error".
                     RecordError::TooLarge { .. } => 50002,
+                    RecordError::Rejected { .. } => 50003,
                 }),
                 error: Some(e.to_string()),
             },

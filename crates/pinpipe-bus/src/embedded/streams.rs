@@ -85,7 +85,7 @@ impl Streams for EmbeddedBus {
                     shard_id: shard_id(index),
                     starting_hash_key: start.to_string(),
                     ending_hash_key: end.to_string(),
-                    records,
+                    records: Some(records),
                 }
             })
             .collect();

@@ -1,9 +1,13 @@
-//! One function per promise of the bus traits; each takes the backend under test.
+//! One function per promise of the bus traits; each takes the backend under test. Topic functions
+//! take only a [`Topics`] and stream functions only a [`Streams`], so a backend of one kind (Kafka,
+//! Kinesis) runs them, and all use unique topic, group and stream names, so backends on a shared
+//! server can run them side by side.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use pinpipe_bus::{BusError, ProduceRecord, PutRecord, RecordError, Streams, Topics};
+use pinpipe_testkit::unique_name;
 
 pub fn values(values: &[&str]) -> Vec<ProduceRecord> {
     values
@@ -26,18 +30,16 @@ fn offsets(results: &[Result<pinpipe_bus::Produced, RecordError>]) -> Vec<(i32, 
         .collect()
 }
 
-pub async fn produce_assigns_contiguous_offsets_per_partition(
-    topics: Arc<dyn Topics>,
-    _: Arc<dyn Streams>,
-) {
-    topics.create_topic("orders", 2).await.expect("create");
+pub async fn produce_assigns_contiguous_offsets_per_partition(topics: Arc<dyn Topics>) {
+    let topic = unique_name("orders");
+    topics.create_topic(&topic, 2).await.expect("create");
     let mut records = values(&["a", "b", "c"]);
     for (record, partition) in records.iter_mut().zip([0, 1, 0]) {
         record.partition = Some(partition);
     }
-    let first = topics.produce("orders", records).await.expect("produce");
+    let first = topics.produce(&topic, records).await.expect("produce");
     assert_eq!(offsets(&first), vec![(0, 0), (1, 0), (0, 1)]);
-    let info = topics.describe_topic("orders").await.expect("describe");
+    let info = topics.describe_topic(&topic).await.expect("describe");
     assert_eq!(
         info.partitions
             .iter()
@@ -45,13 +47,14 @@ pub async fn produce_assigns_contiguous_offsets_per_partition(
             .collect::<Vec<_>>(),
         vec![2, 1]
     );
-    let read = topics.read("orders", 0, 1, 10).await.expect("read");
+    let read = topics.read(&topic, 0, 1, 10).await.expect("read");
     assert_eq!(read.len(), 1);
     assert_eq!((read[0].offset, read[0].value.as_slice()), (1, &b"c"[..]));
 }
 
-pub async fn keyed_records_stay_in_one_partition(topics: Arc<dyn Topics>, _: Arc<dyn Streams>) {
-    topics.create_topic("keyed", 4).await.expect("create");
+pub async fn keyed_records_stay_in_one_partition(topics: Arc<dyn Topics>) {
+    let topic = unique_name("keyed");
+    topics.create_topic(&topic, 4).await.expect("create");
     let records: Vec<ProduceRecord> = (0..10)
         .map(|i| ProduceRecord {
             key: Some(b"same-key".to_vec()),
@@ -59,7 +62,7 @@ pub async fn keyed_records_stay_in_one_partition(topics: Arc<dyn Topics>, _: Arc
             partition: None,
         })
         .collect();
-    let produced = topics.produce("keyed", records).await.expect("produce");
+    let produced = topics.produce(&topic, records).await.expect("produce");
     let partitions: std::collections::BTreeSet<i32> =
         offsets(&produced).into_iter().map(|(p, _)| p).collect();
     assert_eq!(partitions.len(), 1, "one key, one partition");
@@ -67,8 +70,9 @@ pub async fn keyed_records_stay_in_one_partition(topics: Arc<dyn Topics>, _: Arc
     assert_eq!(partitions.into_iter().next(), Some(expected));
 }
 
-pub async fn records_fail_alone(topics: Arc<dyn Topics>, _: Arc<dyn Streams>) {
-    topics.create_topic("limits", 1).await.expect("create");
+pub async fn records_fail_alone(topics: Arc<dyn Topics>) {
+    let topic = unique_name("limits");
+    topics.create_topic(&topic, 1).await.expect("create");
     let mut records = values(&["ok"]);
     records.push(ProduceRecord {
         value: vec![b'x'; 1024 * 1024 + 1],
@@ -80,29 +84,31 @@ pub async fn records_fail_alone(topics: Arc<dyn Topics>, _: Arc<dyn Streams>) {
         ..ProduceRecord::default()
     });
     records.extend(values(&["also ok"]));
-    let produced = topics.produce("limits", records).await.expect("produce");
+    let produced = topics.produce(&topic, records).await.expect("produce");
     assert_eq!(produced[0].as_ref().map(|p| p.offset), Ok(0));
     assert!(matches!(produced[1], Err(RecordError::TooLarge { .. })));
     assert_eq!(produced[2], Err(RecordError::PartitionNotFound(9)));
     assert_eq!(produced[3].as_ref().map(|p| p.offset), Ok(1));
 }
 
-pub async fn consumer_resumes_from_committed_offsets(topics: Arc<dyn Topics>, _: Arc<dyn Streams>) {
-    topics.create_topic("events", 1).await.expect("create");
+pub async fn consumer_resumes_from_committed_offsets(topics: Arc<dyn Topics>) {
+    let topic = unique_name("events");
+    let group = unique_name("g");
+    topics.create_topic(&topic, 1).await.expect("create");
     topics
-        .produce("events", values(&["0", "1", "2", "3"]))
+        .produce(&topic, values(&["0", "1", "2", "3"]))
         .await
         .expect("produce");
-    let names = vec!["events".to_owned()];
-    let mut consumer = topics.consumer("g", &names).await.expect("consumer");
+    let names = vec![topic.clone()];
+    let mut consumer = topics.consumer(&group, &names).await.expect("consumer");
     let got = consumer
         .poll(2, Duration::from_secs(1))
         .await
         .expect("poll");
     assert_eq!(got.iter().map(|r| r.offset).collect::<Vec<_>>(), vec![0, 1]);
-    consumer.commit("events", 0, 2).await.expect("commit");
+    consumer.commit(&topic, 0, 2).await.expect("commit");
     drop(consumer);
-    let mut again = topics.consumer("g", &names).await.expect("consumer");
+    let mut again = topics.consumer(&group, &names).await.expect("consumer");
     let got = again.poll(10, Duration::from_secs(1)).await.expect("poll");
     assert_eq!(
         got.iter().map(|r| r.offset).collect::<Vec<_>>(),
@@ -110,17 +116,21 @@ pub async fn consumer_resumes_from_committed_offsets(topics: Arc<dyn Topics>, _:
         "resumes at the commit"
     );
     let mut other = topics
-        .consumer("other-group", &names)
+        .consumer(&unique_name("other-group"), &names)
         .await
         .expect("consumer");
     let got = other.poll(10, Duration::from_secs(1)).await.expect("poll");
     assert_eq!(got.len(), 4, "groups are independent");
 }
 
-pub async fn consumer_sees_records_appended_later(topics: Arc<dyn Topics>, _: Arc<dyn Streams>) {
-    topics.create_topic("later", 1).await.expect("create");
-    let names = vec!["later".to_owned()];
-    let mut consumer = topics.consumer("g", &names).await.expect("consumer");
+pub async fn consumer_sees_records_appended_later(topics: Arc<dyn Topics>) {
+    let topic = unique_name("later");
+    topics.create_topic(&topic, 1).await.expect("create");
+    let names = vec![topic.clone()];
+    let mut consumer = topics
+        .consumer(&unique_name("g"), &names)
+        .await
+        .expect("consumer");
     assert!(
         consumer
             .poll(10, Duration::from_millis(50))
@@ -132,7 +142,7 @@ pub async fn consumer_sees_records_appended_later(topics: Arc<dyn Topics>, _: Ar
     let task = tokio::spawn(async move {
         tokio::time::sleep(Duration::from_millis(100)).await;
         producer
-            .produce("later", values(&["x"]))
+            .produce(&topic, values(&["x"]))
             .await
             .expect("produce");
     });
@@ -144,42 +154,43 @@ pub async fn consumer_sees_records_appended_later(topics: Arc<dyn Topics>, _: Ar
     task.await.expect("task");
 }
 
-pub async fn topic_errors_are_typed(topics: Arc<dyn Topics>, _: Arc<dyn Streams>) {
+pub async fn topic_errors_are_typed(topics: Arc<dyn Topics>) {
     assert!(matches!(
-        topics.produce("missing", values(&["a"])).await,
+        topics
+            .produce(&unique_name("missing"), values(&["a"]))
+            .await,
         Err(BusError::TopicNotFound(_))
     ));
     assert!(matches!(
         topics.create_topic("../x", 1).await,
         Err(BusError::InvalidName { .. })
     ));
-    topics.create_topic("once", 1).await.expect("create");
+    let topic = unique_name("once");
+    topics.create_topic(&topic, 1).await.expect("create");
     assert!(matches!(
-        topics.create_topic("once", 1).await,
+        topics.create_topic(&topic, 1).await,
         Err(BusError::AlreadyExists(_))
     ));
     assert!(matches!(
-        topics.read("once", 5, 0, 1).await,
+        topics.read(&topic, 5, 0, 1).await,
         Err(BusError::PartitionNotFound { .. })
     ));
     assert!(matches!(
-        topics.create_topic("zero", 0).await,
+        topics.create_topic(&unique_name("zero"), 0).await,
         Err(BusError::InvalidRequest(_))
     ));
 }
 
-pub async fn streams_put_read_and_resume_by_sequence_number(
-    _: Arc<dyn Topics>,
-    streams: Arc<dyn Streams>,
-) {
-    streams.create_stream("clicks", 2).await.expect("create");
+pub async fn streams_put_read_and_resume_by_sequence_number(streams: Arc<dyn Streams>) {
+    let stream = unique_name("clicks");
+    streams.create_stream(&stream, 2).await.expect("create");
     let records: Vec<PutRecord> = (0..20)
         .map(|i| PutRecord {
             data: format!("{{\"n\":{i}}}").into_bytes(),
             partition_key: format!("key-{i}"),
         })
         .collect();
-    let put = streams.put_records("clicks", records).await.expect("put");
+    let put = streams.put_records(&stream, records).await.expect("put");
     let mut by_shard: std::collections::BTreeMap<String, Vec<String>> = Default::default();
     for (i, result) in put.iter().enumerate() {
         let result = result.as_ref().expect("put");
@@ -191,9 +202,16 @@ pub async fn streams_put_read_and_resume_by_sequence_number(
             .or_default()
             .push(result.sequence_number.clone());
     }
+    let described = streams.describe_stream(&stream).await.expect("describe");
+    for shard in &described.shards {
+        let put_here = by_shard.get(&shard.shard_id).map_or(0, Vec::len);
+        if let Some(records) = shard.records {
+            assert_eq!(records, put_here as i64, "{}", shard.shard_id);
+        }
+    }
     for (shard, sequence_numbers) in by_shard {
         let all = streams
-            .read_shard("clicks", &shard, None, 100)
+            .read_shard(&stream, &shard, None, 100)
             .await
             .expect("read");
         assert_eq!(
@@ -203,7 +221,7 @@ pub async fn streams_put_read_and_resume_by_sequence_number(
             sequence_numbers
         );
         let rest = streams
-            .read_shard("clicks", &shard, Some(&sequence_numbers[0]), 100)
+            .read_shard(&stream, &shard, Some(&sequence_numbers[0]), 100)
             .await
             .expect("read after");
         assert_eq!(
@@ -212,30 +230,44 @@ pub async fn streams_put_read_and_resume_by_sequence_number(
             "reading after a sequence number skips it"
         );
     }
+    streams.delete_stream(&stream).await.expect("delete");
 }
 
-pub async fn stream_lifecycle(_: Arc<dyn Topics>, streams: Arc<dyn Streams>) {
-    streams.create_stream("temp", 3).await.expect("create");
+pub async fn stream_lifecycle(streams: Arc<dyn Streams>) {
+    let stream = unique_name("temp");
+    streams.create_stream(&stream, 3).await.expect("create");
     assert!(
         streams
             .list_streams()
             .await
             .expect("list")
-            .contains(&"temp".to_owned())
+            .contains(&stream)
     );
-    let described = streams.describe_stream("temp").await.expect("describe");
+    let described = streams.describe_stream(&stream).await.expect("describe");
     assert_eq!(described.shards.len(), 3);
     assert_eq!(described.shards[0].starting_hash_key, "0");
     assert_eq!(described.shards[2].ending_hash_key, u128::MAX.to_string());
-    streams.delete_stream("temp").await.expect("delete");
+    for (shard, index) in described.shards.iter().zip(0..) {
+        let (start, end) = pinpipe_bus::shard_hash_range(index, 3);
+        assert_eq!(shard.shard_id, pinpipe_bus::shard_id(index));
+        assert_eq!(
+            (
+                shard.starting_hash_key.as_str(),
+                shard.ending_hash_key.as_str()
+            ),
+            (start.to_string().as_str(), end.to_string().as_str()),
+            "hash keys split as Kinesis splits them"
+        );
+    }
+    streams.delete_stream(&stream).await.expect("delete");
     assert!(matches!(
-        streams.describe_stream("temp").await,
+        streams.describe_stream(&stream).await,
         Err(BusError::StreamNotFound(_))
     ));
     assert!(matches!(
         streams
             .put_records(
-                "temp",
+                &stream,
                 vec![PutRecord {
                     data: b"1".to_vec(),
                     partition_key: "k".into()
@@ -244,4 +276,48 @@ pub async fn stream_lifecycle(_: Arc<dyn Topics>, streams: Arc<dyn Streams>) {
             .await,
         Err(BusError::StreamNotFound(_))
     ));
+}
+
+pub async fn stream_errors_are_typed(streams: Arc<dyn Streams>) {
+    let missing = unique_name("missing");
+    let first_shard = pinpipe_bus::shard_id(0);
+    assert!(matches!(
+        streams.describe_stream(&missing).await,
+        Err(BusError::StreamNotFound(_))
+    ));
+    assert!(matches!(
+        streams.delete_stream(&missing).await,
+        Err(BusError::StreamNotFound(_))
+    ));
+    assert!(matches!(
+        streams.read_shard(&missing, &first_shard, None, 1).await,
+        Err(BusError::StreamNotFound(_))
+    ));
+    assert!(matches!(
+        streams.create_stream("../x", 1).await,
+        Err(BusError::InvalidName { .. })
+    ));
+    assert!(matches!(
+        streams.create_stream(&missing, 0).await,
+        Err(BusError::InvalidRequest(_))
+    ));
+    let stream = unique_name("once");
+    streams.create_stream(&stream, 1).await.expect("create");
+    assert!(matches!(
+        streams.create_stream(&stream, 1).await,
+        Err(BusError::AlreadyExists(_))
+    ));
+    assert!(matches!(
+        streams
+            .read_shard(&stream, &pinpipe_bus::shard_id(7), None, 1)
+            .await,
+        Err(BusError::ShardNotFound { .. })
+    ));
+    assert!(matches!(
+        streams
+            .read_shard(&stream, &first_shard, Some("not-a-sequence-number"), 1)
+            .await,
+        Err(BusError::InvalidRequest(_))
+    ));
+    streams.delete_stream(&stream).await.expect("delete");
 }
