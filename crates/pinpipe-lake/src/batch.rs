@@ -189,6 +189,7 @@ pub async fn run_batch(
     progress: &(dyn Fn(BatchEvent) + Sync),
 ) -> Result<BatchReport> {
     opts.validate()?;
+    lake.check().await?;
     let started = Instant::now();
     let store = lake.store();
     let manifest_path = manifest_path(&opts.tables_dir);

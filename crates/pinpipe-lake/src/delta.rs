@@ -30,9 +30,9 @@ use deltalake::arrow::compute::{concat_batches, take_record_batch};
 use deltalake::arrow::datatypes::{Int64Type, SchemaRef};
 use deltalake::datafusion::common::Column;
 use deltalake::datafusion::prelude::{Expr, SessionContext, col};
+use deltalake::kernel::StructType;
 use deltalake::kernel::engine::arrow_conversion::TryFromArrow;
 use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
-use deltalake::kernel::{StructType, Transaction};
 use deltalake::operations::create::CreateBuilder;
 use deltalake::protocol::{DeltaOperation, OutputMode, SaveMode};
 use deltalake::{DeltaTable, DeltaTableError};
@@ -81,7 +81,9 @@ pub struct MergeOutcome {
 }
 
 /// Opens the Delta table at `path`, creating it empty with `schema` if there is none.
-/// Returns the table and, if it was created, the creating commit.
+/// Returns the table and, if this call created it, the creating commit. When writers create the
+/// table at the same time, one commit wins and the others open its table (rather than letting
+/// delta-rs commit a second creation on top of it).
 pub async fn ensure_table(
     lake: &Lake,
     path: &str,
@@ -92,13 +94,22 @@ pub async fn ensure_table(
         return Ok((table, None));
     }
     let columns = StructType::try_from_arrow(schema.as_ref()).map_err(DeltaTableError::from)?;
-    let table = CreateBuilder::new()
+    let created = CreateBuilder::new()
         .with_location(lake.table_uri(path))
         .with_storage_options(lake.storage_options().clone())
         .with_table_name(name)
         .with_columns(columns.fields().cloned())
-        .with_save_mode(SaveMode::Ignore)
-        .await?;
+        .with_save_mode(SaveMode::ErrorIfExists)
+        .with_commit_properties(CommitProperties::default().with_max_retries(0))
+        .await;
+    let table = match created {
+        Ok(table) => table,
+        // Another writer's table is there now (created since the look above): use it.
+        Err(e) => match lake.open_table(path).await? {
+            Some(theirs) => return Ok((theirs, None)),
+            None => return Err(e.into()),
+        },
+    };
     let commit = table.version().map(|version| Commit {
         path: path.to_owned(),
         version,
@@ -239,27 +250,24 @@ pub async fn insert_rejects(
     }
 }
 
-/// Commits `transactions` (application id and version, e.g. a stream job's positions) to `table`
-/// with no data: how a reader of only rejected records still moves its position on.
-/// Like the merges, it fails if the table moved on since `table` was loaded.
+/// Commits `properties` (application transactions and commit metadata, e.g. a stream job's
+/// micro-batch `epoch` and positions) to `table` with no data: how a reader of only rejected
+/// records still moves its position on. Like the merges, it fails if the table moved on since
+/// `table` was loaded.
 pub async fn commit_transactions(
     table: &mut DeltaTable,
     path: &str,
-    transactions: Vec<Transaction>,
+    properties: CommitProperties,
+    epoch: i64,
 ) -> Result<Commit> {
-    let epoch = transactions.iter().map(|t| t.version).max().unwrap_or(0);
     let operation = DeltaOperation::StreamingUpdate {
         output_mode: OutputMode::Append,
         query_id: "pinpipe-stream".to_owned(),
         epoch_id: epoch,
     };
-    let committed = CommitBuilder::from(
-        CommitProperties::default()
-            .with_application_transactions(transactions)
-            .with_max_retries(0),
-    )
-    .build(Some(table.snapshot()?), table.log_store(), operation)
-    .await?;
+    let committed = CommitBuilder::from(properties.with_max_retries(0))
+        .build(Some(table.snapshot()?), table.log_store(), operation)
+        .await?;
     let version = committed.version();
     table.update_incremental(Some(version)).await?;
     Ok(Commit {

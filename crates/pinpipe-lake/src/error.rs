@@ -13,10 +13,11 @@ pub type Result<T, E = LakeError> = std::result::Result<T, E>;
 ///
 /// | variant | what to do |
 /// |---|---|
-/// | [`Location`](LakeError::Location) | fix the configuration (lake location, storage options) |
+/// | [`Location`](LakeError::Location) | fix the configuration (lake location, bucket, credentials) |
+/// | [`Unavailable`](LakeError::Unavailable) | the lake's storage does not answer: retry later |
 /// | [`InvalidOptions`](LakeError::InvalidOptions) | fix the job's options (topic prefix, tables folder) |
 /// | [`TableMissing`](LakeError::TableMissing) | run the batch (or stream) job first |
-/// | [`Storage`](LakeError::Storage), [`Io`](LakeError::Io) | check the disk or object store; retrying may help |
+/// | [`Storage`](LakeError::Storage), [`Io`](LakeError::Io) | check the disk or object store; retrying may help, not if access was refused |
 /// | [`Delta`](LakeError::Delta) | a Delta read or commit failed (e.g. a concurrent writer); retrying may help |
 /// | [`Bus`](LakeError::Bus) | the stream job could not read the bus; retrying may help if it is unavailable |
 /// | [`Query`](LakeError::Query) | fix the SQL (ad-hoc query), or report a bug (analyses) |
@@ -30,6 +31,14 @@ pub enum LakeError {
         /// The location as given.
         location: String,
         /// What is wrong with it.
+        reason: String,
+    },
+    /// The lake's storage does not answer (an object store endpoint that cannot be reached).
+    #[error("lake location {location:?} cannot be reached: {reason}")]
+    Unavailable {
+        /// The location as given.
+        location: String,
+        /// What went wrong.
         reason: String,
     },
     /// The options of a job cannot be used.
@@ -87,16 +96,29 @@ impl From<tokio::task::JoinError> for LakeError {
 }
 
 impl LakeError {
-    /// Whether the same call may succeed if tried again unchanged (storage hiccups, Delta commit
-    /// conflicts with a concurrent writer).
+    /// Whether the same call may succeed if tried again unchanged: storage hiccups and outages,
+    /// Delta commit conflicts with a concurrent writer. Not when the object store refused access
+    /// or the request cannot work (bad path, unsupported operation, bad configuration).
     pub fn is_retryable(&self) -> bool {
-        matches!(
-            self,
-            LakeError::Storage(_)
-                | LakeError::Io { .. }
-                | LakeError::Delta(_)
-                | LakeError::Bus(BusError::Unavailable(_) | BusError::Storage(_))
-        )
+        match self {
+            LakeError::Storage(e)
+            | LakeError::Delta(DeltaTableError::ObjectStore { source: e }) => is_transient(e),
+            LakeError::Query(e) => match e.find_root() {
+                DataFusionError::ObjectStore(e) => is_transient(e),
+                DataFusionError::IoError(_) => true,
+                _ => false,
+            },
+            LakeError::Unavailable { .. }
+            | LakeError::Io { .. }
+            | LakeError::Delta(_)
+            | LakeError::Bus(BusError::Unavailable(_) | BusError::Storage(_)) => true,
+            LakeError::Location { .. }
+            | LakeError::InvalidOptions(_)
+            | LakeError::TableMissing { .. }
+            | LakeError::Bus(_)
+            | LakeError::Corrupt { .. }
+            | LakeError::Internal(_) => false,
+        }
     }
 
     /// Whether a Delta commit failed because another writer committed to the table first: the
@@ -114,4 +136,18 @@ impl LakeError {
             )
         )
     }
+}
+
+/// Whether an object store error may go away by itself: not refused access, nor a request that
+/// cannot work whatever the store's state.
+pub(crate) fn is_transient(error: &object_store::Error) -> bool {
+    !matches!(
+        error,
+        object_store::Error::PermissionDenied { .. }
+            | object_store::Error::Unauthenticated { .. }
+            | object_store::Error::InvalidPath { .. }
+            | object_store::Error::NotSupported { .. }
+            | object_store::Error::NotImplemented { .. }
+            | object_store::Error::UnknownConfigurationKey { .. }
+    )
 }

@@ -24,8 +24,9 @@
 //!  upkeep: optimize (compact small files), vacuum (delete unreferenced files after a retention)
 //! ```
 //!
-//! - [`Lake`] ([`location`]): where the lake is; the one place object store access and table URIs
-//!   come from.
+//! - [`Lake`] ([`location`]): where the lake is, a local directory or S3; the one place object
+//!   store access and table URIs come from, and where S3 settings and safe concurrent Delta commits
+//!   (conditional put) are explained.
 //! - [`raw`]: the raw layout of SPEC §4, and reading an object into cleaned rows and rejects.
 //! - [`run_batch`] ([`batch`]): raw → cleaned Delta tables and quarantine, incremental and idempotent;
 //!   [`manifest`] remembers what it has read, [`delta`] does the idempotent writes.

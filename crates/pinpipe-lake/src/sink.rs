@@ -5,6 +5,10 @@
 //! <topic>+<p>+<start offset>.json` (SPEC §4). A partition's offset is committed only after its
 //! object is written, and an object's name depends only on its start offset, so after a crash the
 //! sink resumes at the committed offset and rewrites the same object: no gap, no duplicate.
+//!
+//! A failed write is retried with backoff (forever when following the topics, five times with
+//! `once`), except when the object store refused access: retrying would not help. A shutdown
+//! (Ctrl-C) while the store is down ends the retries at once; nothing uncommitted is lost.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -14,8 +18,11 @@ use bytes::Bytes;
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use pinpipe_bus::{BusError, ConsumedRecord, TopicConsumer, Topics};
+use tokio::sync::watch;
 use tokio::time::Instant;
 
+use crate::error::is_transient;
+use crate::location::with_causes;
 use crate::raw::object_path;
 
 /// The consumer group the sink commits its progress under.
@@ -93,7 +100,9 @@ struct Pending {
 }
 
 /// Runs the sink until `shutdown` resolves (or, with `once`, until the topics are drained); what
-/// was gathered is written before it returns.
+/// was gathered is written before it returns. A shutdown while a write is failing ends the
+/// retries at once with that write's error: its records were not committed, so the next run
+/// reads and writes them again.
 pub async fn run_sink(
     topics: &dyn Topics,
     store: Arc<dyn ObjectStore>,
@@ -101,22 +110,42 @@ pub async fn run_sink(
     on_event: &(dyn Fn(&SinkEvent) + Send + Sync),
     shutdown: impl std::future::Future<Output = ()>,
 ) -> Result<SinkReport, SinkError> {
+    let (stop, stopping) = watch::channel(false);
+    let sink = sink_until(topics, store, options, on_event, stopping);
+    tokio::pin!(sink);
+    tokio::select! {
+        report = &mut sink => return report,
+        () = shutdown => {
+            let _ = stop.send(true);
+        }
+    }
+    sink.await
+}
+
+/// The sink itself, until `stopping` turns true.
+async fn sink_until(
+    topics: &dyn Topics,
+    store: Arc<dyn ObjectStore>,
+    options: &SinkOptions,
+    on_event: &(dyn Fn(&SinkEvent) + Send + Sync),
+    mut stopping: watch::Receiver<bool>,
+) -> Result<SinkReport, SinkError> {
     let mut consumer = topics.consumer(&options.group, &options.topics).await?;
     let mut writer = Writer {
         store,
         on_event,
         once: options.once,
+        stopping: stopping.clone(),
         report: SinkReport::default(),
     };
     let mut pending: BTreeMap<(String, i32), Pending> = BTreeMap::new();
     let poll_wait = options
         .rotate_interval
         .clamp(Duration::from_millis(10), Duration::from_millis(500));
-    tokio::pin!(shutdown);
     loop {
         let batch = tokio::select! {
             batch = consumer.poll(options.flush_size, poll_wait) => batch?,
-            () = &mut shutdown => break,
+            _ = stopping.wait_for(|stop| *stop) => break,
         };
         let drained = batch.is_empty();
         for record in batch {
@@ -180,6 +209,8 @@ struct Writer<'a> {
     store: Arc<dyn ObjectStore>,
     on_event: &'a (dyn Fn(&SinkEvent) + Send + Sync),
     once: bool,
+    /// Turns true on shutdown: failed writes are then not retried.
+    stopping: watch::Receiver<bool>,
     report: SinkReport,
 }
 
@@ -201,16 +232,24 @@ impl Writer<'_> {
                 Ok(_) => break,
                 Err(source) => {
                     attempt += 1;
-                    if self.once && attempt >= 5 {
+                    let give_up = !is_transient(&source)
+                        || (self.once && attempt >= 5)
+                        || *self.stopping.borrow();
+                    if give_up {
                         return Err(SinkError::Storage { path, source });
                     }
                     (self.on_event)(&SinkEvent::Retrying {
                         path: path.clone(),
-                        error: source.to_string(),
+                        error: with_causes(&source),
                         attempt,
                     });
-                    tracing::warn!(%path, error = %source, attempt, "writing a raw object failed; retrying");
-                    tokio::time::sleep(backoff(attempt)).await;
+                    tracing::warn!(%path, error = with_causes(&source), attempt, "writing a raw object failed; retrying");
+                    tokio::select! {
+                        () = tokio::time::sleep(backoff(attempt)) => {}
+                        _ = self.stopping.wait_for(|stop| *stop) => {
+                            return Err(SinkError::Storage { path, source });
+                        }
+                    }
                 }
             }
         }

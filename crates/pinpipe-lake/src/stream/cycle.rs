@@ -108,7 +108,7 @@ impl Job {
                     let behind: i64 = lag
                         .iter()
                         .filter(|l| l.table == batch.table)
-                        .map(|l| l.lag)
+                        .filter_map(|l| l.lag)
                         .sum();
                     tracing::info!(
                         table = %batch.commit.path, version = batch.commit.version,

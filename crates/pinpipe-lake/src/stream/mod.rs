@@ -6,19 +6,21 @@
 //!  streaming-<prefix>-user ┘                                            the batch job's cleaning)
 //!                                   rejects ──► MERGE ─► quarantine (idempotent on source+position)
 //!                 rows, last copy per ind ──► MERGE ─► stream/<table>  ┐ one Delta commit
-//!           last offset read in each shard ──► txn(app id, version)    ┘
+//!   micro-batch number ──► txn(pinpipe-stream:<stream>, version)      │
+//!   last sequence number read in each shard ──► commitInfo             ┘
 //! ```
 //!
-//! **Exactly once**, as kafka-delta-ingest does it: the position reached in each shard (the offset
-//! of the last record read) is committed as a Delta application transaction
-//! (`pinpipe-stream:<stream>:<shardId>`, version = offset) in the same commit as the rows read up to
-//! it. On start, and whenever something else committed to the table, the positions are read back
-//! from the table's log, never from a side file. So a crash before the commit reads the records
-//! again and a crash after it does not: no record is lost or applied twice. Rejects are written to
-//! the quarantine first; a record read twice is quarantined once (same source and position).
+//! **Exactly once**, as Spark's Delta sink and kafka-delta-ingest do it: the position reached in
+//! each shard (the sequence number of the last record read) is committed with the rows read up to
+//! it, in the same Delta commit, next to an application transaction whose version numbers the
+//! micro-batches ([`positions`] says why and how). On start, and whenever something else committed
+//! to the table, the positions are read back from the table's log, never from a side file. So a
+//! crash before the commit reads the records again and a crash after it does not: no record is
+//! lost or applied twice. This works alike on the embedded log and on Kinesis. Rejects are written
+//! to the quarantine first; a record read twice is quarantined once (same source and position).
 //! A micro-batch of only rejects still commits its positions, with no data ([`commit_transactions`]).
 //!
-//! **Arrival order**: within a shard, offset order; across the shards of a stream, the records of
+//! **Arrival order**: within a shard, sequence order; across the shards of a stream, the records of
 //! a cycle are merged by arrival time, so the copy of a key that arrived last wins (a key's copies
 //! share a shard anyway when the partition key is the key, as the emulator sends them).
 //!
@@ -49,7 +51,7 @@ use crate::delta::{Commit, validate_tables_dir};
 use crate::error::{LakeError, Result};
 use crate::location::Lake;
 
-pub use positions::{ShardLag, app_id, stream_lag};
+pub use positions::{Checkpoint, METADATA_KEY, ShardLag, app_id, stream_lag};
 
 /// Failed cycles in a row after which the job gives up.
 pub const MAX_FAILURES: u32 = 8;
@@ -114,10 +116,12 @@ impl StreamOptions {
 pub struct ShardRange {
     /// The shard, e.g. `shardId-000000000000`.
     pub shard_id: String,
-    /// Offset of the first record read.
-    pub first: i64,
-    /// Offset of the last record read: the shard's position once committed.
-    pub last: i64,
+    /// Sequence number of the first record read.
+    pub first: String,
+    /// Sequence number of the last record read: the shard's position once committed.
+    pub last: String,
+    /// Records read.
+    pub records: usize,
 }
 
 /// One table's micro-batch, committed.

@@ -4,19 +4,20 @@
 use std::iter::Peekable;
 
 use deltalake::arrow::record_batch::RecordBatch;
-use pinpipe_bus::{ShardInfo, StreamRecord, Streams, sequence_offset, shard_sequence_number};
+use pinpipe_bus::{ShardInfo, StreamRecord, Streams, sequence_offset};
 use pinpipe_model::{Rejected, Table, TableBuilder};
 
 use super::ShardRange;
+use super::positions::records_before;
 use crate::delta::keep_last;
-use crate::error::{LakeError, Result};
+use crate::error::Result;
 
 /// The records a micro-batch read from one stream, in arrival order.
 #[derive(Debug)]
 pub(super) struct RawBatch {
     table: Table,
     stream: String,
-    /// (index into `ranges`, offset, data), in arrival order.
+    /// (index into `ranges`, quarantine position, data), in arrival order.
     records: Vec<(usize, i64, Vec<u8>)>,
     /// What was read from each shard that had new records.
     pub(super) ranges: Vec<ShardRange>,
@@ -42,30 +43,24 @@ pub(super) struct Read {
     pub(super) full: bool,
 }
 
-/// Reads at most `max` records from each of `shards` after its position (`-1`: from the start).
+/// Reads at most `max` records from each of `shards` after its position (`None`: from the start).
 /// Shards whose record count shows nothing new are not read.
 pub(super) async fn read_shards(
     streams: &dyn Streams,
     table: Table,
     stream: &str,
-    shards: &[(ShardInfo, i64)],
+    shards: &[(ShardInfo, Option<String>)],
     max: usize,
 ) -> Result<Read> {
     let mut per_shard = Vec::new();
     let mut ranges = Vec::new();
     let mut full = false;
     for (shard, position) in shards {
-        if shard.records <= position.saturating_add(1) {
+        if nothing_new(shard, position.as_deref()) {
             continue;
         }
-        let after = match *position {
-            p if p < 0 => None,
-            p => Some(shard_sequence_number(&shard.shard_id, p).ok_or_else(|| {
-                LakeError::Internal(format!("shard id {:?} has no index", shard.shard_id))
-            })?),
-        };
         let records = streams
-            .read_shard(stream, &shard.shard_id, after.as_deref(), max)
+            .read_shard(stream, &shard.shard_id, position.as_deref(), max)
             .await?;
         let (Some(first), Some(last)) = (records.first(), records.last()) else {
             continue;
@@ -73,38 +68,52 @@ pub(super) async fn read_shards(
         full |= records.len() >= max;
         ranges.push(ShardRange {
             shard_id: shard.shard_id.clone(),
-            first: offset(first)?,
-            last: offset(last)?,
+            first: first.sequence_number.clone(),
+            last: last.sequence_number.clone(),
+            records: records.len(),
         });
         per_shard.push(records);
     }
     if ranges.is_empty() {
         return Ok(Read { batch: None, full });
     }
-    let records = merge_by_arrival(per_shard)?;
     Ok(Read {
         batch: Some(RawBatch {
             table,
             stream: stream.to_owned(),
-            records,
+            records: merge_by_arrival(per_shard),
             ranges,
         }),
         full,
     })
 }
 
-fn offset(record: &StreamRecord) -> Result<i64> {
-    sequence_offset(&record.sequence_number).ok_or_else(|| {
-        LakeError::Internal(format!(
-            "sequence number {:?} holds no offset",
-            record.sequence_number
-        ))
+/// Whether the bus's record count shows that `shard` holds nothing after `position`; where the bus
+/// does not count (Kinesis), the shard is read.
+fn nothing_new(shard: &ShardInfo, position: Option<&str>) -> bool {
+    matches!(
+        (shard.records, records_before(position)),
+        (Some(records), Some(done)) if records <= done
+    )
+}
+
+/// A record's position in the quarantine: its offset where the sequence number is one (the
+/// embedded log), else a stable 63-bit FNV-1a hash of the sequence number (Kinesis), so that a
+/// record read twice is still quarantined once.
+fn quarantine_position(sequence_number: &str) -> i64 {
+    sequence_offset(sequence_number).unwrap_or_else(|| {
+        let hash = sequence_number
+            .bytes()
+            .fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+                (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
+            });
+        (hash >> 1) as i64
     })
 }
 
 /// The records of every shard in one sequence: by arrival time, ties by shard, each shard's own
-/// order kept. Returns (shard index, offset, data).
-fn merge_by_arrival(shards: Vec<Vec<StreamRecord>>) -> Result<Vec<(usize, i64, Vec<u8>)>> {
+/// order kept. Returns (shard index, quarantine position, data).
+fn merge_by_arrival(shards: Vec<Vec<StreamRecord>>) -> Vec<(usize, i64, Vec<u8>)> {
     let total = shards.iter().map(Vec::len).sum();
     let mut heads: Vec<Peekable<std::vec::IntoIter<StreamRecord>>> = shards
         .into_iter()
@@ -121,16 +130,20 @@ fn merge_by_arrival(shards: Vec<Vec<StreamRecord>>) -> Result<Vec<(usize, i64, V
             break;
         };
         if let Some(record) = heads[shard].next() {
-            merged.push((shard, offset(&record)?, record.data));
+            merged.push((
+                shard,
+                quarantine_position(&record.sequence_number),
+                record.data,
+            ));
         }
     }
-    Ok(merged)
+    merged
 }
 
 impl RawBatch {
     /// Cleans the records (CPU-bound: run it on a blocking thread) into the batch and its rejects.
-    /// A reject's source is `<stream>/<shardId>` and its position the offset; text that is not
-    /// UTF-8 is read with U+FFFD for the invalid bytes, as the batch job reads raw objects.
+    /// A reject's source is `<stream>/<shardId>` and its position [`quarantine_position`]; text
+    /// that is not UTF-8 is read with U+FFFD for the invalid bytes, as the batch job reads raw objects.
     pub(super) fn clean(self) -> Result<(CleanBatch, Vec<Rejected>)> {
         let sources: Vec<String> = self
             .ranges
@@ -139,9 +152,9 @@ impl RawBatch {
             .collect();
         let mut builder = TableBuilder::new(self.table);
         let records = self.records.len();
-        for (shard, offset, data) in self.records {
+        for (shard, position, data) in self.records {
             let text = String::from_utf8_lossy(&data);
-            builder.push_raw(&text, &sources[shard], offset);
+            builder.push_raw(&text, &sources[shard], position);
         }
         let (rows, rejected) = builder.finish();
         let rows = keep_last(&self.table.schema(), &[rows])?;

@@ -1,5 +1,5 @@
 //! One stream table's state in the job, and its exactly-once commit: rows and shard positions in
-//! one Delta commit, made only if the positions in the table are still those the batch was read
+//! one Delta commit, made only if the checkpoint in the table is still the one the batch was read
 //! from.
 
 use std::time::SystemTime;
@@ -11,7 +11,7 @@ use deltalake::kernel::transaction::CommitProperties;
 use pinpipe_bus::{ShardInfo, Streams};
 use pinpipe_model::Table;
 
-use super::positions::{Positions, ShardLag, app_id, describe};
+use super::positions::{Checkpoint, ShardLag, app_id, describe};
 use super::read::{CleanBatch, Read, read_shards};
 use super::{MicroBatch, StreamOptions};
 use crate::delta::{self, Commit, MergeOutcome, OnConflict};
@@ -24,8 +24,10 @@ pub(super) struct TableStream {
     stream: String,
     path: String,
     delta: DeltaTable,
-    positions: Positions,
-    /// The table version `positions` agree with; `None` when they must be read again.
+    /// Where the job is in the stream, as committed at table version `version`.
+    checkpoint: Checkpoint,
+    /// The table version `checkpoint` was read at or committed as; `None` when it must be read
+    /// again.
     version: Option<u64>,
     /// The shards seen at the last poll, for the lag.
     shards: Vec<ShardInfo>,
@@ -44,24 +46,23 @@ impl TableStream {
             stream: opts.stream_name(table),
             path: delta::table_path(&opts.tables_dir, table),
             delta,
-            positions: Positions::default(),
+            checkpoint: Checkpoint::default(),
             version: None,
             shards: Vec::new(),
         };
         Ok((stream, created))
     }
 
-    /// Forgets the positions, so that the next poll reloads the table and reads them from it.
+    /// Forgets the checkpoint, so that the next poll reloads the table and reads it from there.
     pub(super) fn reset(&mut self) {
         self.version = None;
-        self.positions.clear();
     }
 
     /// Reads the stream's shards from their positions (see [`read_shards`]).
     pub(super) async fn poll(&mut self, streams: &dyn Streams, max: usize) -> Result<Read> {
         if self.version.is_none() {
             self.delta.update_state().await?;
-            self.positions.clear();
+            self.checkpoint = Checkpoint::load(&self.delta, &self.stream).await?;
             self.version = self.delta.version();
         }
         self.shards = match describe(streams, &self.stream).await? {
@@ -71,20 +72,14 @@ impl TableStream {
                 Vec::new()
             }
         };
-        let mut shards = Vec::with_capacity(self.shards.len());
-        for shard in &self.shards {
-            let position = self
-                .positions
-                .get(&self.delta, &self.stream, &shard.shard_id)
-                .await?;
-            if shard.records < position.saturating_add(1) {
-                tracing::warn!(
-                    stream = %self.stream, shard = %shard.shard_id, records = shard.records, position,
-                    "the shard holds fewer records than the table's position: was the stream recreated?"
-                );
-            }
-            shards.push((shard.clone(), position));
-        }
+        let shards: Vec<(ShardInfo, Option<String>)> = self
+            .shards
+            .iter()
+            .map(|shard| {
+                let position = self.checkpoint.position(&shard.shard_id);
+                (shard.clone(), position.map(str::to_owned))
+            })
+            .collect();
         read_shards(streams, self.table, &self.stream, &shards, max).await
     }
 
@@ -93,7 +88,7 @@ impl TableStream {
         self.shards
             .iter()
             .map(|shard| {
-                let position = self.positions.known(&shard.shard_id).filter(|p| *p >= 0);
+                let position = self.checkpoint.position(&shard.shard_id);
                 ShardLag::new(self.table, &self.stream, shard, position)
             })
             .collect()
@@ -109,23 +104,23 @@ impl TableStream {
         batch: CleanBatch,
     ) -> Result<Option<MicroBatch>> {
         self.delta.update_state().await?;
-        if self.delta.version() != self.version && !self.positions_still_hold(&batch).await? {
+        if self.delta.version() != self.version && !self.checkpoint_still_holds().await? {
             tracing::warn!(table = %self.path, "another writer moved the stream positions; reading again");
             self.reset();
             return Ok(None);
         }
-        let transactions: Vec<Transaction> = batch
-            .ranges
-            .iter()
-            .map(|r| Transaction::new(app_id(&self.stream, &r.shard_id), r.last))
-            .collect();
+        let next = self
+            .checkpoint
+            .next(batch.ranges.iter().map(|r| (r.shard_id.as_str(), r.last.as_str())));
+        let batch_number = next.batch.unwrap_or_default();
+        let properties = CommitProperties::default()
+            .with_application_transaction(Transaction::new(app_id(&self.stream), batch_number))
+            .with_metadata([next.metadata()]);
         let outcome = if batch.rows.num_rows() > 0 {
-            let properties =
-                CommitProperties::default().with_application_transactions(transactions);
             let (delta, path) = (&mut self.delta, &self.path);
             delta::upsert(ctx, delta, path, batch.rows, properties, OnConflict::Fail).await
         } else {
-            delta::commit_transactions(&mut self.delta, &self.path, transactions)
+            delta::commit_transactions(&mut self.delta, &self.path, properties, batch_number)
                 .await
                 .map(|commit| MergeOutcome {
                     commit: Some(commit),
@@ -145,9 +140,7 @@ impl TableStream {
             .commit
             .ok_or_else(|| LakeError::Internal("a micro-batch merge committed nothing".into()))?;
         self.version = Some(commit.version);
-        for range in &batch.ranges {
-            self.positions.set(&range.shard_id, range.last);
-        }
+        self.checkpoint = next;
         Ok(Some(MicroBatch {
             table: self.table,
             stream: self.stream.clone(),
@@ -161,17 +154,10 @@ impl TableStream {
         }))
     }
 
-    /// Whether the table's positions are still those `batch` was read from.
-    async fn positions_still_hold(&self, batch: &CleanBatch) -> Result<bool> {
-        for range in &batch.ranges {
-            let committed =
-                delta::transaction_version(&self.delta, &app_id(&self.stream, &range.shard_id))
-                    .await?
-                    .unwrap_or(-1);
-            if committed != range.first - 1 {
-                return Ok(false);
-            }
-        }
-        Ok(true)
+    /// Whether the table's micro-batch number is still the one of the checkpoint the job holds
+    /// (another writer, such as `lake optimize`, committed in between, not another stream job).
+    async fn checkpoint_still_holds(&self) -> Result<bool> {
+        let committed = delta::transaction_version(&self.delta, &app_id(&self.stream)).await?;
+        Ok(committed == self.checkpoint.batch)
     }
 }

@@ -5,7 +5,7 @@ use pinpipe_lake::{LakeError, RESULTS_DIR, query, run_analyses, text_rows};
 use pinpipe_model::Table;
 use serde_json::{Map, Value, json};
 
-use crate::common::{TestLake, TestResult};
+use crate::common::{Backend, TestLake, TestResult, backend_tests};
 
 fn record(fields: &[(&str, Option<Value>)]) -> String {
     let object: Map<String, Value> = fields
@@ -68,8 +68,8 @@ const KOREA: &str = "Korea, Republic of";
 const SAY_HI: &str = "Say \"Hi\"";
 
 /// The hand-made lake (see each analysis's expected rows below for the reasoning).
-async fn edge_case_lake() -> TestResult<TestLake> {
-    let lake = TestLake::new()?;
+async fn edge_case_lake(backend: &Backend) -> TestResult<TestLake> {
+    let lake = TestLake::on(backend)?;
     let pins_a = vec![
         pin(16, Some("tattoos"), "999", "Early copy"), // replaced by the later copy below
         pin(1, Some("art"), "100", "Ann"),
@@ -192,7 +192,7 @@ const EXPECTED: [(&str, &str); 9] = [
 
 #[tokio::test]
 async fn nine_analyses_on_edge_cases() -> TestResult {
-    let lake = edge_case_lake().await?;
+    let lake = edge_case_lake(&Backend::Local).await?;
     let results = run_analyses(&lake.lake, "tables").await?;
     assert_eq!(
         results.iter().map(|r| r.number).collect::<Vec<_>>(),
@@ -209,33 +209,33 @@ async fn nine_analyses_on_edge_cases() -> TestResult {
     Ok(())
 }
 
-#[tokio::test]
-async fn analyses_need_the_tables() -> TestResult {
-    let lake = TestLake::new()?;
-    let err = run_analyses(&lake.lake, "tables").await;
-    assert!(
-        matches!(err, Err(LakeError::TableMissing { ref path }) if path == "tables/pin"),
-        "{err:?}"
-    );
-    Ok(())
-}
+backend_tests! {
+    async fn analyses_need_the_tables(backend: Backend) -> TestResult {
+        let lake = TestLake::on(&backend)?;
+        let err = run_analyses(&lake.lake, "tables").await;
+        assert!(
+            matches!(err, Err(LakeError::TableMissing { ref path }) if path == "tables/pin"),
+            "{err:?}"
+        );
+        Ok(())
+    }
 
-#[tokio::test]
-async fn query_sees_every_existing_table() -> TestResult {
-    let lake = edge_case_lake().await?;
-    let rows = text_rows(
-        &query(
-            &lake.lake,
-            "SELECT (SELECT COUNT(*) FROM pin) AS pins, (SELECT COUNT(*) FROM geo) AS geos, \
-             (SELECT COUNT(*) FROM \"user\") AS users, (SELECT COUNT(*) FROM quarantine) AS rejects",
-        )
-        .await?,
-    )?;
-    assert_eq!(rows, vec![vec!["16", "13", "13", "0"]]);
-    // The stream tables do not exist yet, so they are not registered.
-    let err = query(&lake.lake, "SELECT * FROM stream_pin").await;
-    assert!(matches!(err, Err(LakeError::Query(_))), "{err:?}");
-    let err = query(&lake.lake, "SELEC 1").await;
-    assert!(matches!(err, Err(LakeError::Query(_))), "{err:?}");
-    Ok(())
+    async fn query_sees_every_existing_table(backend: Backend) -> TestResult {
+        let lake = edge_case_lake(&backend).await?;
+        let rows = text_rows(
+            &query(
+                &lake.lake,
+                "SELECT (SELECT COUNT(*) FROM pin) AS pins, (SELECT COUNT(*) FROM geo) AS geos, \
+                 (SELECT COUNT(*) FROM \"user\") AS users, (SELECT COUNT(*) FROM quarantine) AS rejects",
+            )
+            .await?,
+        )?;
+        assert_eq!(rows, vec![vec!["16", "13", "13", "0"]]);
+        // The stream tables do not exist yet, so they are not registered.
+        let err = query(&lake.lake, "SELECT * FROM stream_pin").await;
+        assert!(matches!(err, Err(LakeError::Query(_))), "{err:?}");
+        let err = query(&lake.lake, "SELEC 1").await;
+        assert!(matches!(err, Err(LakeError::Query(_))), "{err:?}");
+        Ok(())
+    }
 }

@@ -1,14 +1,15 @@
-//! The batch job end to end on the real peer rows and on small hand-made objects.
-
-use std::sync::Mutex;
+//! The batch job end to end on the real peer rows and on small hand-made objects; what touches the
+//! raw layout, the manifest or the Delta tables' storage runs on every backend.
 
 use deltalake::arrow::datatypes::{DataType, Field};
+use object_store::ObjectStoreExt;
+use object_store::path::Path;
 use pinpipe_lake::delta::QUARANTINE_PATH;
 use pinpipe_lake::manifest::manifest_path;
 use pinpipe_lake::{BatchEvent, BatchOptions, run_batch};
 use pinpipe_model::{Table, quarantine_schema};
 
-use crate::common::{TestLake, TestResult, put_peer_fixtures};
+use crate::common::{Backend, TestLake, TestResult, backend_tests, put_peer_fixtures};
 
 /// A pin record with the fields that matter here.
 pub fn pin(ind: i64, title: &str) -> String {
@@ -40,143 +41,138 @@ async fn table_versions(lake: &TestLake) -> TestResult<Vec<u64>> {
     Ok(versions)
 }
 
-#[tokio::test]
-async fn peer_rows_end_to_end_idempotent_and_incremental() -> TestResult {
-    let lake = TestLake::new()?;
-    let layout = put_peer_fixtures(&lake).await?;
-    let report = lake.batch().await?;
-    assert_eq!(report.objects_listed, 12);
-    assert_eq!(report.objects_read, 12);
-    assert_eq!(report.objects_ignored, 0);
-    assert_eq!(report.records_read, 2061 + 2092 + 2104);
-    assert_eq!(report.rejected(), 6);
+backend_tests! {
+    async fn peer_rows_end_to_end_idempotent_and_incremental(backend: Backend) -> TestResult {
+        let lake = TestLake::on(&backend)?;
+        let layout = put_peer_fixtures(&lake).await?;
+        let report = lake.batch().await?;
+        assert_eq!(report.objects_listed, 12);
+        assert_eq!(report.objects_read, 12);
+        assert_eq!(report.objects_ignored, 0);
+        assert_eq!(report.records_read, 2061 + 2092 + 2104);
+        assert_eq!(report.rejected(), 6);
 
-    // One row per key.
-    assert_eq!(lake.number("SELECT COUNT(*) FROM pin").await?, 1058);
-    assert_eq!(lake.number("SELECT COUNT(*) FROM geo").await?, 1059);
-    assert_eq!(lake.number("SELECT COUNT(*) FROM \"user\"").await?, 1060);
-    for t in ["pin", "geo", "\"user\""] {
-        assert_eq!(
-            lake.number(&format!("SELECT COUNT(*) - COUNT(DISTINCT ind) FROM {t}"))
-                .await?,
-            0
-        );
-    }
-    let inserted: Vec<usize> = report.tables.iter().map(|t| t.rows_inserted).collect();
-    assert_eq!(inserted, vec![1058, 1059, 1060]);
-
-    // The records of other tables inside the user topic are quarantined with their source and offset.
-    let quarantine = lake
-        .rows(
-            "SELECT \"table\", source, position, reason FROM quarantine ORDER BY source, position",
-        )
-        .await?;
-    assert_eq!(quarantine.len(), 6);
-    assert!(quarantine.iter().all(|r| r[0] == "user"));
-    let (user_objects, _) = &layout[&Table::User];
-    let chemi5t: Vec<&Vec<String>> = quarantine
-        .iter()
-        .filter(|r| r[1] == user_objects[0])
-        .collect();
-    assert_eq!(chemi5t.len(), 4);
-    assert!(chemi5t.iter().all(|r| r[3] == "pin record in user topic"));
-    let reasons: Vec<&str> = quarantine.iter().map(|r| r[3].as_str()).collect();
-    assert_eq!(
-        reasons
-            .iter()
-            .filter(|r| **r == "pin record in user topic")
-            .count(),
-        5
-    );
-    assert_eq!(
-        reasons
-            .iter()
-            .filter(|r| **r == "geo record in user topic")
-            .count(),
-        1
-    );
-    let raw_of_first = lake
-        .rows(&format!(
-            "SELECT raw FROM quarantine WHERE source = '{}' ORDER BY position LIMIT 1",
-            user_objects[0]
-        ))
-        .await?;
-    assert!(
-        raw_of_first[0][0].contains("\"index\""),
-        "raw text is kept whole"
-    );
-
-    // Running again on the same input writes nothing.
-    let versions = table_versions(&lake).await?;
-    let again = lake.batch().await?;
-    assert!(again.is_noop(), "{again:?}");
-    assert_eq!(again.objects_read, 0);
-    assert_eq!(table_versions(&lake).await?, versions);
-
-    // One new object: only it is read; its copy of a known key replaces the old one.
-    let (_, next_offset) = layout[&Table::Pin];
-    let new_path = lake
-        .put_raw(
-            Table::Pin,
-            0,
-            next_offset,
-            &[pin(6717, "Changed title"), pin(99_999, "New pin")],
-        )
-        .await?;
-    let events = Mutex::new(Vec::new());
-    let report = run_batch(&lake.lake, &BatchOptions::default(), &|e| {
-        if let Ok(mut events) = events.lock() {
-            events.push(e);
+        // One row per key.
+        assert_eq!(lake.number("SELECT COUNT(*) FROM pin").await?, 1058);
+        assert_eq!(lake.number("SELECT COUNT(*) FROM geo").await?, 1059);
+        assert_eq!(lake.number("SELECT COUNT(*) FROM \"user\"").await?, 1060);
+        for t in ["pin", "geo", "\"user\""] {
+            assert_eq!(
+                lake.number(&format!("SELECT COUNT(*) - COUNT(DISTINCT ind) FROM {t}"))
+                    .await?,
+                0
+            );
         }
-    })
-    .await?;
-    assert_eq!(report.objects_read, 1);
-    assert_eq!(report.records_read, 2);
-    assert_eq!(
-        (
-            report.tables[0].rows_inserted,
-            report.tables[0].rows_updated
-        ),
-        (1, 1)
-    );
-    assert_eq!(report.commits.len(), 1);
-    assert_eq!(report.commits[0].path, "tables/pin");
-    assert_eq!(report.commits[0].version, versions[0] + 1);
-    let events = events.into_inner().map_err(|_| "poisoned")?;
-    assert!(events.iter().any(
-        |e| matches!(e, BatchEvent::ObjectRead { path, records: 2, .. } if *path == new_path)
-    ));
-    assert_eq!(lake.number("SELECT COUNT(*) FROM pin").await?, 1059);
-    assert_eq!(title_of(&lake, 6717).await?, "Changed title");
-    assert_eq!(title_of(&lake, 99_999).await?, "New pin");
-    Ok(())
+        let inserted: Vec<usize> = report.tables.iter().map(|t| t.rows_inserted).collect();
+        assert_eq!(inserted, vec![1058, 1059, 1060]);
+
+        // The records of other tables inside the user topic are quarantined with their source and offset.
+        let quarantine = lake
+            .rows(
+                "SELECT \"table\", source, position, reason FROM quarantine ORDER BY source, position",
+            )
+            .await?;
+        assert_eq!(quarantine.len(), 6);
+        assert!(quarantine.iter().all(|r| r[0] == "user"));
+        let (user_objects, _) = &layout[&Table::User];
+        let chemi5t: Vec<&Vec<String>> = quarantine
+            .iter()
+            .filter(|r| r[1] == user_objects[0])
+            .collect();
+        assert_eq!(chemi5t.len(), 4);
+        assert!(chemi5t.iter().all(|r| r[3] == "pin record in user topic"));
+        let reasons: Vec<&str> = quarantine.iter().map(|r| r[3].as_str()).collect();
+        assert_eq!(
+            reasons
+                .iter()
+                .filter(|r| **r == "pin record in user topic")
+                .count(),
+            5
+        );
+        assert_eq!(
+            reasons
+                .iter()
+                .filter(|r| **r == "geo record in user topic")
+                .count(),
+            1
+        );
+        let raw_of_first = lake
+            .rows(&format!(
+                "SELECT raw FROM quarantine WHERE source = '{}' ORDER BY position LIMIT 1",
+                user_objects[0]
+            ))
+            .await?;
+        assert!(
+            raw_of_first[0][0].contains("\"index\""),
+            "raw text is kept whole"
+        );
+
+        // Running again on the same input writes nothing.
+        let versions = table_versions(&lake).await?;
+        let again = lake.batch().await?;
+        assert!(again.is_noop(), "{again:?}");
+        assert_eq!(again.objects_read, 0);
+        assert_eq!(table_versions(&lake).await?, versions);
+
+        // One new object: only it is read; its copy of a known key replaces the old one.
+        let (_, next_offset) = layout[&Table::Pin];
+        let new_path = lake
+            .put_raw(
+                Table::Pin,
+                0,
+                next_offset,
+                &[pin(6717, "Changed title"), pin(99_999, "New pin")],
+            )
+            .await?;
+        let (report, events) = lake.batch_with_events().await?;
+        assert_eq!(report.objects_read, 1);
+        assert_eq!(report.records_read, 2);
+        assert_eq!(
+            (
+                report.tables[0].rows_inserted,
+                report.tables[0].rows_updated
+            ),
+            (1, 1)
+        );
+        assert_eq!(report.commits.len(), 1);
+        assert_eq!(report.commits[0].path, "tables/pin");
+        assert_eq!(report.commits[0].version, versions[0] + 1);
+        assert!(events.iter().any(
+            |e| matches!(e, BatchEvent::ObjectRead { path, records: 2, .. } if *path == new_path)
+        ));
+        assert_eq!(lake.number("SELECT COUNT(*) FROM pin").await?, 1059);
+        assert_eq!(title_of(&lake, 6717).await?, "Changed title");
+        assert_eq!(title_of(&lake, 99_999).await?, "New pin");
+        Ok(())
+    }
 }
 
-#[tokio::test]
-async fn delta_tables_have_the_spec_schema_and_a_standard_protocol() -> TestResult {
-    let lake = TestLake::new()?;
-    lake.put_raw(Table::Pin, 0, 0, &[pin(1, "t")]).await?;
-    lake.batch().await?;
-    let mut expected: Vec<(String, _)> = Table::ALL
-        .iter()
-        .map(|t| (format!("tables/{}", t.name()), t.schema()))
-        .collect();
-    expected.push((QUARANTINE_PATH.to_owned(), quarantine_schema()));
-    let shape = |f: &Field| -> (String, DataType, bool) {
-        (f.name().clone(), f.data_type().clone(), f.is_nullable())
-    };
-    for (path, schema) in expected {
-        let table = lake.lake.require_table(&path).await?;
-        let state = table.snapshot()?;
-        let written = state.snapshot().arrow_schema();
-        let got: Vec<_> = written.fields().iter().map(|f| shape(f)).collect();
-        let want: Vec<_> = schema.fields().iter().map(|f| shape(f)).collect();
-        assert_eq!(got, want, "{path}");
-        assert_eq!(state.protocol().min_reader_version(), 1, "{path}");
-        assert_eq!(state.protocol().min_writer_version(), 2, "{path}");
-        assert!(state.metadata().partition_columns().is_empty());
+backend_tests! {
+    async fn delta_tables_have_the_spec_schema_and_a_standard_protocol(backend: Backend) -> TestResult {
+        let lake = TestLake::on(&backend)?;
+        lake.put_raw(Table::Pin, 0, 0, &[pin(1, "t")]).await?;
+        lake.batch().await?;
+        let mut expected: Vec<(String, _)> = Table::ALL
+            .iter()
+            .map(|t| (format!("tables/{}", t.name()), t.schema()))
+            .collect();
+        expected.push((QUARANTINE_PATH.to_owned(), quarantine_schema()));
+        let shape = |f: &Field| -> (String, DataType, bool) {
+            (f.name().clone(), f.data_type().clone(), f.is_nullable())
+        };
+        for (path, schema) in expected {
+            let table = lake.lake.require_table(&path).await?;
+            let state = table.snapshot()?;
+            let written = state.snapshot().arrow_schema();
+            let got: Vec<_> = written.fields().iter().map(|f| shape(f)).collect();
+            let want: Vec<_> = schema.fields().iter().map(|f| shape(f)).collect();
+            assert_eq!(got, want, "{path}");
+            assert_eq!(state.protocol().min_reader_version(), 1, "{path}");
+            assert_eq!(state.protocol().min_writer_version(), 2, "{path}");
+            assert!(state.metadata().partition_columns().is_empty());
+        }
+        Ok(())
     }
-    Ok(())
 }
 
 #[tokio::test]
@@ -228,28 +224,32 @@ async fn chunked_runs_give_the_same_tables() -> TestResult {
     Ok(())
 }
 
-#[tokio::test]
-async fn a_crash_before_the_manifest_is_written_is_harmless() -> TestResult {
-    let lake = TestLake::new()?;
-    put_peer_fixtures(&lake).await?;
-    lake.batch().await?;
-    let before = lake.rows("SELECT * FROM pin ORDER BY ind").await?;
-    // As if the run had crashed after its Delta commits, before recording its objects.
-    std::fs::remove_file(lake.root().join(manifest_path("tables")))?;
-    let report = lake.batch().await?;
-    assert_eq!(report.objects_read, 12);
-    assert_eq!(
-        report.tables.iter().map(|t| t.rows_inserted).sum::<usize>(),
-        0
-    );
-    assert_eq!(
-        report.tables.iter().map(|t| t.quarantined).sum::<usize>(),
-        0
-    );
-    assert_eq!(lake.rows("SELECT * FROM pin ORDER BY ind").await?, before);
-    assert_eq!(lake.number("SELECT COUNT(*) FROM quarantine").await?, 6);
-    assert!(lake.batch().await?.is_noop());
-    Ok(())
+backend_tests! {
+    async fn a_crash_before_the_manifest_is_written_is_harmless(backend: Backend) -> TestResult {
+        let lake = TestLake::on(&backend)?;
+        put_peer_fixtures(&lake).await?;
+        lake.batch().await?;
+        let before = lake.rows("SELECT * FROM pin ORDER BY ind").await?;
+        // As if the run had crashed after its Delta commits, before recording its objects.
+        lake.lake
+            .store()
+            .delete(&Path::from(manifest_path("tables")))
+            .await?;
+        let report = lake.batch().await?;
+        assert_eq!(report.objects_read, 12);
+        assert_eq!(
+            report.tables.iter().map(|t| t.rows_inserted).sum::<usize>(),
+            0
+        );
+        assert_eq!(
+            report.tables.iter().map(|t| t.quarantined).sum::<usize>(),
+            0
+        );
+        assert_eq!(lake.rows("SELECT * FROM pin ORDER BY ind").await?, before);
+        assert_eq!(lake.number("SELECT COUNT(*) FROM quarantine").await?, 6);
+        assert!(lake.batch().await?.is_noop());
+        Ok(())
+    }
 }
 
 #[tokio::test]
@@ -267,76 +267,71 @@ async fn a_rewritten_object_is_read_again() -> TestResult {
     Ok(())
 }
 
-#[tokio::test]
-async fn a_deleted_table_is_rebuilt_from_raw() -> TestResult {
-    let lake = TestLake::new()?;
-    put_peer_fixtures(&lake).await?;
-    lake.batch().await?;
-    std::fs::remove_dir_all(lake.root().join("tables/geo"))?;
-    let report = lake.batch().await?;
-    assert_eq!(report.objects_read, 4, "only the geo objects");
-    assert_eq!(lake.number("SELECT COUNT(*) FROM geo").await?, 1059);
-    Ok(())
+backend_tests! {
+    async fn a_deleted_table_is_rebuilt_from_raw(backend: Backend) -> TestResult {
+        let lake = TestLake::on(&backend)?;
+        put_peer_fixtures(&lake).await?;
+        lake.batch().await?;
+        lake.delete_below("tables/geo").await?;
+        let report = lake.batch().await?;
+        assert_eq!(report.objects_read, 4, "only the geo objects");
+        assert_eq!(lake.number("SELECT COUNT(*) FROM geo").await?, 1059);
+        Ok(())
+    }
 }
 
-#[tokio::test]
-async fn objects_off_the_layout_and_bad_records_never_stop_a_run() -> TestResult {
-    let lake = TestLake::new()?;
-    lake.put_text("raw/topics/pinpipe.geo/partition=0/notes.txt", "hello")
+backend_tests! {
+    async fn objects_off_the_layout_and_bad_records_never_stop_a_run(backend: Backend) -> TestResult {
+        let lake = TestLake::on(&backend)?;
+        lake.put_text("raw/topics/pinpipe.geo/partition=0/notes.txt", "hello")
+            .await?;
+        lake.put_text(
+            "raw/topics/pinpipe.geo/partition=0/pinpipe.geo+0+0000000000.json.tmp",
+            "{}",
+        )
         .await?;
-    lake.put_text(
-        "raw/topics/pinpipe.geo/partition=0/pinpipe.geo+0+0000000000.json.tmp",
-        "{}",
-    )
-    .await?;
-    lake.put_raw(Table::Geo, 0, 0, &[
-        r#"{"ind": 1, "country": "Chad", "latitude": 1.5, "longitude": -2, "timestamp": "2020-01-01 00:00:00"}"#.to_owned(),
-        "{not json".to_owned(),
-        r#"{"ind": 2, "timestamp": "yesterday"}"#.to_owned(),
-        "[1]".to_owned(),
-    ])
-    .await?;
-    let events = Mutex::new(Vec::new());
-    let report = run_batch(&lake.lake, &BatchOptions::default(), &|e| {
-        if let Ok(mut events) = events.lock() {
-            events.push(e);
-        }
-    })
-    .await?;
-    assert_eq!(report.objects_ignored, 2);
-    let ignored = events
-        .into_inner()
-        .map_err(|_| "poisoned")?
-        .into_iter()
-        .filter(|e| matches!(e, BatchEvent::Ignored(_)))
-        .count();
-    assert_eq!(ignored, 2);
-    assert_eq!(lake.number("SELECT COUNT(*) FROM geo").await?, 1);
-    let positions = lake
-        .rows("SELECT position FROM quarantine ORDER BY position")
+        lake.put_raw(Table::Geo, 0, 0, &[
+            r#"{"ind": 1, "country": "Chad", "latitude": 1.5, "longitude": -2, "timestamp": "2020-01-01 00:00:00"}"#.to_owned(),
+            "{not json".to_owned(),
+            r#"{"ind": 2, "timestamp": "yesterday"}"#.to_owned(),
+            "[1]".to_owned(),
+        ])
         .await?;
-    assert_eq!(
-        positions,
-        vec![
-            vec!["1".to_owned()],
-            vec!["2".to_owned()],
-            vec!["3".to_owned()]
-        ]
-    );
-    let coordinates = lake.rows("SELECT coordinates FROM geo").await?;
-    assert_eq!(coordinates, vec![vec!["[1.5, -2.0]".to_owned()]]);
-    Ok(())
+        let (report, events) = lake.batch_with_events().await?;
+        assert_eq!(report.objects_ignored, 2);
+        let ignored = events
+            .iter()
+            .filter(|e| matches!(e, BatchEvent::Ignored(_)))
+            .count();
+        assert_eq!(ignored, 2);
+        assert_eq!(lake.number("SELECT COUNT(*) FROM geo").await?, 1);
+        let positions = lake
+            .rows("SELECT position FROM quarantine ORDER BY position")
+            .await?;
+        assert_eq!(
+            positions,
+            vec![
+                vec!["1".to_owned()],
+                vec!["2".to_owned()],
+                vec!["3".to_owned()]
+            ]
+        );
+        let coordinates = lake.rows("SELECT coordinates FROM geo").await?;
+        assert_eq!(coordinates, vec![vec!["[1.5, -2.0]".to_owned()]]);
+        Ok(())
+    }
 }
 
-#[tokio::test]
-async fn an_empty_lake_gets_empty_tables() -> TestResult {
-    let lake = TestLake::new()?;
-    let report = lake.batch().await?;
-    assert_eq!(report.objects_listed, 0);
-    assert_eq!(report.commits.len(), 4, "the four tables are created");
-    assert_eq!(lake.number("SELECT COUNT(*) FROM pin").await?, 0);
-    assert!(lake.batch().await?.is_noop());
-    Ok(())
+backend_tests! {
+    async fn an_empty_lake_gets_empty_tables(backend: Backend) -> TestResult {
+        let lake = TestLake::on(&backend)?;
+        let report = lake.batch().await?;
+        assert_eq!(report.objects_listed, 0);
+        assert_eq!(report.commits.len(), 4, "the four tables are created");
+        assert_eq!(lake.number("SELECT COUNT(*) FROM pin").await?, 0);
+        assert!(lake.batch().await?.is_noop());
+        Ok(())
+    }
 }
 
 #[test]

@@ -1,4 +1,5 @@
-//! The small pieces: lake locations, raw object names and lines, the manifest, keep-last, CSV.
+//! The small pieces: lake locations (local and S3, and the errors of an S3 location that cannot
+//! be used), raw object names and lines, the manifest, keep-last, CSV.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -9,13 +10,15 @@ use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use pinpipe_lake::csv::to_csv;
 use pinpipe_lake::delta::{keep_last, table_path};
+use pinpipe_lake::location::CONDITIONAL_PUT;
 use pinpipe_lake::manifest::{Manifest, manifest_path};
 use pinpipe_lake::raw::{RawObject, clean_lines, object_path, parse_object_path};
-use pinpipe_lake::{Lake, LakeError};
+use pinpipe_lake::{BatchOptions, Lake, LakeError, run_batch};
 use pinpipe_model::Table;
+use pinpipe_testkit::unique_name;
 use url::Url;
 
-use crate::common::TestResult;
+use crate::common::{Backend, TestResult};
 
 #[test]
 fn local_paths_become_absolute_file_urls_and_are_created() -> TestResult {
@@ -58,6 +61,74 @@ fn unknown_schemes_and_empty_locations_are_location_errors() {
             "{location}: {err:?}"
         );
     }
+}
+
+fn options(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+#[test]
+fn s3_lakes_commit_with_conditional_put() -> TestResult {
+    let endpoint = ("AWS_ENDPOINT_URL", "http://127.0.0.1:1");
+    for scheme in ["s3", "s3a"] {
+        let lake = Lake::open(&format!("{scheme}://bucket/a/lake"), options(&[endpoint]))?;
+        assert_eq!(
+            lake.table_uri("tables/pin"),
+            format!("{scheme}://bucket/a/lake/tables/pin")
+        );
+        let set = lake.storage_options();
+        assert_eq!(set.get(CONDITIONAL_PUT).map(String::as_str), Some("etag"));
+        assert!(!set.keys().any(|k| k.contains("UNSAFE_RENAME")), "{set:?}");
+    }
+    // A setting of the user's is kept as given, under any of object_store's names for it.
+    let lake = Lake::open(
+        "s3://bucket",
+        options(&[endpoint, ("aws_conditional_put", "etag")]),
+    )?;
+    assert_eq!(lake.storage_options().len(), 2);
+    // Without conditional put, no commit could be made safely.
+    let err = Lake::open(
+        "s3://bucket",
+        options(&[endpoint, ("conditional_put", "disabled")]),
+    );
+    assert!(
+        matches!(&err, Err(LakeError::Location { reason, .. }) if reason.contains("disabled")),
+        "{err:?}"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_unreachable_endpoint_is_a_retryable_error_naming_the_lake() -> TestResult {
+    let location = "s3://bucket/lake";
+    let lake = Lake::open(location, Backend::s3_options("http://127.0.0.1:1"))?;
+    let started = std::time::Instant::now();
+    let err = run_batch(&lake, &BatchOptions::default(), &|_| {}).await;
+    assert!(
+        matches!(&err, Err(e @ LakeError::Unavailable { location: l, .. }) if l == location && e.is_retryable()),
+        "{err:?}"
+    );
+    assert!(started.elapsed().as_secs() < 30, "{:?}", started.elapsed());
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_missing_bucket_is_a_location_error() -> TestResult {
+    let Some(Backend::S3 { endpoint }) = Backend::s3() else {
+        return Ok(());
+    };
+    let location = format!("s3://{}/lake", unique_name("no-such-bucket"));
+    let lake = Lake::open(&location, Backend::s3_options(&endpoint))?;
+    let err = lake.open_table("tables/pin").await;
+    assert!(
+        matches!(&err, Err(e @ LakeError::Location { location: l, reason })
+            if *l == location && reason.contains("does not exist") && !e.is_retryable()),
+        "{err:?}"
+    );
+    Ok(())
 }
 
 #[test]

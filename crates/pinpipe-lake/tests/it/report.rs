@@ -5,7 +5,7 @@ use pinpipe_lake::{
     AnalysisResult, LakeSummary, QuarantineCount, REPORT_PATH, run_analyses, write_report,
 };
 
-use crate::common::{TestLake, TestResult, put_peer_fixtures};
+use crate::common::{Backend, TestLake, TestResult, backend_tests, put_peer_fixtures};
 
 fn result(number: u8, columns: &[&str], rows: Vec<Vec<String>>) -> AnalysisResult {
     AnalysisResult {
@@ -81,27 +81,28 @@ fn results_without_numbers_or_rows_get_no_chart() {
     assert!(!html.contains("<svg"));
 }
 
-#[tokio::test]
-async fn report_is_written_into_the_lake() -> TestResult {
-    let lake = TestLake::new()?;
-    put_peer_fixtures(&lake).await?;
-    lake.batch().await?;
-    let results = run_analyses(&lake.lake, "tables").await?;
-    assert_eq!(
-        write_report(&lake.lake, "tables", &results).await?,
-        REPORT_PATH
-    );
-    let html = lake.get_text(REPORT_PATH).await?;
-    for r in &results {
-        assert!(html.contains(&format!("id=\"analysis-{}\"", r.number)));
+backend_tests! {
+    async fn report_is_written_into_the_lake(backend: Backend) -> TestResult {
+        let lake = TestLake::on(&backend)?;
+        put_peer_fixtures(&lake).await?;
+        lake.batch().await?;
+        let results = run_analyses(&lake.lake, "tables").await?;
+        assert_eq!(
+            write_report(&lake.lake, "tables", &results).await?,
+            REPORT_PATH
+        );
+        let html = lake.get_text(REPORT_PATH).await?;
+        for r in &results {
+            assert!(html.contains(&format!("id=\"analysis-{}\"", r.number)));
+        }
+        assert!(
+            html.contains("<td>tables/pin</td><td class=\"num\">1058</td>"),
+            "row counts"
+        );
+        assert!(
+            html.contains("pin record in user topic"),
+            "quarantine summary"
+        );
+        Ok(())
     }
-    assert!(
-        html.contains("<td>tables/pin</td><td class=\"num\">1058</td>"),
-        "row counts"
-    );
-    assert!(
-        html.contains("pin record in user topic"),
-        "quarantine summary"
-    );
-    Ok(())
 }

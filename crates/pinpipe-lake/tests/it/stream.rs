@@ -1,15 +1,15 @@
 //! The stream job: embedded streams of several shards → `stream/*` and the quarantine, exactly
 //! once, with its positions in the tables' Delta logs.
 
-use pinpipe_bus::{EmbeddedBus, EmbeddedOptions, PutRecord, Streams};
+use pinpipe_bus::{EmbeddedBus, EmbeddedOptions, PutRecord, Streams, shard_sequence_number};
 use pinpipe_lake::delta::{QUARANTINE_PATH, transaction_version};
-use pinpipe_lake::stream::app_id;
+use pinpipe_lake::stream::{Checkpoint, app_id};
 use pinpipe_lake::{StreamOptions, StreamReport, run_stream, stream_lag};
 use pinpipe_model::Table;
 use serde_json::json;
 
 use crate::batch::pin;
-use crate::common::{TestLake, TestResult};
+use crate::common::{Backend, TestLake, TestResult};
 
 /// Shards of each test stream.
 pub const SHARDS: u32 = 3;
@@ -22,7 +22,12 @@ pub struct StreamLake {
 
 impl StreamLake {
     pub async fn new() -> TestResult<StreamLake> {
-        let lake = TestLake::new()?;
+        StreamLake::on(&Backend::Local).await
+    }
+
+    /// A lake on `backend`, and a bus in the test's temporary directory.
+    pub async fn on(backend: &Backend) -> TestResult<StreamLake> {
+        let lake = TestLake::on(backend)?;
         let bus = EmbeddedBus::open(lake.dir.path().join("bus.db"), EmbeddedOptions::default())?;
         for table in Table::ALL {
             bus.create_stream(&stream(table), SHARDS).await?;
@@ -184,22 +189,34 @@ async fn streams_land_once_per_key_exactly_once_across_runs() -> TestResult {
         ]
     );
 
-    // The positions are in the Delta log: the last offset of every shard.
+    // The positions are in the Delta log: the sequence number of the last record of every shard,
+    // next to the micro-batch number of the commit that wrote them.
     for table in Table::ALL {
         let delta = lake
             .lake
             .require_table(&format!("stream/{}", table.name()))
             .await?;
+        let checkpoint = Checkpoint::load(&delta, &stream(table)).await?;
+        assert_eq!(
+            checkpoint.batch,
+            transaction_version(&delta, &app_id(&stream(table))).await?
+        );
         for shard in s.bus.describe_stream(&stream(table)).await?.shards {
-            let position =
-                transaction_version(&delta, &app_id(&stream(table), &shard.shard_id)).await?;
-            let expected = (shard.records > 0).then(|| shard.records - 1);
-            assert_eq!(position, expected, "{table} {}", shard.shard_id);
+            let records = shard.records.expect("the embedded log counts records");
+            let expected = (records > 0)
+                .then(|| shard_sequence_number(&shard.shard_id, records - 1))
+                .flatten();
+            assert_eq!(
+                checkpoint.position(&shard.shard_id),
+                expected.as_deref(),
+                "{table} {}",
+                shard.shard_id
+            );
         }
     }
     let lag = stream_lag(&lake.lake, &s.bus, &StreamOptions::default()).await?;
     assert_eq!(lag.len(), 3 * SHARDS as usize);
-    assert!(lag.iter().all(|l| l.lag == 0), "{lag:?}");
+    assert!(lag.iter().all(|l| l.lag == Some(0)), "{lag:?}");
 
     // Nothing new: no commit at all.
     let versions = s.versions().await?;
@@ -225,7 +242,7 @@ async fn streams_land_once_per_key_exactly_once_across_runs() -> TestResult {
     );
     assert_eq!(lake.number("SELECT COUNT(*) FROM stream_geo").await?, 10);
     let lag = stream_lag(&lake.lake, &s.bus, &StreamOptions::default()).await?;
-    assert!(lag.iter().all(|l| l.lag == 0), "{lag:?}");
+    assert!(lag.iter().all(|l| l.lag == Some(0)), "{lag:?}");
     let versions = s.versions().await?;
     assert_eq!(s.once(7).await?.commits, 0);
     assert_eq!(s.versions().await?, versions);

@@ -1,5 +1,6 @@
 //! Table upkeep: optimize compacts and keeps the rows, vacuum deletes only what is unreferenced
-//! and older than the retention, and neither disturbs a running stream job.
+//! and older than the retention, and neither disturbs a running stream job. The stream job, optimize
+//! and vacuum also run on every backend.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -15,7 +16,7 @@ use pinpipe_lake::{LakeError, StreamOptions, run_stream};
 use pinpipe_model::{Table, TableBuilder};
 
 use crate::batch::pin;
-use crate::common::{TestLake, TestResult};
+use crate::common::{Backend, TestLake, TestResult, backend_tests};
 use crate::stream::StreamLake;
 
 /// The parquet files in a table's folder.
@@ -41,8 +42,8 @@ async fn active_files(lake: &TestLake, path: &str) -> TestResult<usize> {
 const ALL_PINS: &str = "SELECT * FROM stream_pin ORDER BY ind";
 
 /// A stream table grown by several micro-batches of new keys: one small file each.
-async fn fragmented() -> TestResult<StreamLake> {
-    let s = StreamLake::new().await?;
+async fn fragmented(backend: &Backend) -> TestResult<StreamLake> {
+    let s = StreamLake::on(backend).await?;
     for round in 0..5i64 {
         let pins: Vec<(i64, String)> = (0..20)
             .map(|i| (round * 100 + i, format!("pin {round} {i}")))
@@ -54,39 +55,44 @@ async fn fragmented() -> TestResult<StreamLake> {
     Ok(s)
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn optimize_compacts_small_files_and_keeps_the_rows() -> TestResult {
-    let s = fragmented().await?;
-    let lake = &s.lake;
-    let before_rows = lake.rows(ALL_PINS).await?;
-    let before_files = active_files(lake, "stream/pin").await?;
-    assert!(before_files >= 5, "{before_files} files");
+backend_tests! {
+    async fn optimize_compacts_small_files_and_keeps_the_rows(backend: Backend) -> TestResult {
+        let s = fragmented(&backend).await?;
+        let lake = &s.lake;
+        let before_rows = lake.rows(ALL_PINS).await?;
+        let before_files = active_files(lake, "stream/pin").await?;
+        assert!(before_files >= 5, "{before_files} files");
 
-    let done = optimize(&lake.lake, TableSet::Stream).await?;
-    let pin = done
-        .iter()
-        .find(|t| t.path == "stream/pin")
-        .ok_or("stream/pin optimized")?;
-    assert_eq!(pin.files_before, before_files);
-    assert!(pin.version.is_some());
-    assert_eq!(active_files(lake, "stream/pin").await?, 1);
-    assert_eq!(lake.rows(ALL_PINS).await?, before_rows);
+        let done = optimize(&lake.lake, TableSet::Stream).await?;
+        let pin = done
+            .iter()
+            .find(|t| t.path == "stream/pin")
+            .ok_or("stream/pin optimized")?;
+        assert_eq!(pin.files_before, before_files);
+        assert!(pin.version.is_some());
+        assert_eq!(active_files(lake, "stream/pin").await?, 1);
+        assert_eq!(lake.rows(ALL_PINS).await?, before_rows);
 
-    // Nothing left to compact: no commit.
-    let version = lake.version("stream/pin").await?;
-    let again = optimize(&lake.lake, TableSet::Stream).await?;
-    assert!(again.iter().all(|t| t.version.is_none()), "{again:?}");
-    assert_eq!(lake.version("stream/pin").await?, version);
-    // The stream job goes on from the compacted table.
-    s.put_pins(&[(1, "after optimize")]).await?;
-    assert_eq!(s.once(1000).await?.records_read, 1);
-    assert_eq!(lake.number("SELECT COUNT(*) FROM stream_pin").await?, 100);
-    Ok(())
+        // Nothing left to compact: no commit.
+        let version = lake.version("stream/pin").await?;
+        let again = optimize(&lake.lake, TableSet::Stream).await?;
+        assert!(again.iter().all(|t| t.version.is_none()), "{again:?}");
+        assert_eq!(lake.version("stream/pin").await?, version);
+        // The stream job goes on from the compacted table.
+        s.put_pins(&[(1, "after optimize")]).await?;
+        assert_eq!(s.once(1000).await?.records_read, 1);
+        assert_eq!(lake.number("SELECT COUNT(*) FROM stream_pin").await?, 100);
+        // The files optimize replaced are within the retention: vacuum keeps them.
+        let vacuumed = vacuum(&lake.lake, TableSet::Stream, &VacuumOptions::default()).await?;
+        assert_eq!(vacuumed.len(), 3);
+        assert!(vacuumed.iter().all(|t| t.files.is_empty()), "{vacuumed:?}");
+        Ok(())
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn vacuum_deletes_only_unreferenced_files_older_than_the_retention() -> TestResult {
-    let s = fragmented().await?;
+    let s = fragmented(&Backend::Local).await?;
     let lake = &s.lake;
     optimize(&lake.lake, TableSet::Stream).await?;
     let rows = lake.rows(ALL_PINS).await?;
@@ -239,7 +245,7 @@ async fn optimize_beside_a_running_stream_job_loses_and_doubles_nothing() -> Tes
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_merge_planned_before_an_optimize_is_planned_again() -> TestResult {
-    let s = fragmented().await?;
+    let s = fragmented(&Backend::Local).await?;
     let lake = &s.lake;
     let mut stale = lake.lake.require_table("stream/pin").await?;
     optimize(&lake.lake, TableSet::Stream).await?;
