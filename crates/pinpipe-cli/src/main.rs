@@ -13,6 +13,7 @@ use crate::cli::Cli;
 use crate::settings::Settings;
 
 fn main() -> std::process::ExitCode {
+    restore_sigpipe();
     let cli = Cli::parse();
     let settings = match Settings::load(cli.global.config.as_deref(), cli.overrides()) {
         Ok(settings) => settings,
@@ -66,4 +67,15 @@ fn init_logging(filter: &str) {
         .with_target(false)
         .compact()
         .init();
+}
+
+/// Ends quietly when the reader of stdout goes away (`pinpipe batch | head`), as Unix tools do,
+/// instead of failing on the next write: Rust ignores SIGPIPE by default.
+fn restore_sigpipe() {
+    #[cfg(unix)]
+    // SAFETY: setting a signal's disposition to the default at the start of `main`, before any
+    // other thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
 }

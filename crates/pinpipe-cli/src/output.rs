@@ -49,3 +49,8 @@ pub fn spinner(what: &str) -> ProgressBar {
     bar.enable_steady_tick(std::time::Duration::from_millis(120));
     bar
 }
+
+/// A count, or `-` where it is not known (Kinesis does not count a shard's records).
+pub fn or_dash(count: Option<i64>) -> String {
+    count.map_or_else(|| "-".to_owned(), |n| n.to_string())
+}

@@ -2,7 +2,7 @@
 //! variables, then command-line flags. Every setting has a working default, so a fresh machine
 //! needs none of them.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -22,16 +22,23 @@ pub const DEFAULT_CONFIG_FILE: &str = "pinpipe.toml";
 pub struct Settings {
     /// Where embedded state lives: the source database, the bus, the lake.
     pub data_dir: PathBuf,
-    /// Source database URL; default `sqlite://<data_dir>/source.db`.
+    /// Source database URL: `sqlite://path` (default `sqlite://<data_dir>/source.db`),
+    /// `postgres://user:password@host:5432/db` or `mysql://user:password@host:3306/db`.
     pub source: Option<String>,
-    /// Lake location, a local directory; default `<data_dir>/lake`.
+    /// Lake location: a local directory (default `<data_dir>/lake`) or `s3://bucket/prefix`.
     pub lake: Option<String>,
-    /// Options for the lake's object store (`aws_endpoint`, `aws_region`, ...).
+    /// Options for the lake's object store (`AWS_ENDPOINT_URL`, `AWS_REGION`, ...); the standard
+    /// `AWS_*` environment variables are read too.
     pub storage_options: HashMap<String, String>,
     /// Prefix of topics (`<prefix>.pin`) and streams (`streaming-<prefix>-pin`).
     pub topic_prefix: String,
-    /// The embedded bus.
+    /// The topics of the batch path: the embedded log, or Kafka with `bus = "kafka://host:9092"`.
+    #[serde(deserialize_with = "bus_url_or_table")]
     pub bus: BusSettings,
+    /// The streams of the stream path: `embedded` (the bus's log, default) or `kinesis`.
+    pub streams: StreamsBackend,
+    /// Amazon Kinesis, when `streams = "kinesis"`.
+    pub kinesis: KinesisSettings,
     /// The HTTP gateway.
     pub gateway: GatewayConfig,
     /// The raw sink.
@@ -54,6 +61,8 @@ impl Default for Settings {
             storage_options: HashMap::new(),
             topic_prefix: "pinpipe".into(),
             bus: BusSettings::default(),
+            streams: StreamsBackend::default(),
+            kinesis: KinesisSettings::default(),
             gateway: GatewayConfig::default(),
             sink: SinkSettings::default(),
             stream: StreamSettings::default(),
@@ -63,14 +72,58 @@ impl Default for Settings {
     }
 }
 
-/// Settings of the embedded bus.
+/// Settings of the bus: where topics live, and the embedded log's file.
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct BusSettings {
-    /// Bus database file; default `<data_dir>/bus.db`.
+    /// `kafka://host:9092,host2:9092` for a Kafka cluster; unset for the embedded log.
+    pub url: Option<String>,
+    /// librdkafka client properties passed through to Kafka (`security.protocol`,
+    /// `sasl.mechanism`, `sasl.username`, `ssl.ca.location`, `message.timeout.ms`, ...).
+    pub kafka: BTreeMap<String, String>,
+    /// Embedded log database file; default `<data_dir>/bus.db`.
     pub path: Option<PathBuf>,
-    /// `full` (survives power loss) or `normal` (survives a crash of the process).
+    /// Embedded log: `full` (survives power loss) or `normal` (survives a crash of the process).
     pub sync: SyncMode,
+}
+
+/// `bus = "kafka://…"` is short for `[bus] url = "kafka://…"`.
+fn bus_url_or_table<'de, D: serde::Deserializer<'de>>(d: D) -> Result<BusSettings, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Form {
+        Url(String),
+        Table(BusSettings),
+    }
+    Ok(match Form::deserialize(d)? {
+        Form::Url(url) => BusSettings {
+            url: Some(url),
+            ..BusSettings::default()
+        },
+        Form::Table(bus) => bus,
+    })
+}
+
+/// Which backend holds the streams of the stream path.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StreamsBackend {
+    /// The embedded log (the bus's SQLite file).
+    #[default]
+    Embedded,
+    /// Amazon Kinesis, or a Kinesis-compatible endpoint (`[kinesis] endpoint_url`).
+    Kinesis,
+}
+
+/// Settings of Amazon Kinesis; credentials come from the standard AWS chain (`AWS_ACCESS_KEY_ID`,
+/// `AWS_PROFILE`, instance roles, ...).
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct KinesisSettings {
+    /// The region; default from `AWS_REGION` or the AWS profile.
+    pub region: Option<String>,
+    /// Another endpoint than AWS's, e.g. `http://127.0.0.1:4567` for kinesalite or LocalStack.
+    pub endpoint_url: Option<String>,
 }
 
 /// Settings of the raw sink.
@@ -213,6 +266,8 @@ const SETTINGS_KEYS: &[&str] = &[
     "storage_options",
     "topic_prefix",
     "bus",
+    "streams",
+    "kinesis",
     "gateway",
     "sink",
     "stream",
@@ -314,5 +369,70 @@ mod tests {
             assert_eq!(schedule.start_date, None);
             Ok(())
         });
+    }
+
+    #[test]
+    fn real_backends_are_chosen_by_configuration() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "pinpipe.toml",
+                concat!(
+                    "bus = \"kafka://b1:9092,b2:9092\"\n",
+                    "streams = \"kinesis\"\n",
+                    "[kinesis]\nregion = \"eu-west-1\"\n",
+                ),
+            )?;
+            let settings = Settings::load(None, serde_json::json!({})).expect("loads");
+            assert_eq!(settings.bus.url.as_deref(), Some("kafka://b1:9092,b2:9092"));
+            assert_eq!(settings.streams, StreamsBackend::Kinesis);
+            assert_eq!(settings.kinesis.region.as_deref(), Some("eu-west-1"));
+
+            jail.create_file(
+                "pinpipe.toml",
+                "[bus]\nurl = \"kafka://b:9092\"\n[bus.kafka]\n\"security.protocol\" = \"SASL_SSL\"\n",
+            )?;
+            jail.set_env("PINPIPE_STREAMS", "embedded");
+            let settings = Settings::load(None, serde_json::json!({})).expect("loads");
+            assert_eq!(settings.bus.url.as_deref(), Some("kafka://b:9092"));
+            assert_eq!(
+                settings
+                    .bus
+                    .kafka
+                    .get("security.protocol")
+                    .map(String::as_str),
+                Some("SASL_SSL")
+            );
+            assert_eq!(settings.streams, StreamsBackend::Embedded);
+
+            jail.set_env("PINPIPE_STREAMS", "kafka");
+            let error = Settings::load(None, serde_json::json!({})).unwrap_err();
+            assert!(format!("{error:#}").contains("kafka"), "{error:#}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn the_at_scale_example_loads() {
+        let example =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/pinpipe.at-scale.toml");
+        let settings = Settings::load(Some(&example), serde_json::json!({})).expect("loads");
+        assert!(settings.source_url().starts_with("postgres://"));
+        assert!(settings.lake_location().starts_with("s3://"));
+        assert!(
+            settings
+                .bus
+                .url
+                .as_deref()
+                .is_some_and(|u| u.starts_with("kafka://"))
+        );
+        assert_eq!(settings.streams, StreamsBackend::Kinesis);
+        assert_eq!(
+            settings
+                .bus
+                .kafka
+                .get("security.protocol")
+                .map(String::as_str),
+            Some("SASL_SSL")
+        );
     }
 }

@@ -83,8 +83,11 @@ pub async fn run(settings: &Settings, args: &BenchStreamArgs) -> Result<()> {
                 };
                 if let Ok(mut commits) = commits.lock() {
                     for range in batch.shards {
-                        if let Some(shard) = shard_number(&range.shard_id) {
-                            let committed = (range.first, range.last, batch.committed_at);
+                        let shard = shard_number(&range.shard_id);
+                        let first = sequence_offset(&range.first);
+                        let last = sequence_offset(&range.last);
+                        if let (Some(shard), Some(first), Some(last)) = (shard, first, last) {
+                            let committed = (first, last, batch.committed_at);
                             commits.entry((stream, shard)).or_default().push(committed);
                         }
                     }

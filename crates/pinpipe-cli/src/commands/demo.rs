@@ -16,11 +16,10 @@ use super::local_gateway::LocalGateway;
 use super::{batch, emulate, open_bus, open_lake, sink, source, stream};
 use crate::cli::DemoArgs;
 use crate::output::spinner;
-use crate::settings::Settings;
+use crate::settings::{BusSettings, Settings, StreamsBackend};
 
 pub async fn run(settings: &Settings, args: &DemoArgs) -> Result<()> {
-    let mut settings = settings.clone();
-    settings.data_dir = settings.data_dir.join("demo");
+    let settings = embedded(settings);
     prepare(&settings, args.reuse)?;
 
     let source_url = settings.source_url();
@@ -92,6 +91,23 @@ pub async fn run(settings: &Settings, args: &DemoArgs) -> Result<()> {
 }
 
 /// Clears the demo directory, or says what is reused.
+/// The demo's settings: everything embedded under `<data-dir>/demo`, whatever database, bus,
+/// streams or lake the configuration names (the demo clears its folder).
+fn embedded(settings: &Settings) -> Settings {
+    Settings {
+        data_dir: settings.data_dir.join("demo"),
+        source: None,
+        lake: None,
+        storage_options: Default::default(),
+        bus: BusSettings {
+            sync: settings.bus.sync,
+            ..BusSettings::default()
+        },
+        streams: StreamsBackend::Embedded,
+        ..settings.clone()
+    }
+}
+
 fn prepare(settings: &Settings, reuse: bool) -> Result<()> {
     let dir = &settings.data_dir;
     if reuse {

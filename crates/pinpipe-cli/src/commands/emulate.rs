@@ -2,7 +2,7 @@
 
 use anyhow::{Context, Result};
 use pinpipe_source::{
-    EmulatorConfig, EmulatorProgress, EmulatorSummary, Paths, SourceDb, emulate_until,
+    EmulatorConfig, EmulatorProgress, EmulatorSummary, Paths, SourceDb, emulate_until, redact_url,
 };
 
 use super::interrupted;
@@ -13,7 +13,10 @@ use crate::settings::Settings;
 pub async fn run(settings: &Settings, args: &EmulateArgs) -> Result<()> {
     let url = settings.source_url();
     let db = SourceDb::open(&url).with_context(|| {
-        format!("cannot open the source database {url} (run `pinpipe source init` first)")
+        format!(
+            "cannot open the source database {} (run `pinpipe source init` first)",
+            redact_url(&url)
+        )
     })?;
     let config = EmulatorConfig {
         count: (!args.forever).then_some(args.count),

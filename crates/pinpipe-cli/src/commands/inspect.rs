@@ -1,16 +1,16 @@
-//! `pinpipe topics …` and `pinpipe streams …`: look inside the embedded bus.
+//! `pinpipe topics …` and `pinpipe streams …`: look inside the bus (embedded, Kafka, Kinesis).
 
 use anyhow::Result;
-use pinpipe_bus::{Streams, Topics};
 use serde_json::{Value, json};
 
-use super::open_bus;
+use super::Bus;
 use crate::cli::{StreamsCommand, TopicsCommand};
-use crate::output::table;
+use crate::output::{or_dash, table};
 use crate::settings::Settings;
 
 pub async fn topics(settings: &Settings, command: TopicsCommand) -> Result<()> {
-    let bus = open_bus(settings)?;
+    let opened = Bus::open(settings).await?;
+    let bus = opened.topics.as_ref();
     match command {
         TopicsCommand::List => {
             let rows: Vec<Vec<String>> = bus
@@ -33,17 +33,27 @@ pub async fn topics(settings: &Settings, command: TopicsCommand) -> Result<()> {
         }
         TopicsCommand::Describe { name } => {
             let info = bus.describe_topic(&name).await?;
-            let committed = bus.committed_offsets(&settings.sink.group, &name).await?;
+            // The sink group's offsets are known on the embedded log; Kafka's own tools show a
+            // cluster's consumer groups.
+            let committed = match &opened.embedded_topics {
+                Some(embedded) => Some(
+                    embedded
+                        .committed_offsets(&settings.sink.group, &name)
+                        .await?,
+                ),
+                None => None,
+            };
             let rows: Vec<Vec<String>> = info
                 .partitions
                 .iter()
-                .zip(committed)
-                .map(|(p, c)| {
+                .enumerate()
+                .map(|(i, p)| {
+                    let c = committed.as_ref().and_then(|c| c.get(i).copied());
                     vec![
                         p.partition.to_string(),
                         p.high_watermark.to_string(),
-                        c.to_string(),
-                        (p.high_watermark - c).to_string(),
+                        or_dash(c),
+                        or_dash(c.map(|c| p.high_watermark - c)),
                     ]
                 })
                 .collect();
@@ -80,7 +90,8 @@ pub async fn topics(settings: &Settings, command: TopicsCommand) -> Result<()> {
 }
 
 pub async fn streams(settings: &Settings, command: StreamsCommand) -> Result<()> {
-    let bus = open_bus(settings)?;
+    let opened = Bus::open(settings).await?;
+    let bus = opened.streams.as_ref();
     match command {
         StreamsCommand::List => {
             for name in bus.list_streams().await? {
@@ -95,7 +106,7 @@ pub async fn streams(settings: &Settings, command: StreamsCommand) -> Result<()>
             bus.delete_stream(&name).await?;
             println!("deleted stream {name}");
         }
-        StreamsCommand::Lag => super::stream::lag(settings, bus.as_ref()).await?,
+        StreamsCommand::Lag => super::stream::lag(settings, bus).await?,
         StreamsCommand::Describe { name } => {
             let info = bus.describe_stream(&name).await?;
             let rows: Vec<Vec<String>> = info
@@ -106,7 +117,7 @@ pub async fn streams(settings: &Settings, command: StreamsCommand) -> Result<()>
                         s.shard_id,
                         s.starting_hash_key,
                         s.ending_hash_key,
-                        s.records.to_string(),
+                        or_dash(s.records),
                     ]
                 })
                 .collect();

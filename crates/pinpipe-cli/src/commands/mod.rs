@@ -4,6 +4,7 @@ mod airflow;
 mod batch;
 mod bench;
 mod bench_stream;
+mod bus;
 mod demo;
 mod emulate;
 mod inspect;
@@ -49,7 +50,10 @@ pub async fn run(command: Command, settings: Settings) -> Result<()> {
     }
 }
 
-/// Opens the embedded bus named by the settings.
+pub use bus::Bus;
+
+/// Opens the embedded log named by the settings (`pinpipe demo` and the benchmarks always run
+/// on it; the other commands go through [`Bus`]).
 pub fn open_bus(settings: &Settings) -> Result<Arc<EmbeddedBus>> {
     let path = settings.bus_path();
     let options = EmbeddedOptions {

@@ -1,25 +1,25 @@
-//! `pinpipe serve`: the gateway on the embedded bus.
+//! `pinpipe serve`: the gateway on the bus the settings name.
 
 use anyhow::{Context, Result};
 use pinpipe_gateway::{AppState, ensure_defaults, serve};
 use tokio::net::TcpListener;
 
-use super::{interrupted, open_bus};
+use super::{Bus, interrupted};
 use crate::settings::Settings;
 
 pub async fn run(settings: &Settings) -> Result<()> {
-    let bus = open_bus(settings)?;
+    let bus = Bus::open(settings).await?;
     let config = settings.gateway.clone();
-    ensure_defaults(bus.as_ref(), bus.as_ref(), &config)
+    ensure_defaults(bus.topics.as_ref(), bus.streams.as_ref(), &config)
         .await
         .context("cannot create the default topics and streams")?;
     let listener = TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let address = listener.local_addr()?;
-    tracing::info!(%address, bus = %bus.path().display(), topics = ?config.default_topics(), "gateway listening");
+    tracing::info!(%address, bus = %bus.description, topics = ?config.default_topics(), "gateway listening");
     eprintln!("pinpipe gateway listening on http://{address} (Ctrl-C to stop)");
-    let state = AppState::new(bus.clone(), bus, config);
+    let state = AppState::new(bus.topics, bus.streams, config);
     serve(listener, state, interrupted()).await?;
     tracing::info!("gateway stopped");
     Ok(())

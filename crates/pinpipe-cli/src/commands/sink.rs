@@ -4,14 +4,16 @@ use anyhow::{Context, Result};
 use pinpipe_gateway::ensure_defaults;
 use pinpipe_lake::sink::{SinkEvent, SinkOptions, run_sink};
 
-use super::{interrupted, open_bus, open_lake};
+use super::{Bus, interrupted, open_lake};
 use crate::output::spinner;
 use crate::settings::Settings;
 
 pub async fn run(settings: &Settings, once: bool) -> Result<()> {
-    let bus = open_bus(settings)?;
-    ensure_defaults(bus.as_ref(), bus.as_ref(), &settings.gateway).await?;
+    let bus = Bus::open(settings).await?;
+    ensure_defaults(bus.topics.as_ref(), bus.streams.as_ref(), &settings.gateway).await?;
     let lake = open_lake(settings)?;
+    // The sink only writes objects: check the lake now for a clear error at the start.
+    lake.check().await?;
     let options = sink_options(settings, once)?;
     let progress = spinner("sink");
     progress.set_message("records written");
@@ -26,7 +28,7 @@ pub async fn run(settings: &Settings, once: bool) -> Result<()> {
         }
     };
     let report = run_sink(
-        bus.as_ref(),
+        bus.topics.as_ref(),
         lake.store(),
         &options,
         &on_event,

@@ -8,16 +8,16 @@ use pinpipe_lake::{
     Lake, ShardLag, StreamEvent, StreamOptions, StreamReport, run_stream, stream_lag,
 };
 
-use super::{interrupted, open_bus, open_lake};
-use crate::output::{spinner, table};
+use super::{Bus, interrupted, open_lake};
+use crate::output::{or_dash, spinner, table};
 use crate::settings::Settings;
 
 pub async fn run(settings: &Settings, once: bool) -> Result<()> {
-    let bus = open_bus(settings)?;
-    ensure_defaults(bus.as_ref(), bus.as_ref(), &settings.gateway).await?;
+    let bus = Bus::open(settings).await?;
+    ensure_defaults(bus.topics.as_ref(), bus.streams.as_ref(), &settings.gateway).await?;
     let lake = open_lake(settings)?;
     let options = stream_options(settings, once)?;
-    let report = follow(&lake, bus.as_ref(), &options).await?;
+    let report = follow(&lake, bus.streams.as_ref(), &options).await?;
     if report.records_read == 0 {
         println!("stream: nothing new on the streams; tables unchanged");
     } else {
@@ -33,7 +33,7 @@ pub async fn run(settings: &Settings, once: bool) -> Result<()> {
             options.tables_dir
         );
     }
-    print_lag(&stream_lag(&lake, bus.as_ref(), &options).await?);
+    print_lag(&stream_lag(&lake, bus.streams.as_ref(), &options).await?);
     Ok(())
 }
 
@@ -49,7 +49,7 @@ pub async fn follow(
     let on_event = |event: StreamEvent| match event {
         StreamEvent::Committed(batch) => progress.inc(batch.records as u64),
         StreamEvent::Lag(lag) => {
-            let behind: i64 = lag.iter().map(|l| l.lag).sum();
+            let behind: i64 = lag.iter().filter_map(|l| l.lag).sum();
             progress.set_message(format!("records committed, lag {behind}"));
         }
         StreamEvent::Retrying { error, attempt } => {
@@ -106,9 +106,9 @@ fn print_lag(lags: &[ShardLag]) {
             vec![
                 l.stream.clone(),
                 l.shard_id.clone(),
-                l.records.to_string(),
-                l.position.map_or_else(|| "-".to_owned(), |p| p.to_string()),
-                l.lag.to_string(),
+                or_dash(l.records),
+                l.position.clone().unwrap_or_else(|| "-".to_owned()),
+                or_dash(l.lag),
             ]
         })
         .collect();

@@ -1,5 +1,6 @@
 //! End-to-end tests of the `pinpipe` binary: real processes, real HTTP, SIGKILL.
 
+mod at_scale;
 mod crash;
 mod original_client;
 mod pipeline;

@@ -33,8 +33,16 @@ pub struct Server {
 
 impl Server {
     pub fn start(data_dir: &Path, port: u16) -> Self {
-        let child = pinpipe(data_dir)
-            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        Self::spawn(
+            pinpipe(data_dir).args(["serve", "--listen", &format!("127.0.0.1:{port}")]),
+            port,
+        )
+    }
+
+    /// Starts `serve_command` (a `pinpipe … serve --listen 127.0.0.1:<port>`) and waits until it
+    /// answers.
+    pub fn spawn(serve_command: &mut Command, port: u16) -> Self {
+        let child = serve_command
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
