@@ -5,6 +5,17 @@
 //! always sets). Without it the test fails and says which server it needs and how to start it;
 //! nothing is skipped silently. A developer who wants to run the rest without servers sets
 //! `PINPIPE_SKIP_SERVER_TESTS=1`, and each such test then passes after saying it did not run.
+//!
+//! A test that stops and restarts its object store runs a SeaweedFS of its own, [`PrivateS3`], from
+//! the binary in [`WEED_BIN_VAR`], under the same rule; one that kills and restarts its Kafka
+//! broker runs a tansu of its own, [`PrivateKafka`], from the binary in [`TANSU_BIN_VAR`].
+
+mod daemon;
+mod tansu;
+mod weed;
+
+pub use tansu::{PrivateKafka, TANSU_BIN_VAR};
+pub use weed::{PrivateS3, WEED_BIN_VAR};
 
 /// A real server the integration tests can need.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -56,19 +67,31 @@ impl Server {
         if let Some(address) = std::env::var(self.env_var()).ok().filter(|a| !a.is_empty()) {
             return Some(address);
         }
-        let how = format!(
-            "this test needs {} at the address in {}. Start every test server with \
-             `eval \"$(scripts/servers start /tmp/pinpipe-servers)\"` (scripts/test does this), \
-             or set PINPIPE_SKIP_SERVER_TESTS=1 to skip the tests that need one",
+        skip_or_panic(&format!(
+            "this test needs {} at the address in {}. {HOW_TO_START}",
             self.describe(),
             self.env_var()
-        );
-        if std::env::var("PINPIPE_SKIP_SERVER_TESTS").as_deref() == Ok("1") {
-            eprintln!("skipped: {how}");
-            return None;
-        }
-        panic!("{how}");
+        ))
     }
+}
+
+/// How to provide every server a test can need, or to skip those tests.
+const HOW_TO_START: &str = "Start every test server with \
+    `eval \"$(scripts/servers start /tmp/pinpipe-servers)\"` (scripts/test does this), or set \
+    PINPIPE_SKIP_SERVER_TESTS=1 to skip the tests that need one";
+
+/// `None`, after saying that the test did not run, when the developer chose to skip server tests
+/// (`PINPIPE_SKIP_SERVER_TESTS=1`).
+///
+/// # Panics
+/// Otherwise, with `how`: what the test needs and how to provide it.
+#[track_caller]
+fn skip_or_panic<T>(how: &str) -> Option<T> {
+    if std::env::var("PINPIPE_SKIP_SERVER_TESTS").as_deref() == Ok("1") {
+        eprintln!("skipped: {how}");
+        return None;
+    }
+    panic!("{how}");
 }
 
 /// The bucket on the S3 test server (`pinpipe-test` unless [`S3_BUCKET_VAR`] says otherwise).

@@ -128,6 +128,10 @@ impl KafkaOptions {
             // tansu takes ~20 s for a first join with librdkafka's 45 s default.
             ("session.timeout.ms", "6000"),
             ("heartbeat.interval.ms", "1000"),
+            // A broker holds a fetch on an empty partition this long before it answers; with
+            // librdkafka's 500 ms, a poll of a few hundred milliseconds could end empty while
+            // another partition had records, and `pinpipe sink --once` would stop too early.
+            ("fetch.wait.max.ms", "100"),
             ("allow.auto.create.topics", "false"),
         ])
     }

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use pinpipe_bus::{EmbeddedBus, Streams, Topics};
 
 use super::open_bus;
@@ -74,7 +74,9 @@ fn open_kafka(settings: &Settings, url: &str) -> Result<Arc<dyn Topics>> {
             .iter()
             .map(|(k, v)| (k.clone(), v.clone())),
     );
-    let bus = KafkaBus::connect(options).with_context(|| format!("cannot use Kafka at {url}"))?;
+    let bus = anyhow::Context::with_context(KafkaBus::connect(options), || {
+        format!("cannot use Kafka at {url}")
+    })?;
     Ok(Arc::new(bus))
 }
 
@@ -91,9 +93,9 @@ async fn open_kinesis(settings: &Settings) -> Result<Arc<dyn Streams>> {
         endpoint_url: settings.kinesis.endpoint_url.clone(),
         ..KinesisOptions::default()
     };
-    let bus = KinesisBus::connect(options)
-        .await
-        .with_context(|| format!("cannot use {}", kinesis_name(settings)))?;
+    let bus = anyhow::Context::with_context(KinesisBus::connect(options).await, || {
+        format!("cannot use {}", kinesis_name(settings))
+    })?;
     Ok(Arc::new(bus))
 }
 

@@ -3,13 +3,13 @@
 //! nine results must be those of the embedded run on the same rows.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use pinpipe_testkit::{Server as Real, s3_bucket, unique_name};
 use serde_json::Value;
 use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection};
 
-use crate::process::{Server, free_port, pinpipe};
+use crate::process::{Server, configured, free_port, pinpipe, run};
 
 /// Rows in the source, posts the emulator sends.
 const ROWS: &str = "300";
@@ -32,27 +32,6 @@ impl Servers {
             postgres: Real::Postgres.address()?,
         })
     }
-}
-
-/// `pinpipe` with the configuration file and the AWS credentials the test servers take.
-fn configured(dir: &Path, config: &Path) -> Command {
-    let mut command = pinpipe(dir);
-    command
-        .arg("--config")
-        .arg(config)
-        .env("AWS_ACCESS_KEY_ID", "pinpipe")
-        .env("AWS_SECRET_ACCESS_KEY", "pinpipe")
-        .env("AWS_REGION", "us-east-1");
-    command
-}
-
-fn run(command: &mut Command) -> String {
-    let output = command
-        .stderr(Stdio::inherit())
-        .output()
-        .expect("run pinpipe");
-    assert!(output.status.success(), "{command:?} failed");
-    String::from_utf8(output.stdout).expect("utf-8")
 }
 
 /// A new, empty PostgreSQL database on the test server; its URL.

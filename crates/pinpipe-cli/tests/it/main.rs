@@ -3,6 +3,7 @@
 mod at_scale;
 mod crash;
 mod original_client;
+mod outage;
 mod pipeline;
 mod process;
 mod schedule;

@@ -2,20 +2,10 @@
 //! `sink --once`; the raw layout then holds exactly the acknowledged records.
 
 use std::collections::BTreeMap;
-use std::process::Stdio;
 
 use serde_json::Value;
 
-use crate::process::{Server, free_port, pinpipe};
-
-fn run(command: &mut std::process::Command) -> String {
-    let output = command
-        .stderr(Stdio::inherit())
-        .output()
-        .expect("run pinpipe");
-    assert!(output.status.success(), "{command:?} failed");
-    String::from_utf8(output.stdout).expect("utf-8")
-}
+use crate::process::{Server, free_port, pinpipe, run};
 
 #[test]
 fn emulated_posts_land_in_the_raw_layout_exactly_once() {

@@ -17,6 +17,28 @@ pub fn pinpipe(data_dir: &Path) -> Command {
     command
 }
 
+/// `pinpipe` with the configuration file `config` and the AWS credentials the test servers take.
+pub fn configured(data_dir: &Path, config: &Path) -> Command {
+    let mut command = pinpipe(data_dir);
+    command
+        .arg("--config")
+        .arg(config)
+        .env("AWS_ACCESS_KEY_ID", "pinpipe")
+        .env("AWS_SECRET_ACCESS_KEY", "pinpipe")
+        .env("AWS_REGION", "us-east-1");
+    command
+}
+
+/// Runs `command` to its successful end; its standard output.
+pub fn run(command: &mut Command) -> String {
+    let output = command
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("run pinpipe");
+    assert!(output.status.success(), "{command:?} failed");
+    String::from_utf8(output.stdout).expect("utf-8")
+}
+
 /// A free port on the loopback interface.
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")

@@ -76,7 +76,14 @@ async fn put_records_reports_each_record_and_spreads_by_md5() {
         );
     }
     let described = gw.bus.describe_stream("four").await.expect("describe");
-    assert_eq!(described.shards.iter().map(|s| s.records.unwrap_or(0)).sum::<i64>(), 20);
+    assert_eq!(
+        described
+            .shards
+            .iter()
+            .map(|s| s.records.unwrap_or(0))
+            .sum::<i64>(),
+        20
+    );
 }
 
 #[tokio::test]

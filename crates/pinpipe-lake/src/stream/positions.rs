@@ -73,7 +73,8 @@ impl Checkpoint {
             }
         }
         tracing::warn!(
-            stream, batch,
+            stream,
+            batch,
             "the commit of the last micro-batch is no longer in the table's log (log retention); \
              reading every shard from its oldest record, which changes nothing already committed"
         );

@@ -109,9 +109,12 @@ impl TableStream {
             self.reset();
             return Ok(None);
         }
-        let next = self
-            .checkpoint
-            .next(batch.ranges.iter().map(|r| (r.shard_id.as_str(), r.last.as_str())));
+        let next = self.checkpoint.next(
+            batch
+                .ranges
+                .iter()
+                .map(|r| (r.shard_id.as_str(), r.last.as_str())),
+        );
         let batch_number = next.batch.unwrap_or_default();
         let properties = CommitProperties::default()
             .with_application_transaction(Transaction::new(app_id(&self.stream), batch_number))
