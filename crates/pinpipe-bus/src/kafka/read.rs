@@ -5,7 +5,8 @@
 
 use std::time::Instant;
 
-use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::ClientContext;
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
@@ -16,15 +17,31 @@ use crate::{BusError, ConsumedRecord, Result};
 /// A consumer for direct reads; every call blocks up to the bus's timeout.
 pub(super) struct Reader<'a> {
     inner: &'a Inner,
-    consumer: BaseConsumer,
+    consumer: BaseConsumer<ReaderContext>,
 }
+
+/// Reaching a partition's end is how a direct read finds where to stop, not an error to log
+/// (librdkafka also reports it as a "global error"); every other error is logged as usual.
+struct ReaderContext;
+
+impl ClientContext for ReaderContext {
+    fn error(&self, error: KafkaError, reason: &str) {
+        if error.rdkafka_error_code() == Some(RDKafkaErrorCode::PartitionEOF) {
+            tracing::debug!(%reason, "partition end reached");
+        } else {
+            tracing::error!(%error, %reason, "librdkafka");
+        }
+    }
+}
+
+impl ConsumerContext for ReaderContext {}
 
 impl<'a> Reader<'a> {
     pub fn new(inner: &'a Inner) -> Result<Self> {
         let consumer = inner
             .options
             .reader_config()
-            .create()
+            .create_with_context(ReaderContext)
             .map_err(|e| inner.error(e))?;
         Ok(Self { inner, consumer })
     }
