@@ -57,3 +57,18 @@ pub enum RecordError {
     #[error("{code}: {message}")]
     Rejected { code: String, message: String },
 }
+
+/// `error` and its causes on one line, each once (`dispatch failure: io error: … Connection
+/// refused`): the clients' own messages often leave out why a request failed.
+pub fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(inner) = cause {
+        let more = inner.to_string();
+        if !text.contains(&more) {
+            text = format!("{text}: {more}");
+        }
+        cause = inner.source();
+    }
+    text
+}

@@ -28,7 +28,7 @@ mod topics;
 pub use embedded::{
     EmbeddedBus, EmbeddedOptions, SyncMode, sequence_offset, shard_sequence_number,
 };
-pub use error::{BusError, RecordError, Result};
+pub use error::{BusError, RecordError, Result, with_causes};
 pub use names::{validate_stream_name, validate_topic_name};
 pub use partitioner::{
     kafka_partition_for_key, shard_for_partition_key, shard_hash_range, shard_id,

@@ -45,6 +45,7 @@ use deltalake::{DeltaTable, DeltaTableBuilder, DeltaTableError};
 use futures::StreamExt;
 use object_store::ObjectStore;
 use object_store::path::Path as ObjectPath;
+use pinpipe_bus::with_causes;
 use tokio::sync::OnceCell;
 use url::Url;
 
@@ -256,21 +257,6 @@ impl Lake {
                 path: path.to_owned(),
             })
     }
-}
-
-/// `error` and its causes, each once: object_store's messages leave out why a request failed
-/// (e.g. the connection was refused).
-pub(crate) fn with_causes(error: &object_store::Error) -> String {
-    let mut text = error.to_string();
-    let mut cause = std::error::Error::source(error);
-    while let Some(inner) = cause {
-        let more = inner.to_string();
-        if !text.contains(&more) {
-            text = format!("{text}: {more}");
-        }
-        cause = inner.source();
-    }
-    text
 }
 
 /// Whether `root` is an S3 location.

@@ -17,12 +17,11 @@ use std::time::Duration;
 use bytes::Bytes;
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
-use pinpipe_bus::{BusError, ConsumedRecord, TopicConsumer, Topics};
+use pinpipe_bus::{BusError, ConsumedRecord, TopicConsumer, Topics, with_causes};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::error::is_transient;
-use crate::location::with_causes;
 use crate::raw::object_path;
 
 /// The consumer group the sink commits its progress under.

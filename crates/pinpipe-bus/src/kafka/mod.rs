@@ -151,17 +151,23 @@ impl KafkaBus {
         self.fresh_partition_count(topic).await
     }
 
-    /// High watermarks of partitions `0..count` of a topic.
-    async fn high_watermarks(&self, topic: &str, count: i32) -> Result<Vec<PartitionInfo>> {
-        let topic = topic.to_owned();
+    /// Topics with the high watermarks of their partitions `0..count`, read through one reader
+    /// (a librdkafka consumer is costly to create: threads and broker connections).
+    async fn describe(&self, topics: Vec<(String, i32)>) -> Result<Vec<TopicInfo>> {
         self.blocking(move |inner| {
             let reader = read::Reader::new(inner)?;
-            (0..count)
-                .map(|partition| {
-                    Ok(PartitionInfo {
-                        partition,
-                        high_watermark: reader.high_watermark(&topic, partition)?,
-                    })
+            topics
+                .into_iter()
+                .map(|(name, count)| {
+                    let partitions = (0..count)
+                        .map(|partition| {
+                            Ok(PartitionInfo {
+                                partition,
+                                high_watermark: reader.high_watermark(&name, partition)?,
+                            })
+                        })
+                        .collect::<Result<_>>()?;
+                    Ok(TopicInfo { name, partitions })
                 })
                 .collect()
         })
@@ -295,12 +301,7 @@ impl Topics for KafkaBus {
     async fn list_topics(&self) -> Result<Vec<TopicInfo>> {
         let mut names: Vec<(String, i32)> = self.refresh_metadata().await?.into_iter().collect();
         names.sort();
-        let mut topics = Vec::with_capacity(names.len());
-        for (name, count) in names {
-            let partitions = self.high_watermarks(&name, count).await?;
-            topics.push(TopicInfo { name, partitions });
-        }
-        Ok(topics)
+        self.describe(names).await
     }
 
     async fn create_topic(&self, name: &str, partitions: i32) -> Result<()> {
@@ -340,10 +341,10 @@ impl Topics for KafkaBus {
 
     async fn describe_topic(&self, name: &str) -> Result<TopicInfo> {
         let count = self.fresh_partition_count(name).await?;
-        Ok(TopicInfo {
-            name: name.to_owned(),
-            partitions: self.high_watermarks(name, count).await?,
-        })
+        let mut described = self.describe(vec![(name.to_owned(), count)]).await?;
+        described
+            .pop()
+            .ok_or_else(|| BusError::TopicNotFound(name.to_owned()))
     }
 
     async fn produce(

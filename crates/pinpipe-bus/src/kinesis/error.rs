@@ -7,7 +7,7 @@ use std::error::Error;
 use aws_sdk_kinesis::error::{ProvideErrorMetadata, SdkError};
 
 use super::KinesisBus;
-use crate::BusError;
+use crate::{BusError, with_causes};
 
 /// Error codes of a call over a limit or of a stream between states; the SDK has already retried
 /// the throttling ones.
@@ -53,12 +53,12 @@ impl KinesisBus {
             // Configuration, not the endpoint: a bad endpoint URL, no credentials in the chain.
             SdkError::ConstructionFailure(_) => BusError::Kinesis(format!(
                 "cannot build a request to Kinesis at {endpoint}: {}",
-                causes(&err)
+                with_causes(&err)
             )),
             SdkError::DispatchFailure(f) if f.is_user() || f.is_other() => {
                 BusError::Kinesis(format!(
                     "cannot send a request to Kinesis at {endpoint}: {}",
-                    causes(&err)
+                    with_causes(&err)
                 ))
             }
             // Timeouts, connection failures and unreadable answers, after the SDK's retries.
@@ -70,20 +70,11 @@ impl KinesisBus {
                 } else {
                     "cannot be reached"
                 };
-                BusError::Unavailable(format!("Kinesis at {endpoint} {what}: {}", causes(&err)))
+                BusError::Unavailable(format!(
+                    "Kinesis at {endpoint} {what}: {}",
+                    with_causes(&err)
+                ))
             }
         }
     }
-}
-
-/// An error and its causes on one line: `dispatch failure: io error: … Connection refused`.
-fn causes(err: &dyn Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
