@@ -27,20 +27,104 @@ pub enum BusError {
     /// A request the bus cannot satisfy, such as zero partitions.
     #[error("invalid request: {0}")]
     InvalidRequest(String),
-    /// The backend cannot be reached or has shut down (REST Proxy 50302).
-    #[error("backend unavailable: {0}")]
-    Unavailable(String),
-    /// The embedded log's storage failed.
+    /// The backend cannot be reached, did not answer in time, is overloaded or out of space:
+    /// the same call may succeed later (REST Proxy 50302, HTTP 503).
+    #[error("backend unavailable: {context}")]
+    Unavailable {
+        /// What could not be done, and where.
+        context: String,
+        /// The backend's own error, when there is one.
+        #[source]
+        source: Option<BoxError>,
+    },
+    /// The embedded log's storage failed; [`BusError::is_transient`] tells whether it may pass
+    /// (a full disk, a lock held too long) or not (a corrupt file).
     #[error("storage error: {0}")]
     Storage(#[from] rusqlite::Error),
-    /// Kafka refused a request for a reason other than the ones above (authorization, an
-    /// unsupported request, a setting the cluster rejects).
-    #[error("Kafka error: {0}")]
-    Kafka(String),
-    /// Kinesis refused a request for a reason other than the ones above (access denied, a KMS
-    /// key it cannot use, an error code the bus does not know); retrying will not help.
-    #[error("Kinesis error: {0}")]
-    Kinesis(String),
+    /// The backend refused for a reason a retry will not fix: authorization, an unsupported
+    /// request, a setting the cluster rejects, a configuration that cannot work.
+    #[error("{context}")]
+    Refused {
+        /// What was refused, and where.
+        context: String,
+        /// The backend's own error, when there is one.
+        #[source]
+        source: Option<BoxError>,
+    },
+}
+
+/// A backend's own error, kept as the source of a [`BusError`].
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+impl BusError {
+    /// [`BusError::Unavailable`] with no source error.
+    pub fn unavailable(context: impl Into<String>) -> Self {
+        BusError::Unavailable {
+            context: context.into(),
+            source: None,
+        }
+    }
+
+    /// [`BusError::Unavailable`] caused by `source`.
+    pub fn unavailable_because(context: impl Into<String>, source: impl Into<BoxError>) -> Self {
+        BusError::Unavailable {
+            context: context.into(),
+            source: Some(source.into()),
+        }
+    }
+
+    /// [`BusError::Refused`] caused by `source`.
+    pub fn refused_because(context: impl Into<String>, source: impl Into<BoxError>) -> Self {
+        BusError::Refused {
+            context: context.into(),
+            source: Some(source.into()),
+        }
+    }
+
+    /// Whether the same call may succeed if made again later: the backend was unavailable, or
+    /// the embedded log's storage was full, busy or failed to read or write.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            BusError::Unavailable { .. } => true,
+            BusError::Storage(e) => sqlite_is_transient(e),
+            _ => false,
+        }
+    }
+
+    /// Whether the error comes from a full disk, anywhere in its chain of causes.
+    pub fn is_disk_full(&self) -> bool {
+        let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(self);
+        while let Some(error) = cause {
+            if let Some(e) = error.downcast_ref::<rusqlite::Error>()
+                && e.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull)
+            {
+                return true;
+            }
+            if let Some(e) = error.downcast_ref::<std::io::Error>()
+                && e.kind() == std::io::ErrorKind::StorageFull
+            {
+                return true;
+            }
+            cause = error.source();
+        }
+        false
+    }
+}
+
+/// SQLite failures that may pass: a full disk or a lock held by another process (space freed,
+/// lock released), an I/O error, memory.
+pub(crate) fn sqlite_is_transient(e: &rusqlite::Error) -> bool {
+    use rusqlite::ErrorCode as Code;
+    matches!(
+        e.sqlite_error_code(),
+        Some(
+            Code::DiskFull
+                | Code::DatabaseBusy
+                | Code::DatabaseLocked
+                | Code::SystemIoFailure
+                | Code::OutOfMemory
+        )
+    )
 }
 
 /// Why one record inside an accepted batch failed; the rest of the batch may still succeed.

@@ -28,12 +28,14 @@ mod topics;
 pub use embedded::{
     EmbeddedBus, EmbeddedOptions, SyncMode, sequence_offset, shard_sequence_number,
 };
-pub use error::{BusError, RecordError, Result, with_causes};
+pub use error::{BoxError, BusError, RecordError, Result, with_causes};
 pub use names::{validate_stream_name, validate_topic_name};
 pub use partitioner::{
     kafka_partition_for_key, shard_for_partition_key, shard_hash_range, shard_id,
 };
-pub use streams::{PutRecord, PutResult, ShardInfo, StreamInfo, StreamRecord, Streams};
+pub use streams::{
+    PutRecord, PutResult, ReadFrom, ReadLimit, ShardInfo, StreamInfo, StreamRecord, Streams,
+};
 pub use topics::{
     ConsumedRecord, PartitionInfo, ProduceRecord, Produced, TopicConsumer, TopicInfo, Topics,
 };

@@ -23,6 +23,47 @@ pub struct StreamRecord {
     pub arrival_ms: i64,
 }
 
+/// Where a read of a shard starts, as Kinesis's shard iterator types say it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReadFrom<'a> {
+    /// The oldest record kept (`TRIM_HORIZON`).
+    Oldest,
+    /// The record with this sequence number (`AT_SEQUENCE_NUMBER`).
+    At(&'a str),
+    /// The record after this sequence number (`AFTER_SEQUENCE_NUMBER`).
+    After(&'a str),
+    /// The first record that arrived at or after this time, in milliseconds since the Unix epoch
+    /// (`AT_TIMESTAMP`).
+    Since(i64),
+}
+
+impl<'a> ReadFrom<'a> {
+    /// After `position` when there is one, else from the oldest record.
+    pub fn after(position: Option<&'a str>) -> Self {
+        position.map_or(ReadFrom::Oldest, ReadFrom::After)
+    }
+}
+
+/// How much one read returns at most: a count of records and their bytes. A read returns at least
+/// one record when there is one, however large.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReadLimit {
+    /// Records at most.
+    pub records: usize,
+    /// Bytes of record data (and keys) at most, give or take the last record.
+    pub bytes: usize,
+}
+
+impl ReadLimit {
+    /// At most `records` records, of any size.
+    pub fn records(records: usize) -> Self {
+        Self {
+            records,
+            bytes: usize::MAX,
+        }
+    }
+}
+
 /// A shard of a stream.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct ShardInfo {
@@ -39,6 +80,10 @@ pub struct ShardInfo {
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct StreamInfo {
     pub name: String,
+    /// Which life of the stream this is: different after the stream is deleted and created again
+    /// (the embedded log's id for it, Kinesis's creation time), so that a reader can tell a
+    /// re-created stream's shards, numbered from the start again, from the old ones.
+    pub incarnation: String,
     pub shards: Vec<ShardInfo>,
 }
 
@@ -66,12 +111,12 @@ pub trait Streams: Send + Sync {
         stream: &str,
         records: Vec<PutRecord>,
     ) -> Result<Vec<Result<PutResult, RecordError>>>;
-    /// Up to `max` records of one shard after `after` (a sequence number), or from the start.
+    /// Records of one shard from `from`, within `limit`, in sequence order.
     async fn read_shard(
         &self,
         stream: &str,
         shard_id: &str,
-        after: Option<&str>,
-        max: usize,
+        from: ReadFrom<'_>,
+        limit: ReadLimit,
     ) -> Result<Vec<StreamRecord>>;
 }

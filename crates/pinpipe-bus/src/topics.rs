@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use crate::{RecordError, Result};
+use crate::{ReadLimit, RecordError, Result};
 
 /// A record to produce.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -82,9 +82,18 @@ pub trait Topics: Send + Sync {
 /// A consumer-group member: reads its partitions and commits how far it has safely got.
 #[async_trait]
 pub trait TopicConsumer: Send {
-    /// The next records of any assigned partition, at most `max`, waiting up to `timeout` when
+    /// The next records of any assigned partition, within `limit`, waiting up to `timeout` when
     /// none are there. An empty result means nothing arrived in time.
-    async fn poll(&mut self, max: usize, timeout: Duration) -> Result<Vec<ConsumedRecord>>;
-    /// Records that the group has everything before `next_offset` of this partition.
+    async fn poll(&mut self, limit: ReadLimit, timeout: Duration) -> Result<Vec<ConsumedRecord>>;
+    /// Whether this member still owns the partition: it may have been given to another member
+    /// (a Kafka rebalance, an embedded lease taken over). Asked before writing what was read
+    /// from it.
+    async fn still_owns(&mut self, topic: &str, partition: i32) -> Result<bool>;
+    /// Records that the group has everything before `next_offset` of this partition; fails if
+    /// this member no longer owns it.
     async fn commit(&mut self, topic: &str, partition: i32, next_offset: i64) -> Result<()>;
+    /// Leaves the group, so that another member takes over at once.
+    async fn close(&mut self) -> Result<()> {
+        Ok(())
+    }
 }

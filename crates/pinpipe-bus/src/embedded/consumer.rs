@@ -1,5 +1,14 @@
 //! A consumer-group member on the embedded log. One embedded consumer owns every partition of its
 //! topics; it starts from the group's committed offsets and picks up partitions added later.
+//!
+//! **One member per group.** Kafka gives each partition to one member of a group; the embedded log
+//! has no broker to do that, so a member holds the group's lease, a row in the bus renewed while it
+//! runs. A second process in the same group (a second `pinpipe sink`, or a REST Proxy consumer
+//! that names the sink's group) waits for the lease and says so, and takes over when the holder
+//! stops (at once on a clean stop, within [`LEASE_TTL`] after a crash). Offsets are committed only
+//! while the lease is held, and the sink asks [`TopicConsumer::still_owns`] before writing an
+//! object, so a member that lost its lease neither writes over its successor's objects nor moves
+//! the group back.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -8,11 +17,20 @@ use async_trait::async_trait;
 use tokio::time::Instant;
 
 use super::{EmbeddedBus, LogKind};
-use crate::{ConsumedRecord, Result, TopicConsumer, Topics};
+use crate::{BusError, ConsumedRecord, ReadLimit, Result, TopicConsumer};
+
+/// How long a lease lasts without renewal.
+pub const LEASE_TTL: Duration = Duration::from_secs(15);
+/// How often a waiting member looks at the lease again.
+const LEASE_WAIT: Duration = Duration::from_secs(1);
 
 pub(super) struct EmbeddedConsumer {
     bus: EmbeddedBus,
     group: String,
+    /// This member's name in the lease.
+    owner: String,
+    /// When the lease held must be renewed.
+    renew_at: Instant,
     topics: Vec<String>,
     /// Next offset to read, per (topic, partition).
     positions: BTreeMap<(String, i32), i64>,
@@ -21,10 +39,37 @@ pub(super) struct EmbeddedConsumer {
 }
 
 impl EmbeddedConsumer {
+    /// Joins `group`, waiting for its lease if another member holds it.
     pub async fn new(bus: EmbeddedBus, group: &str, topics: &[String]) -> Result<Self> {
+        let owner = format!(
+            "{}:{}:{:x}",
+            hostname(),
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos())
+        );
+        let mut warned = false;
+        loop {
+            let lease = bus.lease(group, &owner, LEASE_TTL).await?;
+            if lease.holder == owner {
+                break;
+            }
+            if !warned {
+                tracing::warn!(
+                    group,
+                    holder = %lease.holder,
+                    "another consumer holds this group on the embedded bus; waiting for it to stop"
+                );
+                warned = true;
+            }
+            tokio::time::sleep(LEASE_WAIT).await;
+        }
         let mut consumer = Self {
             bus,
             group: group.to_owned(),
+            owner,
+            renew_at: Instant::now() + LEASE_TTL / 3,
             topics: topics.to_vec(),
             positions: BTreeMap::new(),
             cursor: 0,
@@ -33,10 +78,33 @@ impl EmbeddedConsumer {
         Ok(consumer)
     }
 
+    /// Renews the lease when a third of it is used up; fails if another member took it.
+    async fn keep_lease(&mut self) -> Result<()> {
+        if Instant::now() < self.renew_at {
+            return Ok(());
+        }
+        let lease = self.bus.lease(&self.group, &self.owner, LEASE_TTL).await?;
+        if lease.holder != self.owner {
+            return Err(self.lost(&lease.holder));
+        }
+        self.renew_at = Instant::now() + LEASE_TTL / 3;
+        Ok(())
+    }
+
+    fn lost(&self, holder: &str) -> BusError {
+        BusError::Refused {
+            context: format!(
+                "consumer group {} lost its lease to {holder}: another member took over",
+                self.group
+            ),
+            source: None,
+        }
+    }
+
     /// Adds partitions not yet owned, at the group's committed offset.
     async fn assign(&mut self) -> Result<()> {
         for topic in &self.topics {
-            let meta = self.bus.meta(LogKind::Topic, topic).await?;
+            let meta = self.bus.fresh_meta(LogKind::Topic, topic).await?;
             for partition in 0..meta.partitions {
                 let slot = (topic.clone(), partition);
                 if !self.positions.contains_key(&slot) {
@@ -51,23 +119,26 @@ impl EmbeddedConsumer {
         Ok(())
     }
 
-    async fn read_some(&mut self, max: usize) -> Result<Vec<ConsumedRecord>> {
+    async fn read_some(&mut self, limit: ReadLimit) -> Result<Vec<ConsumedRecord>> {
         let slots: Vec<(String, i32)> = self.positions.keys().cloned().collect();
         let mut out = Vec::new();
+        let mut bytes = 0usize;
         for i in 0..slots.len() {
-            if out.len() >= max {
+            if out.len() >= limit.records || bytes >= limit.bytes {
                 break;
             }
             let (topic, partition) = &slots[(self.cursor + i) % slots.len()];
             let from = self.positions[&(topic.clone(), *partition)];
-            let records = self
-                .bus
-                .read(topic, *partition, from, max - out.len())
-                .await?;
+            let left = ReadLimit {
+                records: limit.records - out.len(),
+                bytes: limit.bytes - bytes,
+            };
+            let records = self.bus.read_limited(topic, *partition, from, left).await?;
             if let Some(last) = records.last() {
                 self.positions
                     .insert((topic.clone(), *partition), last.offset + 1);
             }
+            bytes = bytes.saturating_add(records.iter().map(|r| r.value.len()).sum());
             out.extend(records);
         }
         self.cursor = self.cursor.wrapping_add(1);
@@ -77,10 +148,11 @@ impl EmbeddedConsumer {
 
 #[async_trait]
 impl TopicConsumer for EmbeddedConsumer {
-    async fn poll(&mut self, max: usize, timeout: Duration) -> Result<Vec<ConsumedRecord>> {
+    async fn poll(&mut self, limit: ReadLimit, timeout: Duration) -> Result<Vec<ConsumedRecord>> {
         let deadline = Instant::now() + timeout;
         loop {
-            let records = self.read_some(max).await?;
+            self.keep_lease().await?;
+            let records = self.read_some(limit).await?;
             if !records.is_empty() {
                 return Ok(records);
             }
@@ -93,9 +165,43 @@ impl TopicConsumer for EmbeddedConsumer {
         }
     }
 
-    async fn commit(&mut self, topic: &str, partition: i32, next_offset: i64) -> Result<()> {
-        self.bus
-            .commit_offset(&self.group, topic, partition, next_offset)
-            .await
+    async fn still_owns(&mut self, _topic: &str, _partition: i32) -> Result<bool> {
+        self.renew_at = Instant::now();
+        match self.keep_lease().await {
+            Ok(()) => Ok(true),
+            Err(BusError::Refused { .. }) => Ok(false),
+            Err(e) => Err(e),
+        }
     }
+
+    async fn close(&mut self) -> Result<()> {
+        self.bus
+            .lease(&self.group, &self.owner, Duration::ZERO)
+            .await
+            .map(|_| ())
+    }
+
+    async fn commit(&mut self, topic: &str, partition: i32, next_offset: i64) -> Result<()> {
+        let stored = self
+            .bus
+            .commit_offset(&self.group, &self.owner, topic, partition, next_offset)
+            .await?;
+        if stored {
+            Ok(())
+        } else {
+            Err(self.lost("another member"))
+        }
+    }
+}
+
+fn hostname() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .filter(|h| !h.is_empty())
+        .or_else(|| {
+            std::fs::read_to_string("/etc/hostname")
+                .ok()
+                .map(|h| h.trim().to_owned())
+        })
+        .unwrap_or_else(|| "localhost".to_owned())
 }

@@ -20,9 +20,9 @@ use std::time::Duration;
 use rusqlite::{Connection, OptionalExtension};
 use tokio::sync::Notify;
 
-use crate::{BusError, Result};
+use crate::{BusError, ReadLimit, Result};
 pub use streams::{sequence_offset, shard_sequence_number};
-use writer::{AdminOp, Entry, GroupedOp, WriteOp, Writer};
+use writer::{AdminOp, Appended, Entry, GroupedOp, WriteOp, Writer};
 
 /// How hard a commit presses data to disk before the bus acknowledges.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
@@ -79,7 +79,11 @@ impl LogKind {
     }
 }
 
-/// A topic or stream as stored: its row id and how many partitions (shards) it has.
+/// Most partitions (shards) a log may have, whatever a caller allows: a bound on what one
+/// request can make every reader allocate.
+pub const MAX_PARTITIONS: i32 = 10_000;
+
+/// A topic or stream as stored: its row id (never reused) and how many partitions (shards) it has.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct LogMeta {
     id: i64,
@@ -107,11 +111,11 @@ impl EmbeddedBus {
         let path = path.as_ref().to_path_buf();
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(|e| {
-                BusError::Unavailable(format!("cannot create {}: {e}", parent.display()))
+                BusError::unavailable_because(format!("cannot create {}", parent.display()), e)
             })?;
         }
-        let conn = schema::connect(&path, options.sync)?;
-        schema::migrate(&conn)?;
+        let mut conn = schema::connect(&path, options.sync)?;
+        schema::migrate(&mut conn)?;
         let appended = Arc::new(Notify::new());
         let writer = Writer::start(conn, Arc::clone(&appended))?;
         let reader = schema::connect(&path, options.sync)?;
@@ -143,24 +147,34 @@ impl EmbeddedBus {
             let conn = inner
                 .reader
                 .lock()
-                .map_err(|_| BusError::Unavailable("reader poisoned".into()))?;
+                .map_err(|_| BusError::unavailable("the bus reader is poisoned"))?;
             f(&conn)
         })
         .await
-        .map_err(|e| BusError::Unavailable(format!("reader task failed: {e}")))?
+        .map_err(|e| BusError::unavailable_because("the bus reader task failed", e))?
     }
 
-    /// Looks a log up, from the cache or the database.
+    /// Looks a log up, from the cache or the database: for appends, which the writer checks
+    /// against the database anyway (see [`EmbeddedBus::append`]).
     async fn meta(&self, kind: LogKind, name: &str) -> Result<LogMeta> {
-        let key = (kind, name.to_owned());
-        if let Some(meta) = self.cached_meta(&key) {
-            return Ok(meta);
+        match self.cached_meta(&(kind, name.to_owned())) {
+            Some(meta) => Ok(meta),
+            None => self.fresh_meta(kind, name).await,
         }
+    }
+
+    /// Looks a log up in the database (another process may have deleted or re-created it), and
+    /// caches the answer.
+    async fn fresh_meta(&self, kind: LogKind, name: &str) -> Result<LogMeta> {
+        let key = (kind, name.to_owned());
         let owned = name.to_owned();
         let found = self
             .with_reader(move |conn| schema::find_log(conn, kind, &owned))
             .await?;
-        let meta = found.ok_or_else(|| kind.not_found(name))?;
+        let Some(meta) = found else {
+            self.forget_meta(kind, name);
+            return Err(kind.not_found(name));
+        };
         if let Ok(mut cache) = self.inner.meta.write() {
             cache.insert(key, meta);
         }
@@ -183,9 +197,9 @@ impl EmbeddedBus {
     }
 
     async fn create_log(&self, kind: LogKind, name: &str, partitions: i32) -> Result<()> {
-        if partitions < 1 {
+        if !(1..=MAX_PARTITIONS).contains(&partitions) {
             return Err(BusError::InvalidRequest(format!(
-                "{name} needs at least one partition, got {partitions}"
+                "{name} needs 1 to {MAX_PARTITIONS} partitions, got {partitions}"
             )));
         }
         let name = name.to_owned();
@@ -208,20 +222,50 @@ impl EmbeddedBus {
             .await
     }
 
-    /// Records of one partition from `offset` on: (offset, key, value, timestamp).
+    /// Records of one partition from `offset` on, within `limit`.
     async fn read_partition(
         &self,
         meta: LogMeta,
         partition: i32,
         offset: i64,
-        max: usize,
+        limit: ReadLimit,
     ) -> Result<Vec<schema::StoredRecord>> {
-        self.with_reader(move |conn| schema::read(conn, meta.id, partition, offset, max))
+        self.with_reader(move |conn| schema::read(conn, meta.id, partition, offset, limit))
             .await
     }
 
-    /// Appends entries to a log, answering once they are durable.
-    async fn append(&self, log: LogMeta, entries: Vec<Entry>) -> Result<Vec<i64>> {
+    /// Appends entries to the log `name`, answering once they are durable with their offsets.
+    ///
+    /// The writer checks in the same transaction that the log still exists, so a record is never
+    /// acknowledged into a log that was deleted meanwhile (by this process or another). If it was,
+    /// the log is looked up again: when it was re-created with as many partitions, the entries go
+    /// to the new log; otherwise the log is not found.
+    async fn append(
+        &self,
+        kind: LogKind,
+        name: &str,
+        log: LogMeta,
+        entries: Vec<Entry>,
+    ) -> Result<Vec<i64>> {
+        let entries = match self.append_to(log, entries).await? {
+            Appended::Offsets(offsets) => return Ok(offsets),
+            Appended::Gone(entries) => entries,
+        };
+        let fresh = self.fresh_meta(kind, name).await?;
+        if fresh.partitions != log.partitions {
+            self.forget_meta(kind, name);
+            return Err(kind.not_found(name));
+        }
+        match self.append_to(fresh, entries).await? {
+            Appended::Offsets(offsets) => Ok(offsets),
+            Appended::Gone(_) => {
+                self.forget_meta(kind, name);
+                Err(kind.not_found(name))
+            }
+        }
+    }
+
+    async fn append_to(&self, log: LogMeta, entries: Vec<Entry>) -> Result<Appended> {
         self.inner
             .writer
             .call(|reply| {

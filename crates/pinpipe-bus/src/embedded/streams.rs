@@ -4,10 +4,11 @@
 use async_trait::async_trait;
 
 use super::writer::{AdminOp, Entry, WriteOp};
-use super::{EmbeddedBus, LogKind};
+use super::{EmbeddedBus, LogKind, schema};
 use crate::{
-    BusError, PutRecord, PutResult, RecordError, Result, ShardInfo, StreamInfo, StreamRecord,
-    Streams, shard_for_partition_key, shard_hash_range, shard_id, validate_stream_name,
+    BusError, PutRecord, PutResult, ReadFrom, ReadLimit, RecordError, Result, ShardInfo,
+    StreamInfo, StreamRecord, Streams, shard_for_partition_key, shard_hash_range, shard_id,
+    validate_stream_name,
 };
 
 /// Digits of the offset at the end of a sequence number.
@@ -50,8 +51,7 @@ impl Streams for EmbeddedBus {
 
     async fn create_stream(&self, name: &str, shards: u32) -> Result<()> {
         validate_stream_name(name)?;
-        let shards = i32::try_from(shards)
-            .map_err(|_| BusError::InvalidRequest(format!("too many shards: {shards}")))?;
+        let shards = i32::try_from(shards).unwrap_or(i32::MAX);
         self.create_log(LogKind::Stream, name, shards).await
     }
 
@@ -73,7 +73,7 @@ impl Streams for EmbeddedBus {
     }
 
     async fn describe_stream(&self, name: &str) -> Result<StreamInfo> {
-        let meta = self.meta(LogKind::Stream, name).await?;
+        let meta = self.fresh_meta(LogKind::Stream, name).await?;
         let counts = self.high_watermarks(meta).await?;
         let shards = u32::try_from(meta.partitions).unwrap_or(1);
         let shards = counts
@@ -91,6 +91,7 @@ impl Streams for EmbeddedBus {
             .collect();
         Ok(StreamInfo {
             name: name.to_owned(),
+            incarnation: meta.id.to_string(),
             shards,
         })
     }
@@ -122,7 +123,9 @@ impl Streams for EmbeddedBus {
         let mut offsets = if entries.is_empty() {
             Vec::new().into_iter()
         } else {
-            self.append(meta, entries).await?.into_iter()
+            self.append(LogKind::Stream, stream, meta, entries)
+                .await?
+                .into_iter()
         };
         Ok(outcome
             .into_iter()
@@ -142,10 +145,10 @@ impl Streams for EmbeddedBus {
         &self,
         stream: &str,
         shard: &str,
-        after: Option<&str>,
-        max: usize,
+        from: ReadFrom<'_>,
+        limit: ReadLimit,
     ) -> Result<Vec<StreamRecord>> {
-        let meta = self.meta(LogKind::Stream, stream).await?;
+        let meta = self.fresh_meta(LogKind::Stream, stream).await?;
         let not_found = || BusError::ShardNotFound {
             stream: stream.to_owned(),
             shard: shard.to_owned(),
@@ -153,15 +156,20 @@ impl Streams for EmbeddedBus {
         let index = shard_index(shard)
             .filter(|i| (0..meta.partitions).contains(i))
             .ok_or_else(not_found)?;
-        let from = match after {
-            Some(seq) => {
-                sequence_offset(seq).ok_or_else(|| {
-                    BusError::InvalidRequest(format!("not a sequence number: {seq}"))
-                })? + 1
-            }
-            None => 0,
+        let offset_of = |seq: &str| {
+            sequence_offset(seq)
+                .ok_or_else(|| BusError::InvalidRequest(format!("not a sequence number: {seq}")))
         };
-        let stored = self.read_partition(meta, index, from, max).await?;
+        let start = match from {
+            ReadFrom::Oldest => 0,
+            ReadFrom::At(seq) => offset_of(seq)?,
+            ReadFrom::After(seq) => offset_of(seq)? + 1,
+            ReadFrom::Since(ms) => {
+                self.with_reader(move |conn| schema::offset_since(conn, meta.id, index, ms))
+                    .await?
+            }
+        };
+        let stored = self.read_partition(meta, index, start, limit).await?;
         Ok(stored
             .into_iter()
             .map(|r| StreamRecord {

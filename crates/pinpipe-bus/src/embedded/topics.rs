@@ -5,11 +5,11 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use super::writer::{Entry, GroupedOp, WriteOp};
+use super::writer::{Entry, GroupedOp, Lease, WriteOp};
 use super::{EmbeddedBus, LogKind};
 use crate::{
-    BusError, ConsumedRecord, PartitionInfo, ProduceRecord, Produced, RecordError, Result,
-    TopicConsumer, TopicInfo, Topics, kafka_partition_for_key, validate_topic_name,
+    BusError, ConsumedRecord, PartitionInfo, ProduceRecord, Produced, ReadLimit, RecordError,
+    Result, TopicConsumer, TopicInfo, Topics, kafka_partition_for_key, validate_topic_name,
 };
 
 /// Spreads unkeyed records without a partition over the partitions, round robin.
@@ -32,7 +32,7 @@ impl Topics for EmbeddedBus {
     }
 
     async fn describe_topic(&self, name: &str) -> Result<TopicInfo> {
-        let meta = self.meta(LogKind::Topic, name).await?;
+        let meta = self.fresh_meta(LogKind::Topic, name).await?;
         Ok(TopicInfo {
             name: name.to_owned(),
             partitions: partition_infos(self.high_watermarks(meta).await?),
@@ -78,7 +78,10 @@ impl Topics for EmbeddedBus {
         if entries.is_empty() {
             return Ok(outcome);
         }
-        let mut offsets = self.append(meta, entries).await?.into_iter();
+        let mut offsets = self
+            .append(LogKind::Topic, topic, meta, entries)
+            .await?
+            .into_iter();
         for produced in outcome.iter_mut().flatten() {
             produced.offset = offsets.next().unwrap_or(-1);
         }
@@ -92,14 +95,33 @@ impl Topics for EmbeddedBus {
         offset: i64,
         max: usize,
     ) -> Result<Vec<ConsumedRecord>> {
-        let meta = self.meta(LogKind::Topic, topic).await?;
+        self.read_limited(topic, partition, offset, ReadLimit::records(max))
+            .await
+    }
+
+    async fn consumer(&self, group: &str, topics: &[String]) -> Result<Box<dyn TopicConsumer>> {
+        let consumer = super::consumer::EmbeddedConsumer::new(self.clone(), group, topics).await?;
+        Ok(Box::new(consumer))
+    }
+}
+
+impl EmbeddedBus {
+    /// Records of one topic partition from `offset` on, within `limit`.
+    pub(super) async fn read_limited(
+        &self,
+        topic: &str,
+        partition: i32,
+        offset: i64,
+        limit: ReadLimit,
+    ) -> Result<Vec<ConsumedRecord>> {
+        let meta = self.fresh_meta(LogKind::Topic, topic).await?;
         if !(0..meta.partitions).contains(&partition) {
             return Err(BusError::PartitionNotFound {
                 topic: topic.to_owned(),
                 partition,
             });
         }
-        let stored = self.read_partition(meta, partition, offset, max).await?;
+        let stored = self.read_partition(meta, partition, offset, limit).await?;
         Ok(stored
             .into_iter()
             .map(|r| ConsumedRecord {
@@ -113,28 +135,24 @@ impl Topics for EmbeddedBus {
             .collect())
     }
 
-    async fn consumer(&self, group: &str, topics: &[String]) -> Result<Box<dyn TopicConsumer>> {
-        let consumer = super::consumer::EmbeddedConsumer::new(self.clone(), group, topics).await?;
-        Ok(Box::new(consumer))
-    }
-}
-
-impl EmbeddedBus {
-    /// Stores a consumer group's position in a topic partition.
+    /// Stores a consumer group's position in a topic partition if `owner` holds the group's
+    /// lease; answers whether it did.
     pub(super) async fn commit_offset(
         &self,
         group: &str,
+        owner: &str,
         topic: &str,
         partition: i32,
         next_offset: i64,
-    ) -> Result<()> {
+    ) -> Result<bool> {
         let meta = self.meta(LogKind::Topic, topic).await?;
-        let group = group.to_owned();
+        let (group, owner) = (group.to_owned(), owner.to_owned());
         self.inner
             .writer
             .call(|reply| {
                 WriteOp::Grouped(GroupedOp::Commit {
                     group,
+                    owner,
                     log_id: meta.id,
                     partition,
                     next_offset,
@@ -144,9 +162,27 @@ impl EmbeddedBus {
             .await
     }
 
+    /// Takes or renews `group`'s lease for `owner` for `ttl`, if it is free, expired or
+    /// `owner`'s already; answers who holds it then.
+    pub(super) async fn lease(&self, group: &str, owner: &str, ttl: Duration) -> Result<Lease> {
+        let (group, owner) = (group.to_owned(), owner.to_owned());
+        let ttl_ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
+        self.inner
+            .writer
+            .call(|reply| {
+                WriteOp::Grouped(GroupedOp::Lease {
+                    group,
+                    owner,
+                    ttl_ms,
+                    reply,
+                })
+            })
+            .await
+    }
+
     /// Where `group` will resume in each partition of `topic`.
     pub async fn committed_offsets(&self, group: &str, topic: &str) -> Result<Vec<i64>> {
-        let meta = self.meta(LogKind::Topic, topic).await?;
+        let meta = self.fresh_meta(LogKind::Topic, topic).await?;
         let mut offsets = Vec::with_capacity(meta.partitions as usize);
         for partition in 0..meta.partitions {
             offsets.push(self.committed_offset(group, meta, partition).await?);

@@ -28,6 +28,14 @@ pub(super) struct Entry {
     pub value: Vec<u8>,
 }
 
+/// The answer to an append.
+pub(super) enum Appended {
+    /// The offsets given to the entries, in order.
+    Offsets(Vec<i64>),
+    /// The log was deleted (perhaps by another process); the entries were not written.
+    Gone(Vec<Entry>),
+}
+
 /// What the writer can be asked to do.
 pub(super) enum WriteOp {
     /// Folded with its neighbours into one transaction.
@@ -36,22 +44,47 @@ pub(super) enum WriteOp {
     Admin(AdminOp),
 }
 
-/// Appends and offset commits: the hot path, group-committed.
+/// Appends, offset commits and leases: the hot path, group-committed.
 pub(super) enum GroupedOp {
-    /// Append entries to a log; answers their offsets, in order.
+    /// Append entries to a log; answers their offsets, in order, or gives the entries back if
+    /// the log no longer exists (nothing is written then).
     Append {
         log: LogMeta,
         entries: Vec<Entry>,
-        reply: Reply<Vec<i64>>,
+        reply: Reply<Appended>,
     },
-    /// Store a consumer group's position in one partition.
+    /// Store a consumer group's position in one partition, if `owner` holds the group's lease;
+    /// answers whether it was stored.
     Commit {
         group: String,
+        owner: String,
         log_id: i64,
         partition: i32,
         next_offset: i64,
-        reply: Reply<()>,
+        reply: Reply<bool>,
     },
+    /// Take or renew the lease of a consumer group for `ttl_ms` (release it with 0), if it is
+    /// free, expired or already `owner`'s; answers who holds it then.
+    Lease {
+        group: String,
+        owner: String,
+        ttl_ms: i64,
+        reply: Reply<Lease>,
+    },
+}
+
+/// Who holds a consumer group's lease, and until when (milliseconds since the Unix epoch).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) struct Lease {
+    pub holder: String,
+    pub expires_ms: i64,
+}
+
+/// What one grouped operation did.
+enum Done {
+    Appended(Option<Vec<i64>>),
+    Committed(bool),
+    Leased(Lease),
 }
 
 /// Creating and deleting topics and streams.
@@ -80,7 +113,7 @@ impl Writer {
         std::thread::Builder::new()
             .name("pinpipe-bus-writer".into())
             .spawn(move || run(conn, rx, &appended))
-            .map_err(|e| BusError::Unavailable(format!("cannot start the bus writer: {e}")))?;
+            .map_err(|e| BusError::unavailable_because("cannot start the bus writer", e))?;
         Ok(Self { tx })
     }
 
@@ -89,10 +122,10 @@ impl Writer {
         let (reply, answer) = oneshot::channel();
         self.tx
             .send(make(reply))
-            .map_err(|_| BusError::Unavailable("the bus writer has stopped".into()))?;
+            .map_err(|_| BusError::unavailable("the bus writer has stopped"))?;
         answer
             .await
-            .map_err(|_| BusError::Unavailable("the bus writer has stopped".into()))?
+            .map_err(|_| BusError::unavailable("the bus writer has stopped"))?
     }
 }
 
@@ -127,28 +160,41 @@ fn run(mut conn: Connection, rx: mpsc::Receiver<WriteOp>, appended: &Notify) {
 /// fail together, and none is answered before the commit.
 fn commit_group(conn: &mut Connection, group: Vec<GroupedOp>) {
     match apply_group(conn, &group) {
-        Ok(mut offsets) => {
-            for op in group.into_iter().rev() {
-                match op {
-                    GroupedOp::Append { reply, .. } => {
-                        let _ = reply.send(Ok(offsets.pop().unwrap_or_default()));
+        Ok(done) => {
+            for (op, done) in group.into_iter().zip(done) {
+                match (op, done) {
+                    (GroupedOp::Append { reply, entries, .. }, Done::Appended(offsets)) => {
+                        let appended = match offsets {
+                            Some(offsets) => Appended::Offsets(offsets),
+                            None => Appended::Gone(entries),
+                        };
+                        let _ = reply.send(Ok(appended));
                     }
-                    GroupedOp::Commit { reply, .. } => {
-                        let _ = reply.send(Ok(()));
+                    (GroupedOp::Commit { reply, .. }, Done::Committed(stored)) => {
+                        let _ = reply.send(Ok(stored));
                     }
+                    (GroupedOp::Lease { reply, .. }, Done::Leased(lease)) => {
+                        let _ = reply.send(Ok(lease));
+                    }
+                    // `apply_group` answers each operation with its own kind, in order.
+                    _ => {}
                 }
             }
         }
         Err(error) => {
             tracing::error!(%error, "bus commit failed; nothing in this group was stored");
-            let failed = || BusError::Unavailable(format!("commit failed: {error}"));
+            let shared = SharedError(Arc::new(error));
             for op in group {
+                let failed = shared.to_bus_error();
                 match op {
                     GroupedOp::Append { reply, .. } => {
-                        let _ = reply.send(Err(failed()));
+                        let _ = reply.send(Err(failed));
                     }
                     GroupedOp::Commit { reply, .. } => {
-                        let _ = reply.send(Err(failed()));
+                        let _ = reply.send(Err(failed));
+                    }
+                    GroupedOp::Lease { reply, .. } => {
+                        let _ = reply.send(Err(failed));
                     }
                 }
             }
@@ -156,25 +202,34 @@ fn commit_group(conn: &mut Connection, group: Vec<GroupedOp>) {
     }
 }
 
-/// Writes the group; returns the offsets given to each append, in the order of the appends.
-fn apply_group(conn: &mut Connection, group: &[GroupedOp]) -> Result<Vec<Vec<i64>>> {
+/// Writes the group; returns what each operation did, in order.
+fn apply_group(conn: &mut Connection, group: &[GroupedOp]) -> Result<Vec<Done>> {
     let now = now_ms();
     // IMMEDIATE: take the write lock first, waiting for other processes (busy timeout); a deferred
     // transaction that reads and then writes fails at once if another process wrote in between.
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let mut appended = Vec::new();
+    let mut done = Vec::with_capacity(group.len());
     {
         let mut next_offsets: HashMap<(i64, i32), i64> = HashMap::new();
+        let mut exists: HashMap<i64, bool> = HashMap::new();
         let mut insert = tx.prepare_cached(
             "INSERT INTO records (log_id, partition, offset, key, value, ts_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        )?;
-        let mut commit = tx.prepare_cached(
-            "INSERT INTO group_offsets (grp, log_id, partition, next_offset) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (grp, log_id, partition) DO UPDATE SET next_offset = excluded.next_offset",
         )?;
         for op in group {
             match op {
                 GroupedOp::Append { log, entries, .. } => {
+                    let live = match exists.get(&log.id) {
+                        Some(live) => *live,
+                        None => {
+                            let live = schema::log_exists(&tx, log.id)?;
+                            exists.insert(log.id, live);
+                            live
+                        }
+                    };
+                    if !live {
+                        done.push(Done::Appended(None));
+                        continue;
+                    }
                     let mut offsets = Vec::with_capacity(entries.len());
                     for entry in entries {
                         let slot = (log.id, entry.partition);
@@ -193,22 +248,83 @@ fn apply_group(conn: &mut Connection, group: &[GroupedOp]) -> Result<Vec<Vec<i64
                         next_offsets.insert(slot, offset + 1);
                         offsets.push(offset);
                     }
-                    appended.push(offsets);
+                    done.push(Done::Appended(Some(offsets)));
                 }
                 GroupedOp::Commit {
                     group,
+                    owner,
                     log_id,
                     partition,
                     next_offset,
                     ..
                 } => {
-                    commit.execute(params![group, log_id, partition, next_offset])?;
+                    // Still the holder, even if the lease ran out while no one else took it
+                    // (a long write): the commit renews it.
+                    let held = schema::lease(&tx, group)?.is_some_and(|l| l.holder == *owner);
+                    if held {
+                        schema::commit_offset(&tx, group, *log_id, *partition, *next_offset)?;
+                    }
+                    done.push(Done::Committed(held));
+                }
+                GroupedOp::Lease {
+                    group,
+                    owner,
+                    ttl_ms,
+                    ..
+                } => {
+                    let current = schema::lease(&tx, group)?;
+                    let free = current
+                        .as_ref()
+                        .is_none_or(|lease| lease.holder == *owner || lease.expires_ms <= now);
+                    let lease = if free {
+                        let lease = Lease {
+                            holder: owner.clone(),
+                            expires_ms: now + ttl_ms,
+                        };
+                        schema::set_lease(&tx, group, &lease)?;
+                        lease
+                    } else {
+                        current.unwrap_or(Lease {
+                            holder: String::new(),
+                            expires_ms: 0,
+                        })
+                    };
+                    done.push(Done::Leased(lease));
                 }
             }
         }
     }
     tx.commit()?;
-    Ok(appended)
+    Ok(done)
+}
+
+/// The error of a failed group commit, shared by every operation of the group.
+#[derive(Clone, Debug)]
+struct SharedError(Arc<BusError>);
+
+impl std::fmt::Display for SharedError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for SharedError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        std::error::Error::source(self.0.as_ref())
+    }
+}
+
+impl SharedError {
+    /// The error one operation of the group is answered with: unavailable when the storage
+    /// failure may pass (a full disk), refused otherwise; the storage error is its source.
+    fn to_bus_error(&self) -> BusError {
+        let context = "the bus could not store the records";
+        if self.0.is_transient() {
+            BusError::unavailable_because(context, self.clone())
+        } else {
+            BusError::refused_because(context, self.clone())
+        }
+    }
 }
 
 fn run_admin(conn: &mut Connection, op: AdminOp) {

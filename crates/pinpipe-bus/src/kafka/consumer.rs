@@ -14,7 +14,7 @@ use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use tokio::time::Instant;
 
 use super::{KafkaOptions, config_error, consumed, kafka_error};
-use crate::{BusError, ConsumedRecord, Result, TopicConsumer};
+use crate::{BusError, ConsumedRecord, ReadLimit, Result, TopicConsumer};
 
 /// How often a consumer that has not joined its group yet looks whether it has.
 const JOIN_CHECK: Duration = Duration::from_millis(50);
@@ -74,7 +74,7 @@ impl KafkaConsumer {
     fn consumer(&self) -> Result<&Arc<GroupConsumer>> {
         self.consumer
             .as_ref()
-            .ok_or_else(|| BusError::Unavailable("the Kafka consumer is closed".into()))
+            .ok_or_else(|| BusError::unavailable("the Kafka consumer is closed"))
     }
 
     fn joined(&self) -> Result<bool> {
@@ -96,7 +96,7 @@ impl KafkaConsumer {
         let deadline = Instant::now() + self.join_timeout;
         while !self.joined()? {
             if Instant::now() >= deadline {
-                return Err(BusError::Unavailable(format!(
+                return Err(BusError::unavailable(format!(
                     "Kafka at {}: consumer group {} assigned no partitions within {:?}",
                     self.servers, self.group, self.join_timeout
                 )));
@@ -114,14 +114,15 @@ impl KafkaConsumer {
 
 #[async_trait]
 impl TopicConsumer for KafkaConsumer {
-    async fn poll(&mut self, max: usize, timeout: Duration) -> Result<Vec<ConsumedRecord>> {
-        let mut records = Vec::new();
-        if max == 0 {
+    async fn poll(&mut self, limit: ReadLimit, timeout: Duration) -> Result<Vec<ConsumedRecord>> {
+        let mut records: Vec<ConsumedRecord> = Vec::new();
+        if limit.records == 0 {
             return Ok(records);
         }
         records.extend(self.wait_for_assignment().await?);
         let deadline = Instant::now() + timeout;
-        while records.len() < max {
+        let mut bytes: usize = records.iter().map(|r| r.value.len()).sum();
+        while records.len() < limit.records && bytes < limit.bytes {
             // Wait for a first record; after it, take only what has already arrived.
             let until = if records.is_empty() {
                 deadline
@@ -129,7 +130,10 @@ impl TopicConsumer for KafkaConsumer {
                 Instant::now()
             };
             match self.next(until).await {
-                Ok(Some(record)) => records.push(record),
+                Ok(Some(record)) => {
+                    bytes = bytes.saturating_add(record.value.len());
+                    records.push(record);
+                }
                 Ok(None) => break,
                 Err(e) if records.is_empty() => return Err(e),
                 Err(e) => {
@@ -142,7 +146,25 @@ impl TopicConsumer for KafkaConsumer {
         Ok(records)
     }
 
+    async fn still_owns(&mut self, topic: &str, partition: i32) -> Result<bool> {
+        let assignment = self
+            .consumer()?
+            .assignment()
+            .map_err(|e| kafka_error(&self.servers, e))?;
+        Ok(assignment.find_partition(topic, partition).is_some())
+    }
+
     async fn commit(&mut self, topic: &str, partition: i32, next_offset: i64) -> Result<()> {
+        if !self.still_owns(topic, partition).await? {
+            return Err(BusError::Refused {
+                context: format!(
+                    "{topic}[{partition}] was given to another member of group {} in a rebalance; \
+                     its offset is not committed",
+                    self.group
+                ),
+                source: None,
+            });
+        }
         let mut offsets = TopicPartitionList::new();
         offsets
             .add_partition_offset(topic, partition, Offset::Offset(next_offset))
@@ -151,7 +173,7 @@ impl TopicConsumer for KafkaConsumer {
         let servers = self.servers.clone();
         tokio::task::spawn_blocking(move || consumer.commit(&offsets, CommitMode::Sync))
             .await
-            .map_err(|e| BusError::Unavailable(format!("Kafka commit task failed: {e}")))?
+            .map_err(|e| BusError::unavailable_because("the Kafka commit task failed", e))?
             .map_err(|e| kafka_error(&servers, e))
     }
 }

@@ -88,7 +88,7 @@ impl KafkaBus {
         let inner = Arc::clone(&self.inner);
         tokio::task::spawn_blocking(move || f(&inner))
             .await
-            .map_err(|e| BusError::Unavailable(format!("Kafka client task failed: {e}")))?
+            .map_err(|e| BusError::unavailable_because("the Kafka client task failed", e))?
     }
 
     /// Asks the cluster for every topic and its partition count, and caches the answer.
@@ -240,7 +240,7 @@ impl Inner {
             tracing::warn!(%reason, "the Kafka producer failed; creating a new one");
             *current = create_producer(&self.options)?;
         }
-        Err(BusError::Unavailable(format!(
+        Err(BusError::unavailable(format!(
             "the Kafka producer for {} failed ({reason}); a new one takes the next request",
             self.options.bootstrap_servers
         )))
@@ -248,7 +248,7 @@ impl Inner {
 
     /// No acknowledgement within the message timeout.
     fn unacknowledged(&self) -> BusError {
-        BusError::Unavailable(format!(
+        BusError::unavailable(format!(
             "Kafka at {} did not acknowledge the records within {:?}",
             self.options.bootstrap_servers, self.timeout
         ))
@@ -399,8 +399,8 @@ impl Topics for KafkaBus {
                         self.inner.record_error(topic, record, partition, e)?
                     }
                     Ok(Err(_)) => {
-                        return Err(BusError::Unavailable(
-                            "the Kafka producer shut down before the broker answered".into(),
+                        return Err(BusError::unavailable(
+                            "the Kafka producer shut down before the broker answered",
                         ));
                     }
                 },
@@ -460,7 +460,7 @@ fn consumed(message: &impl Message) -> ConsumedRecord {
 }
 
 /// Sorts a librdkafka error: a cluster that cannot be reached or answers too late is
-/// [`BusError::Unavailable`]; anything else is [`BusError::Kafka`].
+/// [`BusError::Unavailable`]; anything else is [`BusError::Refused`]. Both keep the error.
 fn kafka_error(servers: &str, e: KafkaError) -> BusError {
     use RDKafkaErrorCode as Code;
     match e.rdkafka_error_code() {
@@ -486,15 +486,16 @@ fn kafka_error(servers: &str, e: KafkaError) -> BusError {
             | Code::PurgeQueue
             | Code::PurgeInflight
             | Code::BrokerDestroy,
-        ) => BusError::Unavailable(format!(
-            "Kafka at {servers} is unreachable or did not answer in time: {e}"
-        )),
-        _ => BusError::Kafka(e.to_string()),
+        ) => BusError::unavailable_because(
+            format!("Kafka at {servers} is unreachable or did not answer in time"),
+            e,
+        ),
+        _ => BusError::refused_because(format!("Kafka at {servers}"), e),
     }
 }
 
 fn poisoned() -> BusError {
-    BusError::Unavailable("the Kafka producer lock is poisoned".into())
+    BusError::unavailable("the Kafka producer lock is poisoned")
 }
 
 fn create_producer(options: &KafkaOptions) -> Result<FutureProducer> {

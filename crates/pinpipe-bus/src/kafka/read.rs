@@ -109,7 +109,7 @@ impl<'a> Reader<'a> {
                 Some(Err(e)) if past_the_end(&e) => break,
                 Some(Err(e)) => return Err(self.inner.topic_error(topic, e)),
                 None if records.is_empty() => {
-                    return Err(BusError::Unavailable(format!(
+                    return Err(BusError::unavailable(format!(
                         "Kafka at {} did not return {topic}[{partition}] from offset {start} \
                          within {:?}",
                         self.inner.options.bootstrap_servers, self.inner.timeout

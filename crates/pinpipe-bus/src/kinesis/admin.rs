@@ -84,8 +84,23 @@ impl KinesisBus {
         self.wait_for(name, Goal::Gone).await
     }
 
-    /// The stream's shards from ListShards, every page, closed shards included.
+    /// The stream's creation time (its incarnation, from DescribeStreamSummary) and its shards
+    /// from ListShards, every page, closed shards included.
     pub(super) async fn describe(&self, name: &str) -> Result<StreamInfo> {
+        let summary = self
+            .client
+            .describe_stream_summary()
+            .stream_name(name)
+            .send()
+            .await
+            .map_err(|e| self.error(Some(name), e))?;
+        let incarnation = summary
+            .stream_description_summary
+            .map(|s| {
+                let created = s.stream_creation_timestamp;
+                format!("{}.{:09}", created.secs(), created.subsec_nanos())
+            })
+            .unwrap_or_default();
         let mut shards = Vec::new();
         let mut next_token: Option<String> = None;
         loop {
@@ -106,6 +121,7 @@ impl KinesisBus {
         }
         Ok(StreamInfo {
             name: name.to_owned(),
+            incarnation,
             shards,
         })
     }
@@ -139,7 +155,7 @@ impl KinesisBus {
                 (None, Goal::Gone) | (Some(StreamStatus::Active), Goal::Active) => return Ok(()),
                 (None, Goal::Active) => return Err(BusError::StreamNotFound(name.to_owned())),
                 (Some(status), _) if Instant::now() >= deadline => {
-                    return Err(BusError::Unavailable(format!(
+                    return Err(BusError::unavailable(format!(
                         "stream {name} is still {} after {} s, waiting for it to be {goal:?}",
                         status.as_str(),
                         STATUS_WAIT.as_secs()

@@ -1,6 +1,6 @@
 //! What a failed Kinesis call means for the bus: a missing stream, a bad request, a backend to
 //! retry later ([`BusError::Unavailable`], which the gateway answers with 503), or a refusal that
-//! a retry will not fix ([`BusError::Kinesis`]).
+//! a retry will not fix ([`BusError::Refused`]). Both keep the SDK's error as their source.
 
 use std::error::Error;
 
@@ -34,32 +34,34 @@ impl KinesisBus {
         E: ProvideErrorMetadata + Error + Send + Sync + 'static,
     {
         let endpoint = &self.endpoint;
-        match &err {
-            SdkError::ServiceError(service) => {
-                let code = service.err().code().unwrap_or("UnknownError");
-                let message = service.err().message().unwrap_or_default();
-                let detail = format!("{code}: {message}");
-                match stream {
-                    Some(stream) if code == "ResourceNotFoundException" => {
-                        BusError::StreamNotFound(stream.to_owned())
-                    }
-                    _ if INVALID.contains(&code) => BusError::InvalidRequest(detail),
-                    _ if TRY_LATER.contains(&code) || service.raw().status().is_server_error() => {
-                        BusError::Unavailable(format!("Kinesis at {endpoint}: {detail}"))
-                    }
-                    _ => BusError::Kinesis(format!("Kinesis at {endpoint}: {detail}")),
+        let (code, status) = match &err {
+            SdkError::ServiceError(service) => (
+                Some(service.err().code().unwrap_or("UnknownError").to_owned()),
+                Some(service.raw().status()),
+            ),
+            _ => (None, None),
+        };
+        match (&err, code.as_deref()) {
+            (SdkError::ServiceError(_), Some(code)) => match stream {
+                Some(stream) if code == "ResourceNotFoundException" => {
+                    BusError::StreamNotFound(stream.to_owned())
                 }
-            }
+                _ if INVALID.contains(&code) => BusError::InvalidRequest(with_causes(&err)),
+                _ if TRY_LATER.contains(&code) || status.is_some_and(|s| s.is_server_error()) => {
+                    BusError::unavailable_because(format!("Kinesis at {endpoint}: {code}"), err)
+                }
+                _ => BusError::refused_because(format!("Kinesis at {endpoint}: {code}"), err),
+            },
             // Configuration, not the endpoint: a bad endpoint URL, no credentials in the chain.
-            SdkError::ConstructionFailure(_) => BusError::Kinesis(format!(
-                "cannot build a request to Kinesis at {endpoint}: {}",
-                with_causes(&err)
-            )),
-            SdkError::DispatchFailure(f) if f.is_user() || f.is_other() => {
-                BusError::Kinesis(format!(
-                    "cannot send a request to Kinesis at {endpoint}: {}",
-                    with_causes(&err)
-                ))
+            (SdkError::ConstructionFailure(_), _) => BusError::refused_because(
+                format!("cannot build a request to Kinesis at {endpoint}"),
+                err,
+            ),
+            (SdkError::DispatchFailure(f), _) if f.is_user() || f.is_other() => {
+                BusError::refused_because(
+                    format!("cannot send a request to Kinesis at {endpoint}"),
+                    err,
+                )
             }
             // Timeouts, connection failures and unreadable answers, after the SDK's retries.
             _ => {
@@ -70,10 +72,7 @@ impl KinesisBus {
                 } else {
                     "cannot be reached"
                 };
-                BusError::Unavailable(format!(
-                    "Kinesis at {endpoint} {what}: {}",
-                    with_causes(&err)
-                ))
+                BusError::unavailable_because(format!("Kinesis at {endpoint} {what}"), err)
             }
         }
     }

@@ -2,7 +2,8 @@
 //!
 //! ```text
 //!  put_records ──PutRecords, ≤ 500 records and ≤ 5 MiB a call──► Kinesis shard (MD5 of the key)
-//!  read_shard  ◄──GetShardIterator (TRIM_HORIZON | AFTER_SEQUENCE_NUMBER), then GetRecords──┘
+//!  read_shard  ◄──GetShardIterator (TRIM_HORIZON | AT/AFTER_SEQUENCE_NUMBER | AT_TIMESTAMP),
+//!                 then GetRecords──┘
 //! ```
 //!
 //! Credentials and region come from the standard AWS chain (`AWS_REGION`, `AWS_ACCESS_KEY_ID`,
@@ -34,7 +35,8 @@ use aws_sdk_kinesis::config::Region;
 pub use aws_sdk_kinesis::config::Credentials;
 
 use crate::{
-    BusError, PutRecord, PutResult, RecordError, Result, StreamInfo, StreamRecord, Streams,
+    BusError, PutRecord, PutResult, ReadFrom, ReadLimit, RecordError, Result, StreamInfo,
+    StreamRecord, Streams,
 };
 
 /// Attempts per call, the first included (the SDK's standard retry mode).
@@ -145,9 +147,9 @@ impl Streams for KinesisBus {
         &self,
         stream: &str,
         shard_id: &str,
-        after: Option<&str>,
-        max: usize,
+        from: ReadFrom<'_>,
+        limit: ReadLimit,
     ) -> Result<Vec<StreamRecord>> {
-        self.read(stream, shard_id, after, max).await
+        self.read(stream, shard_id, from, limit).await
     }
 }

@@ -1,10 +1,12 @@
-//! Reading a shard of a Kinesis stream: a fresh shard iterator per read (TRIM_HORIZON, or
-//! AFTER_SEQUENCE_NUMBER to resume), then GetRecords until `max` records or the shard is caught up.
+//! Reading a shard of a Kinesis stream: a fresh shard iterator per read (TRIM_HORIZON,
+//! AT/AFTER_SEQUENCE_NUMBER or AT_TIMESTAMP), then GetRecords until the limit or the shard is
+//! caught up.
 
+use aws_sdk_kinesis::primitives::DateTime;
 use aws_sdk_kinesis::types::{Record, ShardIteratorType};
 
 use super::KinesisBus;
-use crate::{BusError, Result, StreamRecord};
+use crate::{BusError, ReadFrom, ReadLimit, Result, StreamRecord};
 
 /// Most records one GetRecords call returns.
 const GET_RECORDS_LIMIT: usize = 10_000;
@@ -13,61 +15,76 @@ const GET_RECORDS_LIMIT: usize = 10_000;
 const MAX_PAGES: usize = 100;
 
 impl KinesisBus {
-    /// Up to `max` records of `shard` after the sequence number `after`, or from the oldest.
+    /// Records of `shard` from `from`, within `limit` (the last page is cut at the byte limit,
+    /// so the next read starts after the last record returned).
     pub(super) async fn read(
         &self,
         stream: &str,
         shard: &str,
-        after: Option<&str>,
-        max: usize,
+        from: ReadFrom<'_>,
+        limit: ReadLimit,
     ) -> Result<Vec<StreamRecord>> {
         let mut records = Vec::new();
+        let max = limit.records;
         if max == 0 {
             return Ok(records);
         }
-        let mut iterator = self.shard_iterator(stream, shard, after).await?;
+        let mut bytes = 0usize;
+        let mut iterator = self.shard_iterator(stream, shard, from).await?;
         for _ in 0..MAX_PAGES {
             let Some(current) = iterator else {
                 // A closed shard read to its end.
                 break;
             };
-            let limit = (max - records.len()).min(GET_RECORDS_LIMIT);
+            let page_limit = (max - records.len()).min(GET_RECORDS_LIMIT);
             let page = self
                 .client
                 .get_records()
                 .shard_iterator(current)
-                .limit(i32::try_from(limit).unwrap_or(i32::MAX))
+                .limit(i32::try_from(page_limit).unwrap_or(i32::MAX))
                 .send()
                 .await
                 .map_err(|e| self.error(Some(stream), e))?;
             let got = page.records.len();
-            records.extend(page.records.into_iter().map(stream_record));
+            for record in page.records {
+                if !records.is_empty() && bytes >= limit.bytes {
+                    return Ok(records);
+                }
+                bytes = bytes.saturating_add(record.data.as_ref().len());
+                records.push(stream_record(record));
+            }
             iterator = page.next_shard_iterator;
-            let caught_up = got < limit && page.millis_behind_latest.unwrap_or(0) == 0;
-            if caught_up || records.len() >= max {
+            let caught_up = got < page_limit && page.millis_behind_latest.unwrap_or(0) == 0;
+            if caught_up || records.len() >= max || bytes >= limit.bytes {
                 break;
             }
         }
         Ok(records)
     }
 
-    /// A shard iterator at the start of the shard or just after `after`.
+    /// A shard iterator at `from`.
     async fn shard_iterator(
         &self,
         stream: &str,
         shard: &str,
-        after: Option<&str>,
+        from: ReadFrom<'_>,
     ) -> Result<Option<String>> {
         let request = self
             .client
             .get_shard_iterator()
             .stream_name(stream)
             .shard_id(shard);
-        let request = match after {
-            Some(sequence_number) => request
+        let request = match from {
+            ReadFrom::Oldest => request.shard_iterator_type(ShardIteratorType::TrimHorizon),
+            ReadFrom::At(sequence_number) => request
+                .shard_iterator_type(ShardIteratorType::AtSequenceNumber)
+                .starting_sequence_number(sequence_number),
+            ReadFrom::After(sequence_number) => request
                 .shard_iterator_type(ShardIteratorType::AfterSequenceNumber)
                 .starting_sequence_number(sequence_number),
-            None => request.shard_iterator_type(ShardIteratorType::TrimHorizon),
+            ReadFrom::Since(ms) => request
+                .shard_iterator_type(ShardIteratorType::AtTimestamp)
+                .timestamp(DateTime::from_millis(ms)),
         };
         match request.send().await {
             Ok(output) => Ok(output.shard_iterator),

@@ -6,7 +6,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use pinpipe_bus::{BusError, ProduceRecord, PutRecord, RecordError, Streams, Topics};
+use pinpipe_bus::{
+    BusError, ProduceRecord, PutRecord, ReadFrom, ReadLimit, RecordError, Streams, Topics,
+};
 use pinpipe_testkit::unique_name;
 
 pub fn values(values: &[&str]) -> Vec<ProduceRecord> {
@@ -102,14 +104,17 @@ pub async fn consumer_resumes_from_committed_offsets(topics: Arc<dyn Topics>) {
     let names = vec![topic.clone()];
     let mut consumer = topics.consumer(&group, &names).await.expect("consumer");
     let got = consumer
-        .poll(2, Duration::from_secs(1))
+        .poll(ReadLimit::records(2), Duration::from_secs(1))
         .await
         .expect("poll");
     assert_eq!(got.iter().map(|r| r.offset).collect::<Vec<_>>(), vec![0, 1]);
     consumer.commit(&topic, 0, 2).await.expect("commit");
     drop(consumer);
     let mut again = topics.consumer(&group, &names).await.expect("consumer");
-    let got = again.poll(10, Duration::from_secs(1)).await.expect("poll");
+    let got = again
+        .poll(ReadLimit::records(10), Duration::from_secs(1))
+        .await
+        .expect("poll");
     assert_eq!(
         got.iter().map(|r| r.offset).collect::<Vec<_>>(),
         vec![2, 3],
@@ -119,7 +124,10 @@ pub async fn consumer_resumes_from_committed_offsets(topics: Arc<dyn Topics>) {
         .consumer(&unique_name("other-group"), &names)
         .await
         .expect("consumer");
-    let got = other.poll(10, Duration::from_secs(1)).await.expect("poll");
+    let got = other
+        .poll(ReadLimit::records(10), Duration::from_secs(1))
+        .await
+        .expect("poll");
     assert_eq!(got.len(), 4, "groups are independent");
 }
 
@@ -133,7 +141,7 @@ pub async fn consumer_sees_records_appended_later(topics: Arc<dyn Topics>) {
         .expect("consumer");
     assert!(
         consumer
-            .poll(10, Duration::from_millis(50))
+            .poll(ReadLimit::records(10), Duration::from_millis(50))
             .await
             .expect("poll")
             .is_empty()
@@ -147,7 +155,7 @@ pub async fn consumer_sees_records_appended_later(topics: Arc<dyn Topics>) {
             .expect("produce");
     });
     let got = consumer
-        .poll(10, Duration::from_secs(5))
+        .poll(ReadLimit::records(10), Duration::from_secs(5))
         .await
         .expect("poll");
     assert_eq!(got.len(), 1, "a waiting poll wakes up for new records");
@@ -211,7 +219,7 @@ pub async fn streams_put_read_and_resume_by_sequence_number(streams: Arc<dyn Str
     }
     for (shard, sequence_numbers) in by_shard {
         let all = streams
-            .read_shard(&stream, &shard, None, 100)
+            .read_shard(&stream, &shard, ReadFrom::Oldest, ReadLimit::records(100))
             .await
             .expect("read");
         assert_eq!(
@@ -221,7 +229,12 @@ pub async fn streams_put_read_and_resume_by_sequence_number(streams: Arc<dyn Str
             sequence_numbers
         );
         let rest = streams
-            .read_shard(&stream, &shard, Some(&sequence_numbers[0]), 100)
+            .read_shard(
+                &stream,
+                &shard,
+                ReadFrom::After(&sequence_numbers[0]),
+                ReadLimit::records(100),
+            )
             .await
             .expect("read after");
         assert_eq!(
@@ -290,7 +303,14 @@ pub async fn stream_errors_are_typed(streams: Arc<dyn Streams>) {
         Err(BusError::StreamNotFound(_))
     ));
     assert!(matches!(
-        streams.read_shard(&missing, &first_shard, None, 1).await,
+        streams
+            .read_shard(
+                &missing,
+                &first_shard,
+                ReadFrom::Oldest,
+                ReadLimit::records(1)
+            )
+            .await,
         Err(BusError::StreamNotFound(_))
     ));
     assert!(matches!(
@@ -309,13 +329,23 @@ pub async fn stream_errors_are_typed(streams: Arc<dyn Streams>) {
     ));
     assert!(matches!(
         streams
-            .read_shard(&stream, &pinpipe_bus::shard_id(7), None, 1)
+            .read_shard(
+                &stream,
+                &pinpipe_bus::shard_id(7),
+                ReadFrom::Oldest,
+                ReadLimit::records(1)
+            )
             .await,
         Err(BusError::ShardNotFound { .. })
     ));
     assert!(matches!(
         streams
-            .read_shard(&stream, &first_shard, Some("not-a-sequence-number"), 1)
+            .read_shard(
+                &stream,
+                &first_shard,
+                ReadFrom::After("not-a-sequence-number"),
+                ReadLimit::records(1)
+            )
             .await,
         Err(BusError::InvalidRequest(_))
     ));

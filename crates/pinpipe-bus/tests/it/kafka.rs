@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use pinpipe_bus::kafka::{KafkaBus, KafkaOptions};
-use pinpipe_bus::{BusError, ConsumedRecord, ProduceRecord, TopicConsumer, Topics};
+use pinpipe_bus::{BusError, ConsumedRecord, ProduceRecord, ReadLimit, TopicConsumer, Topics};
 use pinpipe_testkit::{Server, unique_name};
 
 use crate::conformance;
@@ -163,7 +163,7 @@ async fn a_killed_broker_is_unavailable_until_it_restarts() {
     loop {
         match bus.create_topic(&topic, 1).await {
             Ok(()) | Err(BusError::AlreadyExists(_)) => break,
-            Err(BusError::Unavailable(e)) if Instant::now() < deadline => {
+            Err(e @ BusError::Unavailable { .. }) if Instant::now() < deadline => {
                 eprintln!("broker not back yet: {e}");
             }
             Err(e) => panic!("create after the restart: {e}"),
@@ -202,7 +202,7 @@ async fn assert_unavailable(bus: &KafkaBus, topic: &str) {
     let started = Instant::now();
     let produced = bus.produce(topic, conformance::values(&["during"])).await;
     assert!(
-        matches!(produced, Err(BusError::Unavailable(_))),
+        matches!(produced, Err(BusError::Unavailable { .. })),
         "{produced:?}"
     );
     assert!(
@@ -213,7 +213,7 @@ async fn assert_unavailable(bus: &KafkaBus, topic: &str) {
     let started = Instant::now();
     let listed = bus.list_topics().await;
     assert!(
-        matches!(listed, Err(BusError::Unavailable(_))),
+        matches!(listed, Err(BusError::Unavailable { .. })),
         "{listed:?}"
     );
     assert!(
@@ -233,7 +233,7 @@ async fn produce_again(bus: &KafkaBus, topic: &str) {
                 produced[0].as_ref().expect("written");
                 break;
             }
-            Err(BusError::Unavailable(e)) if Instant::now() < deadline => {
+            Err(e @ BusError::Unavailable { .. }) if Instant::now() < deadline => {
                 eprintln!("broker not back yet: {e}");
             }
             Err(e) => panic!("produce once the broker is back: {e}"),
@@ -274,7 +274,10 @@ async fn poll_both(
             got_a.len() + got_b.len()
         );
         let wait = Duration::from_millis(500);
-        let (ra, rb) = tokio::join!(a.poll(count, wait), b.poll(count, wait));
+        let (ra, rb) = tokio::join!(
+            a.poll(ReadLimit::records(count), wait),
+            b.poll(ReadLimit::records(count), wait)
+        );
         let (ra, rb) = (ra.expect("poll a"), rb.expect("poll b"));
         commit_all(a, topic, &ra).await;
         commit_all(b, topic, &rb).await;
@@ -289,7 +292,10 @@ async fn poll_until(consumer: &mut dyn TopicConsumer, count: usize) -> Vec<Consu
     let mut got = Vec::new();
     while got.len() < count {
         let more = consumer
-            .poll(count - got.len(), Duration::from_secs(10))
+            .poll(
+                ReadLimit::records(count - got.len()),
+                Duration::from_secs(10),
+            )
             .await
             .expect("poll");
         assert!(
