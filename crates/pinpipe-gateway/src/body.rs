@@ -1,38 +1,159 @@
-//! Reading request bodies within the size limit, and checking content types.
+//! Reading request bodies within their bounds, before any handler runs.
+//!
+//! [`read_body`] takes the whole body of a data-plane request, bounded four ways, and only then
+//! lets the request count as in flight:
+//!
+//! 1. size: over `max_body_bytes` is 413, refused by `Content-Length` before anything is read;
+//! 2. memory: the bodies held at once, over every connection, stay under
+//!    `max_in_flight_body_bytes`, or the request gets 429;
+//! 3. time: a body that has not arrived `body_read_timeout` after the headers gets 408;
+//! 4. then the in-flight cap (`max_in_flight`, 429), which so counts only requests the gateway is
+//!    working on: clients that send slowly cannot take the permits of those that do not.
+//!
+//! `/health` and `/metrics` skip all of it. Handlers get the body as [`Bytes`].
 
 use axum::body::Body;
-use axum::http::{HeaderMap, header};
-use bytes::Bytes;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::Response;
+use bytes::{Bytes, BytesMut};
 use http_body_util::BodyExt;
+use tokio::sync::OwnedSemaphorePermit;
+
+use crate::connections::Connection;
+use crate::envelope::Family;
+use crate::state::AppState;
+
+/// Routes never held back by the body and in-flight bounds, so health checks and scrapers always
+/// get an answer.
+pub const UNBOUNDED_ROUTES: [&str; 2] = ["/health", "/metrics"];
+
+/// Middleware: reads the body within its bounds (see the module documentation), then runs the
+/// request holding an in-flight permit and the body's share of the memory bound.
+pub async fn read_body(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    if UNBOUNDED_ROUTES.contains(&request.uri().path()) {
+        return next.run(request).await;
+    }
+    let family = Family::of(request.uri().path());
+    let config = &state.config;
+    let (parts, body) = request.into_parts();
+    let declared = declared_length(&parts.headers);
+    if declared.is_some_and(|len| len > config.max_body_bytes as u64) {
+        return too_large(family, config.max_body_bytes);
+    }
+    let read = tokio::time::timeout(
+        config.body_read_timeout,
+        collect(&state, body, declared, config.max_body_bytes),
+    )
+    .await;
+    let (bytes, _memory) = match read {
+        Ok(Ok(read)) => read,
+        Ok(Err(refusal)) => return refusal.answer(family, config.max_body_bytes),
+        Err(_) => {
+            return family.error(
+                StatusCode::REQUEST_TIMEOUT,
+                format!(
+                    "the request body did not arrive within {}",
+                    humantime::format_duration(config.body_read_timeout)
+                ),
+            );
+        }
+    };
+    if let Some(connection) = parts.extensions.get::<std::sync::Arc<Connection>>() {
+        connection.busy();
+    }
+    let Ok(_permit) = state.in_flight.clone().try_acquire_owned() else {
+        return family.error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many requests: try again shortly",
+        );
+    };
+    next.run(Request::from_parts(parts, Body::from(bytes)))
+        .await
+}
 
 /// Why a body could not be read.
-#[derive(Debug, thiserror::Error)]
-pub enum BodyError {
-    #[error("request body is larger than the limit of {limit} bytes")]
-    TooLarge { limit: usize },
-    #[error("could not read the request body: {0}")]
+enum Refused {
+    TooLarge,
+    NoMemory,
     Unreadable(String),
 }
 
-/// Reads the whole body, refusing it as soon as it passes `limit` bytes (by `Content-Length`
-/// first, so an oversized upload is refused before it is read).
-pub async fn read_limited(
-    headers: &HeaderMap,
-    body: Body,
-    limit: usize,
-) -> Result<Bytes, BodyError> {
-    let declared = headers
+impl Refused {
+    fn answer(self, family: Family, limit: usize) -> Response {
+        match self {
+            Refused::TooLarge => too_large(family, limit),
+            Refused::NoMemory => family.error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "Too many requests: too much request data in flight; try again shortly",
+            ),
+            Refused::Unreadable(e) => family.error(
+                StatusCode::BAD_REQUEST,
+                format!("could not read the request body: {e}"),
+            ),
+        }
+    }
+}
+
+fn too_large(family: Family, limit: usize) -> Response {
+    family.error(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        format!("request body is larger than the limit of {limit} bytes"),
+    )
+}
+
+/// The declared `Content-Length`, if any.
+fn declared_length(headers: &HeaderMap) -> Option<u64> {
+    headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|len| len > limit as u64) {
-        return Err(BodyError::TooLarge { limit });
+        .and_then(|v| v.parse::<u64>().ok())
+}
+
+/// Reads the body, taking its size from the memory bound as it arrives (all at once when the
+/// length is declared); returns the body and the permits that hold its share.
+async fn collect(
+    state: &AppState,
+    mut body: Body,
+    declared: Option<u64>,
+    limit: usize,
+) -> Result<(Bytes, Option<OwnedSemaphorePermit>), Refused> {
+    let mut memory: Option<OwnedSemaphorePermit> = None;
+    let mut reserved = 0usize;
+    let mut reserve = |wanted: usize, memory: &mut Option<OwnedSemaphorePermit>| {
+        if wanted <= reserved {
+            return Ok(());
+        }
+        let more = u32::try_from(wanted - reserved).map_err(|_| Refused::TooLarge)?;
+        let permit = state
+            .body_memory
+            .clone()
+            .try_acquire_many_owned(more)
+            .map_err(|_| Refused::NoMemory)?;
+        match memory {
+            Some(held) => held.merge(permit),
+            None => *memory = Some(permit),
+        }
+        reserved = wanted;
+        Ok(())
+    };
+    if let Some(len) = declared {
+        reserve(usize::try_from(len).unwrap_or(usize::MAX), &mut memory)?;
     }
-    match http_body_util::Limited::new(body, limit).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(BodyError::TooLarge { limit }),
-        Err(e) => Err(BodyError::Unreadable(e.to_string())),
+    let mut buffer = BytesMut::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| Refused::Unreadable(e.to_string()))?;
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        if buffer.len() + data.len() > limit {
+            return Err(Refused::TooLarge);
+        }
+        reserve(buffer.len() + data.len(), &mut memory)?;
+        buffer.extend_from_slice(&data);
     }
+    Ok((buffer.freeze(), memory))
 }
 
 /// The media type of the request without parameters, lower-cased (`application/json`).

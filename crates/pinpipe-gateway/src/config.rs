@@ -1,10 +1,11 @@
-//! Gateway settings, each with a working default.
+//! Gateway settings, each with a working default, and the checks made before it serves.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-/// How the gateway listens and what it accepts.
+/// How the gateway listens, what it accepts, and what one client may cost it.
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct GatewayConfig {
@@ -18,14 +19,46 @@ pub struct GatewayConfig {
     pub default_partitions: i32,
     /// Shards of streams the gateway creates.
     pub default_shards: u32,
+    /// Most partitions a topic may have (400 above it).
+    pub max_partitions: i32,
+    /// Most shards a stream may have (400 above it; Kinesis's default quota).
+    pub max_shards: u32,
     /// Largest request body, in bytes (413 above it).
     pub max_body_bytes: usize,
     /// Largest record value, in bytes (the record fails above it).
     pub max_record_bytes: usize,
-    /// Requests handled at once; more get 429 (42901).
+    /// Largest record key, in bytes (the request is refused above it).
+    pub max_key_bytes: usize,
+    /// Most records in one REST Proxy produce call (422 above it).
+    pub max_records_per_request: usize,
+    /// Requests being handled at once once their bodies are read; more get 429 (42901).
+    /// `/health` and `/metrics` are never counted.
     pub max_in_flight: usize,
-    /// When non-empty, every request but `/health` and `/metrics` needs one of these in `x-api-key`.
+    /// Bytes of request bodies held at once, over every connection; a request that would pass it
+    /// gets 429 (42901).
+    pub max_in_flight_body_bytes: usize,
+    /// Open connections at most; `0` picks it from the process's open-file limit. At the cap the
+    /// connection that has waited longest on its client is closed to make room.
+    pub max_connections: usize,
+    /// Longest a client may take to send a request's headers, from its first byte (the
+    /// connection is closed: no route is known yet to answer on).
+    #[serde(with = "humantime_serde")]
+    pub header_read_timeout: Duration,
+    /// Longest a client may take to send a request's body, from the end of its headers (408).
+    #[serde(with = "humantime_serde")]
+    pub body_read_timeout: Duration,
+    /// Longest an open connection may wait for its next request before it is closed.
+    #[serde(with = "humantime_serde")]
+    pub keep_alive_timeout: Duration,
+    /// A request taking longer than this to answer is logged as slow.
+    #[serde(with = "humantime_serde")]
+    pub slow_request: Duration,
+    /// When non-empty, every request but `/health` and `/metrics` needs one of these (or an admin
+    /// key) in `x-api-key`.
     pub api_keys: Vec<String>,
+    /// Keys for creating and deleting streams and topics. Without any, those routes are open only
+    /// while no `api_keys` are set and the gateway listens on a loopback address.
+    pub admin_api_keys: Vec<String>,
 }
 
 impl Default for GatewayConfig {
@@ -36,12 +69,47 @@ impl Default for GatewayConfig {
             auto_create_topics: false,
             default_partitions: 1,
             default_shards: 1,
+            max_partitions: 1000,
+            max_shards: 500,
             max_body_bytes: 10 * 1024 * 1024,
             max_record_bytes: 1024 * 1024,
+            max_key_bytes: 16 * 1024,
+            max_records_per_request: 5000,
             max_in_flight: 4096,
+            max_in_flight_body_bytes: 256 * 1024 * 1024,
+            max_connections: 0,
+            header_read_timeout: Duration::from_secs(10),
+            body_read_timeout: Duration::from_secs(30),
+            keep_alive_timeout: Duration::from_secs(60),
+            slow_request: Duration::from_secs(1),
             api_keys: Vec::new(),
+            admin_api_keys: Vec::new(),
         }
     }
+}
+
+/// A setting the gateway cannot start with.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// An API key is empty, which would let a request without a key through.
+    #[error(
+        "an empty {setting} entry was given (an unset shell variable?): an empty key would let \
+         requests without a key through; remove it or set a real key"
+    )]
+    EmptyKey {
+        /// `api_keys` or `admin_api_keys`.
+        setting: &'static str,
+    },
+    /// A limit is zero or out of range.
+    #[error("gateway setting {setting} = {value}: {reason}")]
+    Limit {
+        /// The setting.
+        setting: &'static str,
+        /// Its value.
+        value: String,
+        /// What it must be.
+        reason: &'static str,
+    },
 }
 
 impl GatewayConfig {
@@ -53,5 +121,130 @@ impl GatewayConfig {
     /// The three streams of the stream path.
     pub fn default_streams(&self) -> [String; 3] {
         ["pin", "geo", "user"].map(|t| format!("streaming-{}-{t}", self.topic_prefix))
+    }
+
+    /// Whether creating and deleting streams and topics needs no key: only on a loopback address
+    /// with no keys configured at all (SPEC §3).
+    pub fn admin_is_open(&self) -> bool {
+        self.api_keys.is_empty() && self.admin_api_keys.is_empty() && self.listen.ip().is_loopback()
+    }
+
+    /// Checks what the gateway cannot serve with: empty keys, zero limits, default counts over
+    /// their bounds.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        for (setting, keys) in [
+            ("api_keys", &self.api_keys),
+            ("admin_api_keys", &self.admin_api_keys),
+        ] {
+            if keys.iter().any(|k| k.trim().is_empty()) {
+                return Err(ConfigError::EmptyKey { setting });
+            }
+        }
+        let positive = [
+            ("max_body_bytes", self.max_body_bytes),
+            ("max_record_bytes", self.max_record_bytes),
+            ("max_key_bytes", self.max_key_bytes),
+            ("max_records_per_request", self.max_records_per_request),
+            ("max_in_flight", self.max_in_flight),
+            ("max_in_flight_body_bytes", self.max_in_flight_body_bytes),
+        ];
+        for (setting, value) in positive {
+            if value == 0 {
+                return Err(limit(setting, value, "must be at least 1"));
+            }
+        }
+        if self.max_in_flight_body_bytes < self.max_body_bytes {
+            return Err(limit(
+                "max_in_flight_body_bytes",
+                self.max_in_flight_body_bytes,
+                "must be at least max_body_bytes",
+            ));
+        }
+        for (setting, value) in [
+            ("header_read_timeout", self.header_read_timeout),
+            ("body_read_timeout", self.body_read_timeout),
+            ("keep_alive_timeout", self.keep_alive_timeout),
+        ] {
+            if value.is_zero() {
+                return Err(limit(
+                    setting,
+                    humantime::format_duration(value),
+                    "must be longer than zero",
+                ));
+            }
+        }
+        if !(1..=self.max_partitions).contains(&self.default_partitions) {
+            return Err(limit(
+                "default_partitions",
+                self.default_partitions,
+                "must be between 1 and max_partitions",
+            ));
+        }
+        if !(1..=self.max_shards).contains(&self.default_shards) {
+            return Err(limit(
+                "default_shards",
+                self.default_shards,
+                "must be between 1 and max_shards",
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn limit(setting: &'static str, value: impl ToString, reason: &'static str) -> ConfigError {
+    ConfigError::Limit {
+        setting,
+        value: value.to_string(),
+        reason,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_keys_are_refused() {
+        let config = GatewayConfig {
+            api_keys: vec![String::new()],
+            ..GatewayConfig::default()
+        };
+        let error = config.validate().unwrap_err().to_string();
+        assert!(error.contains("empty api_keys"), "{error}");
+        let config = GatewayConfig {
+            admin_api_keys: vec!["  ".into()],
+            ..GatewayConfig::default()
+        };
+        assert!(config.validate().is_err());
+        assert!(GatewayConfig::default().validate().is_ok());
+    }
+
+    #[test]
+    fn admin_is_open_only_on_loopback_without_keys() {
+        let mut config = GatewayConfig::default();
+        assert!(config.admin_is_open());
+        config.listen = "0.0.0.0:8082".parse().unwrap();
+        assert!(!config.admin_is_open());
+        config.listen = "127.0.0.1:8082".parse().unwrap();
+        config.api_keys = vec!["k".into()];
+        assert!(!config.admin_is_open());
+    }
+
+    #[test]
+    fn durations_read_as_humantime() {
+        let config: GatewayConfig =
+            serde_json::from_str(r#"{"header_read_timeout": "2s", "keep_alive_timeout": "1m"}"#)
+                .unwrap();
+        assert_eq!(config.header_read_timeout, Duration::from_secs(2));
+        assert_eq!(config.keep_alive_timeout, Duration::from_secs(60));
+    }
+
+    #[test]
+    fn default_counts_stay_within_their_bounds() {
+        let config = GatewayConfig {
+            default_shards: 501,
+            ..GatewayConfig::default()
+        };
+        assert!(config.validate().is_err());
     }
 }

@@ -1,68 +1,108 @@
-//! Request guards: the optional API key and the in-flight limit.
+//! API keys: who may produce, and who may create and delete streams and topics.
+//!
+//! - With `api_keys` set, every request but `/health` and `/metrics` needs one of them (or an
+//!   admin key) in `x-api-key`: 403 (REST Proxy 40301, Kinesis `AccessDeniedException`) without.
+//! - Admin operations (creating and deleting streams and topics) need a key of `admin_api_keys`,
+//!   unless no key is configured at all and the gateway listens on a loopback address, as a local
+//!   REST Proxy or kinesalite would be (SPEC §3).
+//!
+//! Keys are compared in constant time, against every key, without stopping at the first match.
 
-use axum::extract::{Request, State};
-use axum::http::StatusCode;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderMap, Method, StatusCode};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use subtle::ConstantTimeEq;
 
-use crate::rest::RestError;
+use crate::body::UNBOUNDED_ROUTES;
+use crate::envelope::Family;
 use crate::state::AppState;
 
-/// Routes open without a key, so health checks and scrapers need no secret.
-const OPEN_ROUTES: [&str; 2] = ["/health", "/metrics"];
+/// Routes (with their methods) that create or delete streams or topics.
+const ADMIN_ROUTES: [(Method, &str); 2] = [
+    (Method::POST, "/streams/{stream}"),
+    (Method::DELETE, "/streams/{stream}"),
+];
 
-/// Middleware: when API keys are configured, a request needs a valid `x-api-key` (403 without).
+/// Middleware: refuses a request whose key (or lack of one) does not allow its route.
 pub async fn require_api_key(
     State(state): State<AppState>,
     request: Request,
     next: Next,
 ) -> Response {
-    let keys = &state.config.api_keys;
-    if keys.is_empty() || OPEN_ROUTES.contains(&request.uri().path()) {
+    let path = request.uri().path();
+    if UNBOUNDED_ROUTES.contains(&path) {
         return next.run(request).await;
     }
-    let given = request
-        .headers()
+    let family = Family::of(path);
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(MatchedPath::as_str);
+    let admin = ADMIN_ROUTES
+        .iter()
+        .any(|(method, admin)| request.method() == method && route == Some(*admin));
+    let allowed = if admin {
+        admin_allowed(&state, request.headers())
+    } else {
+        producer_allowed(&state, request.headers())
+    };
+    match allowed {
+        Ok(()) => next.run(request).await,
+        Err(message) => family.error(StatusCode::FORBIDDEN, message),
+    }
+}
+
+/// Whether the request's key may produce and read: always when no keys are configured.
+pub fn producer_allowed(state: &AppState, headers: &HeaderMap) -> Result<(), &'static str> {
+    let config = &state.config;
+    if config.api_keys.is_empty() && config.admin_api_keys.is_empty() {
+        return Ok(());
+    }
+    let given = given_key(headers);
+    if key_matches(&config.api_keys, given) || key_matches(&config.admin_api_keys, given) {
+        Ok(())
+    } else {
+        Err("Forbidden: missing or invalid x-api-key")
+    }
+}
+
+/// Whether the request may create or delete streams and topics (see the module documentation).
+pub fn admin_allowed(state: &AppState, headers: &HeaderMap) -> Result<(), &'static str> {
+    let config = &state.config;
+    if config.admin_is_open() {
+        return Ok(());
+    }
+    if config.admin_api_keys.is_empty() {
+        return Err(
+            "Forbidden: creating and deleting streams and topics needs a key of \
+             [gateway] admin_api_keys, and none is configured",
+        );
+    }
+    if key_matches(&config.admin_api_keys, given_key(headers)) {
+        Ok(())
+    } else {
+        Err("Forbidden: creating and deleting streams and topics needs an admin x-api-key")
+    }
+}
+
+fn given_key(headers: &HeaderMap) -> &[u8] {
+    headers
         .get("x-api-key")
         .map(|v| v.as_bytes())
-        .unwrap_or_default();
-    if key_matches(keys, given) {
-        next.run(request).await
-    } else {
-        RestError::new(
-            StatusCode::FORBIDDEN,
-            40301,
-            "Forbidden: missing or invalid x-api-key",
-        )
-        .into_response()
-    }
+        .unwrap_or_default()
 }
 
-/// Compares against every key without stopping early, each comparison in constant time.
+/// Compares against every key without stopping early, each comparison in constant time. An
+/// empty key never matches (and is refused when the gateway starts).
 fn key_matches(keys: &[String], given: &[u8]) -> bool {
-    keys.iter()
-        .fold(subtle::Choice::from(0), |found, key| {
-            found | key.as_bytes().ct_eq(given)
-        })
-        .into()
-}
-
-/// Middleware: answers 429 (42901) when too many requests are already being handled.
-pub async fn limit_in_flight(
-    State(state): State<AppState>,
-    request: Request,
-    next: Next,
-) -> Response {
-    match state.in_flight.clone().try_acquire_owned() {
-        Ok(_permit) => next.run(request).await,
-        Err(_) => RestError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            42901,
-            "Too many requests: try again shortly",
-        )
-        .into_response(),
-    }
+    !given.is_empty()
+        && keys
+            .iter()
+            .fold(subtle::Choice::from(0), |found, key| {
+                found | key.as_bytes().ct_eq(given)
+            })
+            .into()
 }
 
 #[cfg(test)]
@@ -76,5 +116,6 @@ mod tests {
         assert!(!key_matches(&keys, b"secret"));
         assert!(!key_matches(&keys, b"secret-one "));
         assert!(!key_matches(&keys, b""));
+        assert!(!key_matches(&[String::new()], b""));
     }
 }

@@ -2,16 +2,20 @@
 //! Errors use Kinesis's envelope, `{"__type": "...", "message": "..."}`.
 
 use axum::Json;
-use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use pinpipe_bus::{BusError, PutRecord, RecordError, StreamInfo, validate_stream_name};
+use bytes::Bytes;
+use pinpipe_bus::{
+    BusError, PutRecord, RecordError, StreamInfo, validate_stream_name, with_causes,
+};
+use pinpipe_telemetry::BackendUnavailable;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
-use crate::body::{BodyError, MAX_NESTING, nests_deeper_than, read_limited};
-use crate::metrics::{ErrorCode, RecordsAccepted};
+use crate::body::{MAX_NESTING, nests_deeper_than};
+use crate::envelope::KinesisError;
+use crate::metrics::RecordsAccepted;
 use crate::rest::compact_json;
 use crate::state::AppState;
 
@@ -22,50 +26,9 @@ const MAX_BYTES_PER_CALL: usize = 5 * 1024 * 1024;
 /// Longest partition key.
 const MAX_PARTITION_KEY: usize = 256;
 
-/// An error in Kinesis's envelope.
-#[derive(Debug)]
-pub struct KinesisError {
-    status: StatusCode,
-    kind: &'static str,
-    message: String,
-}
-
-impl KinesisError {
-    fn validation(message: impl Into<String>) -> Self {
-        Self {
-            status: StatusCode::BAD_REQUEST,
-            kind: "ValidationException",
-            message: message.into(),
-        }
-    }
-}
-
-impl IntoResponse for KinesisError {
-    fn into_response(self) -> Response {
-        let body = serde_json::json!({ "__type": self.kind, "message": self.message });
-        let mut response = (self.status, Json(body)).into_response();
-        response
-            .extensions_mut()
-            .insert(ErrorCode(u32::from(self.status.as_u16())));
-        response
-    }
-}
-
-impl From<BodyError> for KinesisError {
-    fn from(e: BodyError) -> Self {
-        match e {
-            BodyError::TooLarge { .. } => Self {
-                status: StatusCode::PAYLOAD_TOO_LARGE,
-                kind: "ValidationException",
-                message: e.to_string(),
-            },
-            BodyError::Unreadable(_) => Self::validation(e.to_string()),
-        }
-    }
-}
-
 impl From<BusError> for KinesisError {
     fn from(e: BusError) -> Self {
+        let message = with_causes(&e);
         let (status, kind) = match &e {
             BusError::StreamNotFound(_) | BusError::ShardNotFound { .. } => {
                 (StatusCode::BAD_REQUEST, "ResourceNotFoundException")
@@ -74,13 +37,18 @@ impl From<BusError> for KinesisError {
             BusError::InvalidName { .. } | BusError::InvalidRequest(_) => {
                 (StatusCode::BAD_REQUEST, "ValidationException")
             }
-            _ => (StatusCode::SERVICE_UNAVAILABLE, "ServiceUnavailable"),
+            _ if e.is_transient() => {
+                BackendUnavailable {
+                    component: "gateway",
+                    backend: "bus",
+                    error: message.clone(),
+                }
+                .emit();
+                (StatusCode::SERVICE_UNAVAILABLE, "ServiceUnavailable")
+            }
+            _ => (StatusCode::INTERNAL_SERVER_ERROR, "InternalFailure"),
         };
-        Self {
-            status,
-            kind,
-            message: e.to_string(),
-        }
+        Self::new(status, kind, message)
     }
 }
 
@@ -144,11 +112,9 @@ enum EntryOut {
 pub async fn put_record(
     State(state): State<AppState>,
     Path(stream): Path<String>,
-    headers: HeaderMap,
-    body: Body,
+    body: Bytes,
 ) -> Result<Response, KinesisError> {
     validate_stream_name(&stream)?;
-    let body = read_limited(&headers, body, state.config.max_body_bytes).await?;
     let request: PutRecordIn<'_> = parse(&body)?;
     check_stream_name(&stream, request.stream_name.as_deref())?;
     let record = to_put_record(
@@ -167,6 +133,7 @@ pub async fn put_record(
     })
     .into_response();
     response.extensions_mut().insert(RecordsAccepted {
+        target: stream,
         records: 1,
         bytes: body.len() as u64,
     });
@@ -177,11 +144,9 @@ pub async fn put_record(
 pub async fn put_records(
     State(state): State<AppState>,
     Path(stream): Path<String>,
-    headers: HeaderMap,
-    body: Body,
+    body: Bytes,
 ) -> Result<Response, KinesisError> {
     validate_stream_name(&stream)?;
-    let body = read_limited(&headers, body, state.config.max_body_bytes).await?;
     let request: PutRecordsIn<'_> = parse(&body)?;
     check_stream_name(&stream, request.stream_name.as_deref())?;
     let entries = request
@@ -227,6 +192,7 @@ pub async fn put_records(
     let accepted = out.records.len() - failed;
     let mut response = Json(out).into_response();
     response.extensions_mut().insert(RecordsAccepted {
+        target: stream,
         records: accepted as u64,
         bytes: body.len() as u64,
     });
@@ -275,20 +241,37 @@ struct CreateIn {
     shard_count: Option<u32>,
 }
 
-/// `POST /streams/{stream}`: creates the stream (`{"ShardCount": n}` optional).
+/// A stream's shard count must be at least one and at most `max` (Kinesis's shard quota).
+pub fn check_shard_count(shards: u32, max: u32) -> Result<(), KinesisError> {
+    if shards == 0 {
+        return Err(KinesisError::validation("ShardCount must be at least 1"));
+    }
+    if shards > max {
+        return Err(KinesisError::new(
+            StatusCode::BAD_REQUEST,
+            "LimitExceededException",
+            format!(
+                "ShardCount {shards} is over the limit of {max} shards per stream ([gateway] max_shards)"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// `POST /streams/{stream}`: creates the stream (`{"ShardCount": n}` optional, at most
+/// `max_shards`). An admin operation (see [`crate::guard`]).
 pub async fn create(
     State(state): State<AppState>,
     Path(stream): Path<String>,
-    headers: HeaderMap,
-    body: Body,
+    body: Bytes,
 ) -> Result<Response, KinesisError> {
-    let body = read_limited(&headers, body, state.config.max_body_bytes).await?;
     let request: CreateIn = if body.iter().all(u8::is_ascii_whitespace) {
         CreateIn::default()
     } else {
         parse(&body)?
     };
     let shards = request.shard_count.unwrap_or(state.config.default_shards);
+    check_shard_count(shards, state.config.max_shards)?;
     state.streams.create_stream(&stream, shards).await?;
     Ok(Json(serde_json::json!({})).into_response())
 }
@@ -343,11 +326,7 @@ fn record_error(e: RecordError) -> KinesisError {
     match &e {
         RecordError::Rejected { .. } => {
             let (status, kind) = entry_error_code(&e);
-            KinesisError {
-                status,
-                kind,
-                message: e.to_string(),
-            }
+            KinesisError::new(status, kind, e.to_string())
         }
         RecordError::TooLarge { .. } | RecordError::PartitionNotFound(_) => {
             KinesisError::validation(e.to_string())
@@ -371,19 +350,19 @@ const THROTTLED: &str = "ProvisionedThroughputExceededException";
 /// Parses a request body, refusing hostile nesting before the parser sees it.
 fn parse<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, KinesisError> {
     if nests_deeper_than(body, MAX_NESTING) {
-        return Err(KinesisError {
-            status: StatusCode::BAD_REQUEST,
-            kind: "SerializationException",
-            message: format!("nested deeper than {MAX_NESTING} levels"),
-        });
+        return Err(KinesisError::new(
+            StatusCode::BAD_REQUEST,
+            "SerializationException",
+            format!("nested deeper than {MAX_NESTING} levels"),
+        ));
     }
     serde_json::from_slice(body).map_err(json_error)
 }
 
 fn json_error(e: serde_json::Error) -> KinesisError {
-    KinesisError {
-        status: StatusCode::BAD_REQUEST,
-        kind: "SerializationException",
-        message: e.to_string(),
-    }
+    KinesisError::new(
+        StatusCode::BAD_REQUEST,
+        "SerializationException",
+        e.to_string(),
+    )
 }

@@ -1,20 +1,30 @@
 //! The gateway: the HTTP API of SPEC §3 over the bus.
 //!
 //! ```text
-//!  POST /topics/{topic}            REST Proxy v2 produce  ──► Topics  (batch path)
+//!  POST /topics/{topic}             REST Proxy v2 produce  ──► Topics  (batch path)
 //!  PUT  /streams/{stream}/record(s) Kinesis proxy          ──► Streams (stream path)
 //!  GET  /health, /metrics
 //! ```
 //!
 //! A produce call is answered only after the bus says its records are durable. Bad input gets
 //! the REST Proxy's (or Kinesis's) error envelope and stores nothing; the server keeps serving.
+//!
+//! Every request passes the same layers, outermost first:
+//!
+//! ```text
+//!  server (connections: timeouts, cap) ─► track (metrics, log) ─► ensure_envelope
+//!    ─► require_api_key (producer / admin keys) ─► read_body (size, memory, time, in flight) ─► handler
+//! ```
 
 mod body;
 mod config;
+mod connections;
+mod envelope;
 mod guard;
 mod kinesis;
 mod metrics;
 mod rest;
+mod server;
 mod state;
 
 use std::future::Future;
@@ -26,11 +36,10 @@ use axum::routing::{get, post, put};
 use pinpipe_bus::{BusError, Streams, Topics};
 use tokio::net::TcpListener;
 
-pub use config::GatewayConfig;
-pub use metrics::Metrics;
+pub use config::{ConfigError, GatewayConfig};
 pub use state::AppState;
 
-/// The gateway's routes over `state`.
+/// The gateway's routes over `state`, with every layer but the server's connection bounds.
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/topics", get(rest::list))
@@ -49,18 +58,19 @@ pub fn router(state: AppState) -> Router {
         .route("/streams/{stream}/record", put(kinesis::put_record))
         .route("/streams/{stream}/records", put(kinesis::put_records))
         .route("/health", get(|| async { "ok" }))
-        .route("/metrics", get(metrics::render))
-        .fallback(rest::not_found)
-        // Bodies are read by the handlers with their own limit and error envelope.
+        .merge(pinpipe_telemetry::metrics_router())
+        .fallback(envelope::not_found)
+        // Bodies are read by `read_body` with their own bounds and error envelope.
         .layer(DefaultBodyLimit::disable())
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            body::read_body,
+        ))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             guard::require_api_key,
         ))
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            guard::limit_in_flight,
-        ))
+        .layer(middleware::from_fn(envelope::ensure_envelope))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             metrics::track,
@@ -89,14 +99,26 @@ pub async fn ensure_defaults(
     Ok(())
 }
 
-/// Serves the gateway on `listener` until `shutdown` completes, then finishes the requests in
-/// flight.
+/// Serves `router` (the gateway's, perhaps with more routes merged) on `listener` with the
+/// connection bounds of `config` until `shutdown` completes, then finishes the requests in
+/// flight. The configuration is checked first ([`GatewayConfig::validate`]); listening beyond
+/// loopback without API keys is allowed, with a warning.
 pub async fn serve(
     listener: TcpListener,
-    state: AppState,
+    router: Router,
+    config: &GatewayConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    config
+        .validate()
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+    let address = listener.local_addr()?;
+    if !address.ip().is_loopback() && config.api_keys.is_empty() {
+        tracing::warn!(
+            %address,
+            "listening beyond this machine without API keys: anyone who can reach it can produce \
+             (set [gateway] api_keys); creating and deleting streams needs admin_api_keys"
+        );
+    }
+    server::run(listener, router, config, shutdown).await
 }

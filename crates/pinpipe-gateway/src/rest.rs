@@ -1,16 +1,19 @@
 //! The batch path: the Confluent REST Proxy v2 produce call (SPEC §3), as API Gateway proxied it.
 
 use axum::Json;
-use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use pinpipe_bus::{BusError, ProduceRecord, Produced, RecordError, TopicInfo};
+use bytes::Bytes;
+use pinpipe_bus::{BusError, ProduceRecord, Produced, RecordError, TopicInfo, with_causes};
+use pinpipe_telemetry::BackendUnavailable;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
-use crate::body::{BodyError, MAX_NESTING, media_type, nests_deeper_than, read_limited};
-use crate::metrics::{ErrorCode, RecordsAccepted};
+use crate::GatewayConfig;
+use crate::body::{MAX_NESTING, media_type, nests_deeper_than};
+use crate::envelope::RestError;
+use crate::metrics::RecordsAccepted;
 use crate::state::AppState;
 
 /// Content types the produce call accepts.
@@ -20,56 +23,27 @@ const PRODUCE_MEDIA_TYPES: [&str; 3] = [
     "application/json",
 ];
 
-/// An error in the REST Proxy's envelope: `{"error_code": N, "message": "..."}`.
-#[derive(Debug)]
-pub struct RestError {
-    status: StatusCode,
-    code: u32,
-    message: String,
-}
-
-impl RestError {
-    pub fn new(status: StatusCode, code: u32, message: impl Into<String>) -> Self {
-        Self {
-            status,
-            code,
-            message: message.into(),
-        }
-    }
-}
-
-impl IntoResponse for RestError {
-    fn into_response(self) -> Response {
-        let body = serde_json::json!({ "error_code": self.code, "message": self.message });
-        let mut response = (self.status, Json(body)).into_response();
-        response.extensions_mut().insert(ErrorCode(self.code));
-        response
-    }
-}
-
-impl From<BodyError> for RestError {
-    fn from(e: BodyError) -> Self {
-        match e {
-            BodyError::TooLarge { .. } => {
-                Self::new(StatusCode::PAYLOAD_TOO_LARGE, 413, e.to_string())
-            }
-            BodyError::Unreadable(_) => Self::new(StatusCode::BAD_REQUEST, 400, e.to_string()),
-        }
-    }
-}
-
 impl From<BusError> for RestError {
     fn from(e: BusError) -> Self {
+        let message = with_causes(&e);
         match &e {
-            BusError::TopicNotFound(_) => Self::new(StatusCode::NOT_FOUND, 40401, e.to_string()),
-            BusError::PartitionNotFound { .. } => {
-                Self::new(StatusCode::NOT_FOUND, 40402, e.to_string())
-            }
+            BusError::TopicNotFound(_) => Self::new(StatusCode::NOT_FOUND, 40401, message),
+            BusError::PartitionNotFound { .. } => Self::new(StatusCode::NOT_FOUND, 40402, message),
             BusError::InvalidName { .. } | BusError::InvalidRequest(_) => {
-                Self::new(StatusCode::UNPROCESSABLE_ENTITY, 422, e.to_string())
+                Self::new(StatusCode::UNPROCESSABLE_ENTITY, 422, message)
             }
-            BusError::AlreadyExists(_) => Self::new(StatusCode::CONFLICT, 40902, e.to_string()),
-            _ => Self::new(StatusCode::SERVICE_UNAVAILABLE, 50302, e.to_string()),
+            BusError::AlreadyExists(_) => Self::new(StatusCode::CONFLICT, 40902, message),
+            _ if e.is_transient() => {
+                BackendUnavailable {
+                    component: "gateway",
+                    backend: "bus",
+                    error: message.clone(),
+                }
+                .emit();
+                Self::new(StatusCode::SERVICE_UNAVAILABLE, 50302, message)
+            }
+            // REST Proxy's "Kafka error": the backend refused, a retry will not help.
+            _ => Self::new(StatusCode::INTERNAL_SERVER_ERROR, 50002, message),
         }
     }
 }
@@ -137,27 +111,34 @@ pub async fn produce(
     State(state): State<AppState>,
     Path(topic): Path<String>,
     headers: HeaderMap,
-    body: Body,
+    body: Bytes,
 ) -> Result<Response, RestError> {
-    produce_to(state, topic, None, headers, body).await
+    produce_to(state, topic, None, &headers, body).await
 }
 
 /// `POST /topics/{topic}/partitions/{partition}`.
 pub async fn produce_to_partition(
     State(state): State<AppState>,
-    Path((topic, partition)): Path<(String, i32)>,
+    Path((topic, partition)): Path<(String, String)>,
     headers: HeaderMap,
-    body: Body,
+    body: Bytes,
 ) -> Result<Response, RestError> {
-    produce_to(state, topic, Some(partition), headers, body).await
+    let partition = partition.parse::<i32>().map_err(|_| {
+        RestError::new(
+            StatusCode::NOT_FOUND,
+            40402,
+            format!("partition {partition:?} not found in topic {topic}"),
+        )
+    })?;
+    produce_to(state, topic, Some(partition), &headers, body).await
 }
 
 async fn produce_to(
     state: AppState,
     topic: String,
     forced_partition: Option<i32>,
-    headers: HeaderMap,
-    body: Body,
+    headers: &HeaderMap,
+    body: Bytes,
 ) -> Result<Response, RestError> {
     pinpipe_bus::validate_topic_name(&topic).map_err(|e| {
         RestError::new(
@@ -166,9 +147,8 @@ async fn produce_to(
             format!("topic not found: {e}"),
         )
     })?;
-    check_media_type(&headers)?;
-    let body = read_limited(&headers, body, state.config.max_body_bytes).await?;
-    let records = parse_records(&body, forced_partition)?;
+    check_media_type(headers)?;
+    let records = parse_records(&body, forced_partition, &state.config)?;
     // Only auto-creation may need the records a second time.
     let retry = state.config.auto_create_topics.then(|| records.clone());
     let results = match (state.topics.produce(&topic, records).await, retry) {
@@ -186,6 +166,7 @@ async fn produce_to(
     };
     let mut response = Json(response).into_response();
     response.extensions_mut().insert(RecordsAccepted {
+        target: topic,
         records: accepted as u64,
         bytes: body.len() as u64,
     });
@@ -217,10 +198,12 @@ fn check_media_type(headers: &HeaderMap) -> Result<(), RestError> {
     }
 }
 
-/// Parses the body into records whose values are compact JSON bytes, one line each.
+/// Parses the body into records whose values are compact JSON bytes, one line each, within the
+/// limits of `config` (records per call, key size).
 fn parse_records(
     body: &[u8],
     forced_partition: Option<i32>,
+    config: &GatewayConfig,
 ) -> Result<Vec<ProduceRecord>, RestError> {
     if nests_deeper_than(body, MAX_NESTING) {
         return Err(RestError::new(
@@ -244,13 +227,35 @@ fn parse_records(
             "records may not be empty",
         ));
     }
+    if records.len() > config.max_records_per_request {
+        return Err(RestError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            422,
+            format!(
+                "a produce call may carry {} records at most, got {}",
+                config.max_records_per_request,
+                records.len()
+            ),
+        ));
+    }
     records
         .into_iter()
         .map(|r| {
-            let value = r.value.map_or_else(|| b"null".to_vec(), compact_json);
+            let key = r.key.map(compact_json);
+            if let Some(key) = key.as_ref().filter(|k| k.len() > config.max_key_bytes) {
+                return Err(RestError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    422,
+                    format!(
+                        "a record key of {} bytes is over the limit of {} bytes",
+                        key.len(),
+                        config.max_key_bytes
+                    ),
+                ));
+            }
             Ok(ProduceRecord {
-                key: r.key.map(compact_json),
-                value,
+                key,
+                value: r.value.map_or_else(|| b"null".to_vec(), compact_json),
                 partition: forced_partition.or(r.partition),
             })
         })
@@ -291,11 +296,6 @@ fn json_error(e: serde_json::Error) -> RestError {
             format!("malformed JSON: {text}"),
         ),
     }
-}
-
-/// Any route the gateway does not have: REST Proxy's 404.
-pub async fn not_found() -> RestError {
-    RestError::new(StatusCode::NOT_FOUND, 404, "HTTP 404 Not Found")
 }
 
 /// `GET /topics`: topic names, as REST Proxy lists them.

@@ -1,4 +1,4 @@
-//! What every handler shares: the bus, the settings, the metrics.
+//! What every handler shares: the bus, the settings, the in-flight bounds.
 
 use std::sync::Arc;
 
@@ -6,7 +6,6 @@ use pinpipe_bus::{Streams, Topics};
 use tokio::sync::Semaphore;
 
 use crate::GatewayConfig;
-use crate::metrics::Metrics;
 
 /// Shared by every request; cheap to clone.
 #[derive(Clone)]
@@ -14,20 +13,24 @@ pub struct AppState {
     pub topics: Arc<dyn Topics>,
     pub streams: Arc<dyn Streams>,
     pub config: Arc<GatewayConfig>,
-    pub metrics: Arc<Metrics>,
-    /// Permits for requests in flight; none left means 429.
+    /// Permits for requests being handled; none left means 429.
     pub in_flight: Arc<Semaphore>,
+    /// One permit per byte of request body held; none left means 429.
+    pub body_memory: Arc<Semaphore>,
 }
 
 impl AppState {
     pub fn new(topics: Arc<dyn Topics>, streams: Arc<dyn Streams>, config: GatewayConfig) -> Self {
         let in_flight = Arc::new(Semaphore::new(config.max_in_flight));
+        let body_memory = Arc::new(Semaphore::new(
+            config.max_in_flight_body_bytes.min(Semaphore::MAX_PERMITS),
+        ));
         Self {
             topics,
             streams,
             config: Arc::new(config),
-            metrics: Arc::new(Metrics::new()),
             in_flight,
+            body_memory,
         }
     }
 }

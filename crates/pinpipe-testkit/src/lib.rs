@@ -12,9 +12,11 @@
 
 mod daemon;
 mod tansu;
+mod tmpfs;
 mod weed;
 
 pub use tansu::{PrivateKafka, TANSU_BIN_VAR};
+pub use tmpfs::Tmpfs;
 pub use weed::{PrivateS3, WEED_BIN_VAR};
 
 /// A real server the integration tests can need.

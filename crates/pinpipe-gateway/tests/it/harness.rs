@@ -1,9 +1,10 @@
 //! Starts a gateway on a free port over a fresh bus in a temporary directory.
 
+use std::path::Path;
 use std::sync::Arc;
 
 use pinpipe_bus::{EmbeddedBus, EmbeddedOptions, Topics};
-use pinpipe_gateway::{AppState, GatewayConfig, ensure_defaults, serve};
+use pinpipe_gateway::{AppState, GatewayConfig, ensure_defaults, router, serve};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
@@ -20,22 +21,29 @@ impl Gateway {
         Self::with(GatewayConfig::default()).await
     }
 
-    pub async fn with(mut config: GatewayConfig) -> Self {
+    pub async fn with(config: GatewayConfig) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
-        let bus = Arc::new(
-            EmbeddedBus::open(dir.path().join("bus.db"), EmbeddedOptions::default()).expect("bus"),
-        );
+        let path = dir.path().join("bus.db");
+        Self::on_bus(config, &path, dir).await
+    }
+
+    /// A gateway over the bus database at `path` (kept with `dir` for the gateway's life).
+    pub async fn on_bus(mut config: GatewayConfig, path: &Path, dir: tempfile::TempDir) -> Self {
+        let bus = Arc::new(EmbeddedBus::open(path, EmbeddedOptions::default()).expect("bus"));
         config.listen = "127.0.0.1:0".parse().expect("address");
         ensure_defaults(bus.as_ref(), bus.as_ref(), &config)
             .await
             .expect("defaults");
         let listener = TcpListener::bind(config.listen).await.expect("bind");
         let url = format!("http://{}", listener.local_addr().expect("address"));
-        let state = AppState::new(bus.clone(), bus.clone(), config);
+        let state = AppState::new(bus.clone(), bus.clone(), config.clone());
         let (stop, stopped) = oneshot::channel::<()>();
-        tokio::spawn(serve(listener, state, async {
-            let _ = stopped.await;
-        }));
+        tokio::spawn(async move {
+            serve(listener, router(state), &config, async {
+                let _ = stopped.await;
+            })
+            .await
+        });
         Self {
             url,
             bus,

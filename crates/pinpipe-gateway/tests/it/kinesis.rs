@@ -1,6 +1,6 @@
 //! The stream path: the Kinesis proxy routes.
 
-use pinpipe_bus::{Streams, shard_for_partition_key, shard_id};
+use pinpipe_bus::{ReadFrom, ReadLimit, Streams, shard_for_partition_key, shard_id};
 use serde_json::json;
 
 use crate::harness::{Gateway, json_of};
@@ -31,7 +31,12 @@ async fn put_record_answers_sequence_number_and_shard() {
     assert!(sequence.chars().all(|c| c.is_ascii_digit()));
     let stored = gw
         .bus
-        .read_shard(STREAM, "shardId-000000000000", None, 10)
+        .read_shard(
+            STREAM,
+            "shardId-000000000000",
+            ReadFrom::Oldest,
+            ReadLimit::records(10),
+        )
         .await
         .expect("read");
     assert_eq!(stored.len(), 1);

@@ -1,0 +1,181 @@
+//! Error envelopes: every error the gateway sends is in the envelope of the API its route belongs
+//! to, whoever produced it (a handler, a guard, or axum itself for a 405 or a path it cannot parse).
+//!
+//! - REST Proxy routes: `{"error_code": N, "message": "..."}` ([`RestError`]).
+//! - Kinesis proxy routes (`/streams…`): `{"__type": "...Exception", "message": "..."}`
+//!   ([`KinesisError`]).
+//!
+//! Handlers answer with these types; [`ensure_envelope`] rewrites any other error response (those
+//! not carrying [`ErrorInfo`]) into the envelope of its route's [`Family`].
+
+use axum::Json;
+use axum::extract::Request;
+use axum::http::{StatusCode, Uri};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use http_body_util::BodyExt;
+
+/// An error answer's code and message, carried in the response's extensions for the metrics
+/// and the log (REST Proxy's `error_code`; on the Kinesis routes, the HTTP status).
+#[derive(Clone, Debug)]
+pub struct ErrorInfo {
+    /// The code.
+    pub code: u32,
+    /// The message sent.
+    pub message: String,
+}
+
+/// An error in the REST Proxy's envelope: `{"error_code": N, "message": "..."}`.
+#[derive(Debug)]
+pub struct RestError {
+    status: StatusCode,
+    code: u32,
+    message: String,
+}
+
+impl RestError {
+    /// An error answered with `status` and REST Proxy error code `code`.
+    pub fn new(status: StatusCode, code: u32, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+impl IntoResponse for RestError {
+    fn into_response(self) -> Response {
+        let body = serde_json::json!({ "error_code": self.code, "message": self.message });
+        let mut response = (self.status, Json(body)).into_response();
+        response.extensions_mut().insert(ErrorInfo {
+            code: self.code,
+            message: self.message,
+        });
+        response
+    }
+}
+
+/// An error in Kinesis's envelope: `{"__type": "...", "message": "..."}`.
+#[derive(Debug)]
+pub struct KinesisError {
+    status: StatusCode,
+    kind: &'static str,
+    message: String,
+}
+
+impl KinesisError {
+    /// An error answered with `status` and Kinesis error type `kind`.
+    pub fn new(status: StatusCode, kind: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            kind,
+            message: message.into(),
+        }
+    }
+
+    /// A `ValidationException` (400).
+    pub fn validation(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "ValidationException", message)
+    }
+}
+
+impl IntoResponse for KinesisError {
+    fn into_response(self) -> Response {
+        let body = serde_json::json!({ "__type": self.kind, "message": self.message });
+        let mut response = (self.status, Json(body)).into_response();
+        response.extensions_mut().insert(ErrorInfo {
+            code: u32::from(self.status.as_u16()),
+            message: self.message,
+        });
+        response
+    }
+}
+
+/// REST Proxy's error code for an answer with `status`: its own where it has one, else the HTTP
+/// status (as its Jersey layer answers `HTTP 405 Method Not Allowed` with `error_code` 405).
+fn rest_code(status: StatusCode) -> u32 {
+    match status {
+        StatusCode::FORBIDDEN => 40301,
+        StatusCode::TOO_MANY_REQUESTS => 42901,
+        other => u32::from(other.as_u16()),
+    }
+}
+
+/// Kinesis's error type for an answer with `status`.
+fn kinesis_kind(status: StatusCode) -> &'static str {
+    match status {
+        StatusCode::FORBIDDEN | StatusCode::UNAUTHORIZED => "AccessDeniedException",
+        StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED => "UnknownOperationException",
+        StatusCode::REQUEST_TIMEOUT => "RequestTimeoutException",
+        StatusCode::TOO_MANY_REQUESTS => "LimitExceededException",
+        StatusCode::SERVICE_UNAVAILABLE => "ServiceUnavailable",
+        s if s.is_server_error() => "InternalFailure",
+        _ => "ValidationException",
+    }
+}
+
+/// Which API a route belongs to, and so which envelope its errors use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Family {
+    /// The Confluent REST Proxy routes (and anything not matched).
+    RestProxy,
+    /// The Kinesis proxy routes of the original API Gateway, `/streams…`.
+    KinesisProxy,
+}
+
+impl Family {
+    /// The family of the route at `path`.
+    pub fn of(path: &str) -> Family {
+        if path == "/streams" || path.starts_with("/streams/") {
+            Family::KinesisProxy
+        } else {
+            Family::RestProxy
+        }
+    }
+
+    /// An error answered with `status`, in this family's envelope.
+    pub fn error(self, status: StatusCode, message: impl Into<String>) -> Response {
+        match self {
+            Family::RestProxy => RestError::new(status, rest_code(status), message).into_response(),
+            Family::KinesisProxy => {
+                KinesisError::new(status, kinesis_kind(status), message).into_response()
+            }
+        }
+    }
+}
+
+/// Middleware: an error response that is not in an envelope (axum's 405, its answer to a path
+/// it cannot parse, any other) is rewritten into the envelope of its route's family, keeping its
+/// status and its text as the message.
+pub async fn ensure_envelope(request: Request, next: Next) -> Response {
+    let family = Family::of(request.uri().path());
+    let response = next.run(request).await;
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error())
+        || response.extensions().get::<ErrorInfo>().is_some()
+    {
+        return response;
+    }
+    let text = match response.into_body().collect().await {
+        Ok(collected) => String::from_utf8_lossy(&collected.to_bytes())
+            .trim()
+            .to_owned(),
+        Err(_) => String::new(),
+    };
+    let message = if text.is_empty() {
+        format!(
+            "HTTP {} {}",
+            status.as_u16(),
+            status.canonical_reason().unwrap_or_default()
+        )
+    } else {
+        text
+    };
+    family.error(status, message)
+}
+
+/// Any route the gateway does not have: 404 in the envelope of the family the path looks like.
+pub async fn not_found(uri: Uri) -> Response {
+    Family::of(uri.path()).error(StatusCode::NOT_FOUND, "HTTP 404 Not Found")
+}
