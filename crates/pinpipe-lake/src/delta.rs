@@ -137,6 +137,11 @@ pub async fn ensure_quarantine(lake: &Lake) -> Result<(DeltaTable, Option<Commit
     ensure_table(lake, QUARANTINE_PATH, QUARANTINE_PATH, &quarantine_schema()).await
 }
 
+/// Whether `table` holds no data file (a new table, or one whose rows were all removed).
+pub fn is_empty(table: &DeltaTable) -> Result<bool> {
+    Ok(table.snapshot()?.log_data().num_files() == 0)
+}
+
 /// The rows of `batches` (a table's rows in arrival order) with only the last copy of each `ind`,
 /// kept in the order of those last copies.
 pub fn keep_last(schema: &SchemaRef, batches: &[RecordBatch]) -> Result<RecordBatch> {

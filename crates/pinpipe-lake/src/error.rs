@@ -89,6 +89,12 @@ impl From<ArrowError> for LakeError {
     }
 }
 
+impl From<deltalake::parquet::errors::ParquetError> for LakeError {
+    fn from(e: deltalake::parquet::errors::ParquetError) -> Self {
+        LakeError::Internal(format!("parquet: {e}"))
+    }
+}
+
 impl From<tokio::task::JoinError> for LakeError {
     fn from(e: tokio::task::JoinError) -> Self {
         LakeError::Internal(format!("worker task failed: {e}"))
@@ -108,16 +114,22 @@ impl LakeError {
                 DataFusionError::IoError(_) => true,
                 _ => false,
             },
-            LakeError::Unavailable { .. }
-            | LakeError::Io { .. }
-            | LakeError::Delta(_)
-            | LakeError::Bus(BusError::Unavailable(_) | BusError::Storage(_)) => true,
+            LakeError::Unavailable { .. } | LakeError::Io { .. } | LakeError::Delta(_) => true,
+            LakeError::Bus(e) => e.is_transient(),
             LakeError::Location { .. }
             | LakeError::InvalidOptions(_)
             | LakeError::TableMissing { .. }
-            | LakeError::Bus(_)
             | LakeError::Corrupt { .. }
             | LakeError::Internal(_) => false,
+        }
+    }
+
+    /// Whether the lake's disk (or the bus's) is full, anywhere in the error's causes: the job
+    /// stopped with nothing lost, and runs again once space is freed.
+    pub fn is_disk_full(&self) -> bool {
+        match self {
+            LakeError::Bus(e) => e.is_disk_full(),
+            other => is_disk_full(other),
         }
     }
 
@@ -136,6 +148,20 @@ impl LakeError {
             )
         )
     }
+}
+
+/// Whether `error` comes from a full disk, anywhere in its chain of causes.
+pub(crate) fn is_disk_full(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(error);
+    while let Some(e) = cause {
+        if e.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::StorageFull)
+        {
+            return true;
+        }
+        cause = e.source();
+    }
+    false
 }
 
 /// Whether an object store error may go away by itself: not refused access, nor a request that

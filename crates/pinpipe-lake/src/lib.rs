@@ -43,8 +43,10 @@
 
 pub mod analyses;
 pub mod batch;
+pub mod chunks;
 pub mod csv;
 pub mod delta;
+mod durable;
 pub mod error;
 pub mod location;
 pub mod manifest;
@@ -57,13 +59,10 @@ pub mod stream;
 pub mod upkeep;
 
 pub use analyses::{AnalysisResult, RESULTS_DIR, run_analyses, text_rows};
-pub use batch::{BatchEvent, BatchOptions, BatchReport, TableReport, run_batch};
+pub use batch::{BatchOptions, BatchReport, TableReport, run_batch};
 pub use delta::Commit;
 pub use error::{LakeError, Result};
 pub use location::{DEFAULT_LOCATION, Lake};
 pub use query::{BATCH_TABLES_DIR, STREAM_TABLES_DIR, lake_session, query};
 pub use report::{LakeSummary, QuarantineCount, REPORT_PATH, lake_summary, write_report};
-pub use stream::{
-    MicroBatch, ShardLag, ShardRange, StreamEvent, StreamOptions, StreamReport, run_stream,
-    stream_lag,
-};
+pub use stream::{ShardLag, StreamOptions, StreamReport, run_stream, stream_lag};

@@ -16,6 +16,9 @@
 //! and every other key delta-rs and object_store accept. Without `AWS_ENDPOINT_URL`, credentials
 //! come from the AWS SDK's usual chain (profile, SSO, web identity, …).
 //!
+//! A local lake goes through [`crate::durable`]: every object and Delta commit is on disk (file
+//! and directory synced) before it is reported written.
+//!
 //! # Concurrent writers on S3: conditional put
 //!
 //! A Delta commit is the creation of `_delta_log/<version>.json`; two writers are safe together
@@ -98,7 +101,10 @@ impl Lake {
     /// configured (see the module documentation). No request is made: see [`Lake::check`].
     pub fn open(location: &str, storage_options: HashMap<String, String>) -> Result<Lake> {
         static REGISTER: Once = Once::new();
-        REGISTER.call_once(|| deltalake::aws::register_handlers(None));
+        REGISTER.call_once(|| {
+            deltalake::aws::register_handlers(None);
+            crate::durable::register();
+        });
         let bad = |reason: String| LakeError::Location {
             location: location.to_owned(),
             reason,

@@ -10,13 +10,16 @@
 
 use std::sync::Arc;
 
-use futures::TryStreamExt;
+use std::collections::VecDeque;
+
+use futures::{StreamExt, TryStreamExt};
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt};
 use pinpipe_model::{Rejected, Table, TableBuilder};
 
 use deltalake::arrow::record_batch::RecordBatch;
 
+use crate::chunks::{LineChunker, OVERSIZED_HEAD_BYTES, Piece};
 use crate::error::Result;
 
 /// The folder of the raw layout inside the lake.
@@ -124,11 +127,109 @@ fn parse_partition(s: &str) -> Option<u32> {
     plain.then(|| s.parse().ok()).flatten()
 }
 
-/// One raw object read and cleaned.
+/// How raw objects are read: in pieces of whole lines, each record at most so long.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReadLimits {
+    /// Bytes of lines read and cleaned at a time (default 32 MiB): bounds the memory a worker
+    /// holds and every Arrow column built from one piece, whatever the object's size.
+    pub max_piece_bytes: usize,
+    /// Longest record kept (default 16 MiB, sixteen times the gateway's record limit); a longer
+    /// one is quarantined with its first bytes.
+    pub max_record_bytes: usize,
+}
+
+impl Default for ReadLimits {
+    fn default() -> Self {
+        Self {
+            max_piece_bytes: 32 * 1024 * 1024,
+            max_record_bytes: 16 * 1024 * 1024,
+        }
+    }
+}
+
+/// A piece of a raw object, as read.
 #[derive(Debug)]
-pub struct CleanedObject {
-    /// The object.
-    pub object: RawObject,
+pub struct ObjectPiece {
+    /// The lines (or the one oversized record).
+    pub piece: Piece,
+    /// On the object's last piece, the object's size as read (it may differ from the listed
+    /// one if the object was rewritten in between).
+    pub object_size: Option<u64>,
+}
+
+/// Reads `object` from `store` as it streams, cut into [`Piece`]s of whole lines
+/// ([`crate::chunks`]). Only the last piece carries the object's size; an empty object is one
+/// empty piece.
+pub fn read_pieces(
+    store: Arc<dyn ObjectStore>,
+    object: &RawObject,
+    limits: ReadLimits,
+) -> impl futures::Stream<Item = Result<ObjectPiece>> + Send + use<> {
+    struct State {
+        store: Arc<dyn ObjectStore>,
+        path: Path,
+        body: Option<futures::stream::BoxStream<'static, object_store::Result<bytes::Bytes>>>,
+        chunker: Option<LineChunker>,
+        ready: VecDeque<Piece>,
+        size: u64,
+    }
+    let state = State {
+        store,
+        path: Path::from(object.path.as_str()),
+        body: None,
+        chunker: Some(LineChunker::new(
+            limits.max_piece_bytes,
+            limits.max_record_bytes,
+        )),
+        ready: VecDeque::new(),
+        size: 0,
+    };
+    futures::stream::try_unfold(state, |mut st| async move {
+        loop {
+            if let Some(piece) = st.ready.pop_front() {
+                let last = st.chunker.is_none() && st.ready.is_empty();
+                let object_size = last.then_some(st.size);
+                return Ok(Some((ObjectPiece { piece, object_size }, st)));
+            }
+            let Some(chunker) = st.chunker.as_mut() else {
+                return Ok(None);
+            };
+            if st.body.is_none() {
+                st.body = Some(st.store.get(&st.path).await?.into_stream());
+            }
+            let next = match st.body.as_mut() {
+                Some(body) => body.next().await,
+                None => None,
+            };
+            match next {
+                Some(bytes) => {
+                    let bytes = bytes?;
+                    st.size += bytes.len() as u64;
+                    st.ready.extend(chunker.push(&bytes));
+                }
+                None => {
+                    let mut rest = st
+                        .chunker
+                        .take()
+                        .map(LineChunker::finish)
+                        .unwrap_or_default();
+                    if rest.is_empty() {
+                        // A marker that the object ended, carrying its size.
+                        rest.push(Piece::Lines {
+                            first_line: 0,
+                            bytes: bytes::Bytes::new(),
+                        });
+                    }
+                    st.ready.extend(rest);
+                }
+            }
+        }
+    })
+}
+
+/// A piece of a raw object, cleaned.
+#[derive(Debug)]
+pub struct CleanedPiece {
     /// Its records that are rows of the table, in arrival order.
     pub rows: RecordBatch,
     /// Its records that are not, with why.
@@ -137,41 +238,59 @@ pub struct CleanedObject {
     pub records: usize,
 }
 
-/// Reads `object` and cleans its records as rows of `table` (the CPU-bound part on a blocking thread).
-/// The returned object's `size` is the size read, which may differ from the listed one if the
-/// object was rewritten in between.
-pub async fn read_object(
-    store: Arc<dyn ObjectStore>,
+/// Cleans `piece` of the object at `source` whose first record is at offset `start` (CPU-bound:
+/// run it on a blocking thread). Records longer than `max_record_bytes` are rejected.
+pub fn clean_piece(
     table: Table,
-    mut object: RawObject,
-) -> Result<CleanedObject> {
-    let bytes = store
-        .get(&Path::from(object.path.as_str()))
-        .await?
-        .bytes()
-        .await?;
-    object.size = u64::try_from(bytes.len()).unwrap_or(u64::MAX);
-    let cleaned = tokio::task::spawn_blocking(move || {
-        let (rows, rejected, records) =
-            clean_lines(table, &bytes, &object.path, object.start_offset);
-        CleanedObject {
-            object,
-            rows,
-            rejected,
-            records,
+    piece: &Piece,
+    source: &str,
+    start: i64,
+    max_record_bytes: usize,
+) -> CleanedPiece {
+    let position = |line: u64| start.saturating_add(i64::try_from(line).unwrap_or(i64::MAX));
+    match piece {
+        Piece::Lines { first_line, bytes } => {
+            let (rows, rejected, records) = clean_lines(
+                table,
+                bytes,
+                source,
+                position(*first_line),
+                max_record_bytes,
+            );
+            CleanedPiece {
+                rows,
+                rejected,
+                records,
+            }
         }
-    })
-    .await?;
-    Ok(cleaned)
+        Piece::Oversized { line, size, head } => {
+            let mut builder = TableBuilder::new(table);
+            builder.push_too_large(
+                &String::from_utf8_lossy(head),
+                *size,
+                max_record_bytes as u64,
+                source,
+                position(*line),
+            );
+            let (rows, rejected) = builder.finish();
+            CleanedPiece {
+                rows,
+                rejected,
+                records: 1,
+            }
+        }
+    }
 }
 
-/// Cleans the newline-delimited records of `bytes`; line `i` gets position `start + i`.
-/// Returns the rows, the rejects and the number of records (non-blank lines).
+/// Cleans the newline-delimited records of `bytes`; line `i` gets position `start + i`. A record
+/// longer than `max_record_bytes` is rejected with its first bytes. Returns the rows, the rejects
+/// and the number of records (non-blank lines).
 pub fn clean_lines(
     table: Table,
     bytes: &[u8],
     source: &str,
     start: i64,
+    max_record_bytes: usize,
 ) -> (RecordBatch, Vec<Rejected>, usize) {
     let text = String::from_utf8_lossy(bytes);
     if matches!(text, std::borrow::Cow::Owned(_)) {
@@ -189,7 +308,21 @@ pub fn clean_lines(
         }
         records += 1;
         let position = start.saturating_add(i64::try_from(i).unwrap_or(i64::MAX));
-        builder.push_raw(line, source, position);
+        if line.len() > max_record_bytes {
+            let mut cut = OVERSIZED_HEAD_BYTES.min(line.len());
+            while !line.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            builder.push_too_large(
+                &line[..cut],
+                line.len() as u64,
+                max_record_bytes as u64,
+                source,
+                position,
+            );
+        } else {
+            builder.push_raw(line, source, position);
+        }
     }
     let (rows, rejected) = builder.finish();
     (rows, rejected, records)

@@ -66,7 +66,7 @@ impl BatchJob {
 impl Job for BatchJob {
     async fn run(&self, interval: &Interval) -> Result<JobOutcome, String> {
         tracing::info!(%interval, lake = %self.lake.location(), "batch job starting");
-        let report = run_batch(&self.lake, &self.options, &|_| {})
+        let report = run_batch(&self.lake, &self.options)
             .await
             .map_err(|e| format!("batch job: {e}"))?;
         let tables = &self.options.tables_dir;

@@ -4,12 +4,13 @@
 use deltalake::DeltaTable;
 use deltalake::datafusion::prelude::SessionContext;
 use futures::future::join_all;
-use pinpipe_bus::Streams;
+use pinpipe_bus::{ReadLimit, Streams};
 use pinpipe_model::{Rejected, Table};
+use pinpipe_telemetry::RecordsQuarantined;
 
 use super::read::{CleanBatch, RawBatch};
 use super::write::TableStream;
-use super::{StreamEvent, StreamOptions, StreamReport};
+use super::{StreamOptions, StreamReport};
 use crate::delta::{ensure_quarantine, insert_rejects};
 use crate::error::Result;
 use crate::location::Lake;
@@ -20,7 +21,7 @@ pub(super) struct Job {
     ctx: SessionContext,
     quarantine: DeltaTable,
     tables: Vec<TableStream>,
-    max_records_per_shard: usize,
+    limit: ReadLimit,
 }
 
 /// What one cycle did.
@@ -51,7 +52,10 @@ impl Job {
             ctx: new_session()?,
             quarantine,
             tables,
-            max_records_per_shard: opts.max_records_per_shard,
+            limit: ReadLimit {
+                records: opts.max_records_per_shard,
+                bytes: opts.max_bytes_per_shard,
+            },
         })
     }
 
@@ -60,17 +64,16 @@ impl Job {
         self.tables.iter_mut().for_each(TableStream::reset);
     }
 
-    /// Runs one cycle; every committed micro-batch and the lag go to `progress` and `report`.
+    /// Runs one cycle; every committed micro-batch and the lag are emitted as events.
     pub(super) async fn run(
         &mut self,
         streams: &dyn Streams,
-        progress: &(dyn Fn(StreamEvent) + Sync),
         report: &mut StreamReport,
     ) -> Result<Outcome> {
         let mut raw = Vec::with_capacity(self.tables.len());
         let mut backlog = false;
         for table in &mut self.tables {
-            let read = table.poll(streams, self.max_records_per_shard).await?;
+            let read = table.poll(streams, self.limit).await?;
             backlog |= read.full;
             raw.push(read.batch);
         }
@@ -100,27 +103,15 @@ impl Job {
             }
         }
         let commits = join_all(committing).await;
-        let lag: Vec<_> = self.tables.iter().flat_map(TableStream::lag).collect();
         let mut failed = None;
         for outcome in commits {
             match outcome {
                 Ok(Some(batch)) => {
-                    let behind: i64 = lag
-                        .iter()
-                        .filter(|l| l.table == batch.table)
-                        .filter_map(|l| l.lag)
-                        .sum();
-                    tracing::info!(
-                        table = %batch.commit.path, version = batch.commit.version,
-                        records = batch.records, inserted = batch.rows_inserted,
-                        updated = batch.rows_updated, rejected = batch.rejected, lag = behind,
-                        "micro-batch committed"
-                    );
                     report.commits += 1;
-                    report.rows_inserted += batch.rows_inserted;
-                    report.rows_updated += batch.rows_updated;
+                    report.rows_inserted += batch.inserted;
+                    report.rows_updated += batch.updated;
                     report.rejected += batch.rejected;
-                    progress(StreamEvent::Committed(batch));
+                    batch.emit();
                 }
                 // Not committed: read again at once.
                 Ok(None) => backlog = true,
@@ -130,13 +121,29 @@ impl Job {
         if let Some(error) = failed {
             return Err(error);
         }
-        progress(StreamEvent::Lag(lag));
+        for table in &self.tables {
+            table.emit_lag();
+        }
         Ok(Outcome { records, backlog })
     }
 
     /// Adds `rejects` to the quarantine (idempotent: a record read again is not added twice).
     async fn quarantine(&mut self, rejects: &[Rejected], report: &mut StreamReport) -> Result<()> {
         let outcome = insert_rejects(&self.ctx, &mut self.quarantine, rejects).await?;
+        let mut kinds: std::collections::BTreeMap<(&'static str, &'static str), u64> =
+            Default::default();
+        for reject in rejects {
+            *kinds.entry((reject.table.name(), reject.kind)).or_default() += 1;
+        }
+        for ((table, reason), records) in kinds {
+            RecordsQuarantined {
+                component: "stream",
+                table,
+                reason,
+                records,
+            }
+            .emit();
+        }
         report.quarantined += outcome.inserted;
         report.commits += usize::from(outcome.commit.is_some());
         Ok(())

@@ -41,13 +41,14 @@ mod positions;
 mod read;
 mod write;
 
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
-use pinpipe_bus::Streams;
+use pinpipe_bus::{Streams, with_causes};
 use pinpipe_model::Table;
+use pinpipe_telemetry::retry::{BackoffBuilder, Retrying, backoff};
 use serde::Serialize;
 
-use crate::delta::{Commit, validate_tables_dir};
+use crate::delta::validate_tables_dir;
 use crate::error::{LakeError, Result};
 use crate::location::Lake;
 
@@ -67,6 +68,9 @@ pub struct StreamOptions {
     pub trigger: Duration,
     /// Records read from one shard in one micro-batch at most (default 10,000): bounds memory.
     pub max_records_per_shard: usize,
+    /// Bytes of records read from one shard in one micro-batch, about (default 32 MiB): bounds
+    /// memory whatever the records' sizes.
+    pub max_bytes_per_shard: usize,
     /// Drain what the streams hold and return, instead of following them.
     pub once: bool,
 }
@@ -78,6 +82,7 @@ impl Default for StreamOptions {
             tables_dir: crate::query::STREAM_TABLES_DIR.to_owned(),
             trigger: Duration::from_secs(1),
             max_records_per_shard: 10_000,
+            max_bytes_per_shard: 32 * 1024 * 1024,
             once: false,
         }
     }
@@ -102,65 +107,13 @@ impl StreamOptions {
                 "the trigger must be longer than zero".into(),
             ));
         }
-        if self.max_records_per_shard == 0 {
+        if self.max_records_per_shard == 0 || self.max_bytes_per_shard == 0 {
             return Err(LakeError::InvalidOptions(
-                "max_records_per_shard must be at least 1".into(),
+                "max_records_per_shard and max_bytes_per_shard must be at least 1".into(),
             ));
         }
         Ok(())
     }
-}
-
-/// The records of one shard that a micro-batch read.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct ShardRange {
-    /// The shard, e.g. `shardId-000000000000`.
-    pub shard_id: String,
-    /// Sequence number of the first record read.
-    pub first: String,
-    /// Sequence number of the last record read: the shard's position once committed.
-    pub last: String,
-    /// Records read.
-    pub records: usize,
-}
-
-/// One table's micro-batch, committed.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct MicroBatch {
-    /// The table.
-    pub table: Table,
-    /// The stream it was read from.
-    pub stream: String,
-    /// The commit holding its rows and positions.
-    pub commit: Commit,
-    /// Records read.
-    pub records: usize,
-    /// Rows inserted (keys new to the table).
-    pub rows_inserted: usize,
-    /// Rows replaced (keys already in the table).
-    pub rows_updated: usize,
-    /// Records rejected (written to the quarantine before the commit).
-    pub rejected: usize,
-    /// What was read from each shard.
-    pub shards: Vec<ShardRange>,
-    /// When the commit was done: its rows are readable from then on.
-    pub committed_at: SystemTime,
-}
-
-/// Progress of the stream job, reported as it happens.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum StreamEvent {
-    /// A micro-batch was committed.
-    Committed(MicroBatch),
-    /// After each cycle: every shard's lag behind its stream.
-    Lag(Vec<ShardLag>),
-    /// A cycle failed with an error that may pass; positions are reloaded and the cycle retried.
-    Retrying {
-        /// The error.
-        error: String,
-        /// Failed cycles in a row so far.
-        attempt: u32,
-    },
 }
 
 /// What a stream run did (counts only, so a job that runs for weeks stays small).
@@ -190,13 +143,13 @@ fn seconds<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> 
 }
 
 /// Runs the stream job (see the module documentation) until `shutdown` resolves, or with
-/// [`StreamOptions::once`] until the streams are drained. `progress` sees every [`StreamEvent`].
-/// A micro-batch under way when `shutdown` resolves is finished first.
+/// [`StreamOptions::once`] until the streams are drained. Progress is emitted as
+/// [`pinpipe_telemetry`] events. A micro-batch under way when `shutdown` resolves is finished
+/// first.
 pub async fn run_stream(
     lake: &Lake,
     streams: &dyn Streams,
     opts: &StreamOptions,
-    progress: &(dyn Fn(StreamEvent) + Sync),
     shutdown: impl Future<Output = ()>,
 ) -> Result<StreamReport> {
     opts.validate()?;
@@ -205,11 +158,13 @@ pub async fn run_stream(
     let mut job = cycle::Job::open(lake, opts, &mut report).await?;
     tokio::pin!(shutdown);
     let mut failures = 0;
+    let mut delays = backoff(Duration::from_millis(100), Duration::from_secs(5)).build();
     loop {
         let cycle_started = Instant::now();
-        let wait = match job.run(streams, progress, &mut report).await {
+        let wait = match job.run(streams, &mut report).await {
             Ok(outcome) => {
                 failures = 0;
+                delays = backoff(Duration::from_millis(100), Duration::from_secs(5)).build();
                 report.cycles += 1;
                 if opts.once && outcome.records == 0 {
                     break;
@@ -222,13 +177,17 @@ pub async fn run_stream(
             }
             Err(error) if error.is_retryable() && failures < MAX_FAILURES => {
                 failures += 1;
-                tracing::warn!(%error, attempt = failures, "stream micro-batch failed; retrying");
-                progress(StreamEvent::Retrying {
-                    error: error.to_string(),
+                let delay = delays.next().unwrap_or(Duration::from_secs(5));
+                Retrying {
+                    component: "stream",
+                    what: "micro-batch".to_owned(),
+                    error: with_causes(&error),
                     attempt: failures,
-                });
+                    delay,
+                }
+                .emit();
                 job.reset();
-                backoff(failures)
+                delay
             }
             Err(error) => return Err(error),
         };
@@ -240,9 +199,4 @@ pub async fn run_stream(
     }
     report.duration = started.elapsed();
     Ok(report)
-}
-
-/// 100 ms doubling per failure, at most 5 s.
-fn backoff(failures: u32) -> Duration {
-    Duration::from_millis(100u64 << failures.min(6)).min(Duration::from_secs(5))
 }

@@ -51,6 +51,11 @@ pub struct Checkpoint {
     /// The number of the micro-batch that committed it (the application transaction's version);
     /// `None` before the first.
     pub batch: Option<i64>,
+    /// The life of the stream the positions are in ([`pinpipe_bus::StreamInfo::incarnation`]);
+    /// `None` in checkpoints written before it was recorded. Positions of another life mean
+    /// nothing in the stream as it is now.
+    #[serde(default)]
+    pub incarnation: Option<String>,
     /// The sequence number of the last record committed from each shard read so far.
     pub positions: BTreeMap<String, String>,
 }
@@ -81,6 +86,7 @@ impl Checkpoint {
         Ok(Checkpoint {
             stream: stream.to_owned(),
             batch: Some(batch),
+            incarnation: None,
             positions: BTreeMap::new(),
         })
     }
@@ -99,8 +105,24 @@ impl Checkpoint {
         Checkpoint {
             stream: self.stream.clone(),
             batch: Some(self.batch.map_or(0, |b| b + 1)),
+            incarnation: self.incarnation.clone(),
             positions,
         }
+    }
+
+    /// Adopts the stream's current `incarnation`: when the positions belong to another life of
+    /// the stream (it was deleted and created again), they are forgotten, so every shard of the
+    /// new one is read from its first record. Returns whether they were.
+    pub(super) fn adopt(&mut self, incarnation: &str) -> bool {
+        let other = self
+            .incarnation
+            .as_deref()
+            .is_some_and(|known| known != incarnation);
+        if other {
+            self.positions.clear();
+        }
+        self.incarnation = Some(incarnation.to_owned());
+        other
     }
 
     /// The `commitInfo` entry that records this checkpoint.
@@ -108,6 +130,7 @@ impl Checkpoint {
         let recorded = serde_json::json!({
             "stream": self.stream,
             "batch": self.batch,
+            "incarnation": self.incarnation,
             "positions": self.positions,
         });
         (METADATA_KEY.to_owned(), recorded)
@@ -208,13 +231,14 @@ pub async fn stream_lag(
         let Some(info) = describe(streams, &stream).await? else {
             continue;
         };
-        let checkpoint = match lake
+        let mut checkpoint = match lake
             .open_table(&table_path(&opts.tables_dir, table))
             .await?
         {
             Some(delta) => Checkpoint::load(&delta, &stream).await?,
             None => Checkpoint::default(),
         };
+        checkpoint.adopt(&info.incarnation);
         for shard in &info.shards {
             let position = checkpoint.position(&shard.shard_id);
             lags.push(ShardLag::new(table, &stream, shard, position));

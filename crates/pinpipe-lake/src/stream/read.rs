@@ -4,10 +4,10 @@
 use std::iter::Peekable;
 
 use deltalake::arrow::record_batch::RecordBatch;
-use pinpipe_bus::{ShardInfo, StreamRecord, Streams, sequence_offset};
+use pinpipe_bus::{ReadFrom, ReadLimit, ShardInfo, StreamRecord, Streams, sequence_offset};
 use pinpipe_model::{Rejected, Table, TableBuilder};
+use pinpipe_telemetry::stream::ShardRead;
 
-use super::ShardRange;
 use super::positions::records_before;
 use crate::delta::keep_last;
 use crate::error::Result;
@@ -16,11 +16,14 @@ use crate::error::Result;
 #[derive(Debug)]
 pub(super) struct RawBatch {
     table: Table,
-    stream: String,
+    /// Where rejects come from: `<stream>/<incarnation>/` then the shard id.
+    source_prefix: String,
     /// (index into `ranges`, quarantine position, data), in arrival order.
     records: Vec<(usize, i64, Vec<u8>)>,
+    /// Bytes of the records' data.
+    bytes: u64,
     /// What was read from each shard that had new records.
-    pub(super) ranges: Vec<ShardRange>,
+    pub(super) ranges: Vec<ShardRead>,
 }
 
 /// A micro-batch cleaned: the rows to merge (last copy per key); its rejects go apart.
@@ -31,7 +34,9 @@ pub(super) struct CleanBatch {
     pub(super) rejected: usize,
     /// Records read.
     pub(super) records: usize,
-    pub(super) ranges: Vec<ShardRange>,
+    /// Bytes of the records read.
+    pub(super) bytes: u64,
+    pub(super) ranges: Vec<ShardRead>,
 }
 
 /// What reading the shards of one stream gave.
@@ -43,14 +48,17 @@ pub(super) struct Read {
     pub(super) full: bool,
 }
 
-/// Reads at most `max` records from each of `shards` after its position (`None`: from the start).
-/// Shards whose record count shows nothing new are not read.
+/// Reads each of `shards` after its position (`None`: from the start), within `limit` each. The
+/// stream's `incarnation` goes into the rejects' source, so a stream created again, whose shards
+/// count from the start again, never shares quarantine keys with the old one. Shards whose record
+/// count shows nothing new are not read.
 pub(super) async fn read_shards(
     streams: &dyn Streams,
     table: Table,
     stream: &str,
+    incarnation: &str,
     shards: &[(ShardInfo, Option<String>)],
-    max: usize,
+    limit: ReadLimit,
 ) -> Result<Read> {
     let mut per_shard = Vec::new();
     let mut ranges = Vec::new();
@@ -60,13 +68,19 @@ pub(super) async fn read_shards(
             continue;
         }
         let records = streams
-            .read_shard(stream, &shard.shard_id, position.as_deref(), max)
+            .read_shard(
+                stream,
+                &shard.shard_id,
+                ReadFrom::after(position.as_deref()),
+                limit,
+            )
             .await?;
         let (Some(first), Some(last)) = (records.first(), records.last()) else {
             continue;
         };
-        full |= records.len() >= max;
-        ranges.push(ShardRange {
+        let bytes: usize = records.iter().map(|r| r.data.len()).sum();
+        full |= records.len() >= limit.records || bytes >= limit.bytes;
+        ranges.push(ShardRead {
             shard_id: shard.shard_id.clone(),
             first: first.sequence_number.clone(),
             last: last.sequence_number.clone(),
@@ -77,11 +91,13 @@ pub(super) async fn read_shards(
     if ranges.is_empty() {
         return Ok(Read { batch: None, full });
     }
+    let records = merge_by_arrival(per_shard);
     Ok(Read {
         batch: Some(RawBatch {
             table,
-            stream: stream.to_owned(),
-            records: merge_by_arrival(per_shard),
+            source_prefix: format!("{stream}/{incarnation}"),
+            bytes: records.iter().map(|(_, _, data)| data.len() as u64).sum(),
+            records,
             ranges,
         }),
         full,
@@ -142,13 +158,14 @@ fn merge_by_arrival(shards: Vec<Vec<StreamRecord>>) -> Vec<(usize, i64, Vec<u8>)
 
 impl RawBatch {
     /// Cleans the records (CPU-bound: run it on a blocking thread) into the batch and its rejects.
-    /// A reject's source is `<stream>/<shardId>` and its position [`quarantine_position`]; text
-    /// that is not UTF-8 is read with U+FFFD for the invalid bytes, as the batch job reads raw objects.
+    /// A reject's source is `<stream>/<incarnation>/<shardId>` and its position
+    /// [`quarantine_position`]; text that is not UTF-8 is read with U+FFFD for the invalid bytes,
+    /// as the batch job reads raw objects.
     pub(super) fn clean(self) -> Result<(CleanBatch, Vec<Rejected>)> {
         let sources: Vec<String> = self
             .ranges
             .iter()
-            .map(|r| format!("{}/{}", self.stream, r.shard_id))
+            .map(|r| format!("{}/{}", self.source_prefix, r.shard_id))
             .collect();
         let mut builder = TableBuilder::new(self.table);
         let records = self.records.len();
@@ -162,6 +179,7 @@ impl RawBatch {
             rows,
             rejected: rejected.len(),
             records,
+            bytes: self.bytes,
             ranges: self.ranges,
         };
         Ok((batch, rejected))

@@ -2,18 +2,19 @@
 //! one Delta commit, made only if the checkpoint in the table is still the one the batch was read
 //! from.
 
-use std::time::SystemTime;
+use std::time::{Instant, SystemTime};
 
 use deltalake::DeltaTable;
 use deltalake::datafusion::prelude::SessionContext;
 use deltalake::kernel::Transaction;
 use deltalake::kernel::transaction::CommitProperties;
-use pinpipe_bus::{ShardInfo, Streams};
+use pinpipe_bus::{ReadLimit, ShardInfo, Streams};
 use pinpipe_model::Table;
+use pinpipe_telemetry::stream::{MicroBatchCommitted, ShardLag as LagEvent};
 
+use super::StreamOptions;
 use super::positions::{Checkpoint, ShardLag, app_id, describe};
 use super::read::{CleanBatch, Read, read_shards};
-use super::{MicroBatch, StreamOptions};
 use crate::delta::{self, Commit, MergeOutcome, OnConflict};
 use crate::error::{LakeError, Result};
 use crate::location::Lake;
@@ -59,19 +60,27 @@ impl TableStream {
     }
 
     /// Reads the stream's shards from their positions (see [`read_shards`]).
-    pub(super) async fn poll(&mut self, streams: &dyn Streams, max: usize) -> Result<Read> {
+    pub(super) async fn poll(&mut self, streams: &dyn Streams, limit: ReadLimit) -> Result<Read> {
         if self.version.is_none() {
             self.delta.update_state().await?;
             self.checkpoint = Checkpoint::load(&self.delta, &self.stream).await?;
             self.version = self.delta.version();
         }
-        self.shards = match describe(streams, &self.stream).await? {
-            Some(info) => info.shards,
-            None => {
-                tracing::debug!(stream = %self.stream, "stream does not exist yet");
-                Vec::new()
-            }
+        let Some(info) = describe(streams, &self.stream).await? else {
+            tracing::debug!(stream = %self.stream, "stream does not exist yet");
+            self.shards = Vec::new();
+            return Ok(Read {
+                batch: None,
+                full: false,
+            });
         };
+        if self.checkpoint.adopt(&info.incarnation) {
+            tracing::warn!(
+                stream = %self.stream,
+                "the stream was created again since the last micro-batch; reading its shards from the start"
+            );
+        }
+        self.shards = info.shards;
         let shards: Vec<(ShardInfo, Option<String>)> = self
             .shards
             .iter()
@@ -80,7 +89,28 @@ impl TableStream {
                 (shard.clone(), position.map(str::to_owned))
             })
             .collect();
-        read_shards(streams, self.table, &self.stream, &shards, max).await
+        let incarnation = self.checkpoint.incarnation.clone().unwrap_or_default();
+        read_shards(
+            streams,
+            self.table,
+            &self.stream,
+            &incarnation,
+            &shards,
+            limit,
+        )
+        .await
+    }
+
+    /// Emits every shard's lag after the last poll and commit.
+    pub(super) fn emit_lag(&self) {
+        for lag in self.lag() {
+            LagEvent {
+                stream: lag.stream,
+                shard_id: lag.shard_id,
+                lag: lag.lag,
+            }
+            .emit();
+        }
     }
 
     /// Every shard's lag after the last poll and commit.
@@ -102,7 +132,8 @@ impl TableStream {
         &mut self,
         ctx: &SessionContext,
         batch: CleanBatch,
-    ) -> Result<Option<MicroBatch>> {
+    ) -> Result<Option<MicroBatchCommitted>> {
+        let started = Instant::now();
         self.delta.update_state().await?;
         if self.delta.version() != self.version && !self.checkpoint_still_holds().await? {
             tracing::warn!(table = %self.path, "another writer moved the stream positions; reading again");
@@ -144,16 +175,20 @@ impl TableStream {
             .ok_or_else(|| LakeError::Internal("a micro-batch merge committed nothing".into()))?;
         self.version = Some(commit.version);
         self.checkpoint = next;
-        Ok(Some(MicroBatch {
-            table: self.table,
+        let lag = self.lag().iter().map(|l| l.lag).sum::<Option<i64>>();
+        Ok(Some(MicroBatchCommitted {
+            table: commit.path,
             stream: self.stream.clone(),
-            commit,
+            version: commit.version,
             records: batch.records,
-            rows_inserted: outcome.inserted,
-            rows_updated: outcome.updated,
+            bytes: batch.bytes,
+            inserted: outcome.inserted,
+            updated: outcome.updated,
             rejected: batch.rejected,
             shards: batch.ranges,
+            duration: started.elapsed(),
             committed_at,
+            lag,
         }))
     }
 

@@ -7,13 +7,12 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Mutex;
 
 use futures::{StreamExt, TryStreamExt};
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use pinpipe_lake::raw::object_path;
-use pinpipe_lake::{BatchEvent, BatchOptions, BatchReport, Lake, query, run_batch, text_rows};
+use pinpipe_lake::{BatchOptions, BatchReport, Lake, query, run_batch, text_rows};
 use pinpipe_model::Table;
 use pinpipe_testkit::Server;
 use tempfile::TempDir;
@@ -192,30 +191,20 @@ impl TestLake {
         Ok(String::from_utf8(bytes.to_vec())?)
     }
 
-    /// Runs the batch job with default options except `max_records_per_commit`.
-    pub async fn batch_with(&self, max_records_per_commit: usize) -> TestResult<BatchReport> {
-        let opts = BatchOptions {
-            max_records_per_commit,
-            ..BatchOptions::default()
-        };
-        Ok(run_batch(&self.lake, &opts, &|_| {}).await?)
+    /// Runs the batch job with `opts`.
+    pub async fn batch_with(&self, opts: &BatchOptions) -> TestResult<BatchReport> {
+        Ok(run_batch(&self.lake, opts).await?)
     }
 
+    /// Runs the batch job with default options.
     pub async fn batch(&self) -> TestResult<BatchReport> {
-        self.batch_with(BatchOptions::default().max_records_per_commit)
-            .await
+        self.batch_with(&BatchOptions::default()).await
     }
 
-    /// Runs the batch job with default options: its report, and every event it reported.
-    pub async fn batch_with_events(&self) -> TestResult<(BatchReport, Vec<BatchEvent>)> {
-        let events = Mutex::new(Vec::new());
-        let report = run_batch(&self.lake, &BatchOptions::default(), &|e| {
-            if let Ok(mut events) = events.lock() {
-                events.push(e);
-            }
-        })
-        .await?;
-        Ok((report, events.into_inner().map_err(|_| "poisoned")?))
+    /// The number of data files of the Delta table at `path`.
+    pub async fn files(&self, path: &str) -> TestResult<usize> {
+        let table = self.lake.require_table(path).await?;
+        Ok(table.snapshot()?.log_data().num_files())
     }
 
     /// The rows of `sql` over the lake, as text.

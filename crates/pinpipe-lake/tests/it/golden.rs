@@ -49,7 +49,7 @@ backend_tests! {
                 topic_prefix: topic_prefix(&topics)?,
                 ..BatchOptions::default()
             };
-            run_batch(&lake.lake, &opts, &|_| {}).await?;
+            run_batch(&lake.lake, &opts).await?;
             let results = run_analyses(&lake.lake, &opts.tables_dir).await?;
             let mut compared = 0;
             for entry in std::fs::read_dir(&expected)? {

@@ -2,7 +2,7 @@
 //! Kinesis sequence numbers in the tables' Delta log, and a second run resuming from them.
 
 use pinpipe_bus::kinesis::{Credentials, KinesisBus, KinesisOptions};
-use pinpipe_bus::{PutRecord, Streams};
+use pinpipe_bus::{PutRecord, ReadFrom, ReadLimit, Streams};
 use pinpipe_lake::stream::Checkpoint;
 use pinpipe_lake::{StreamOptions, StreamReport, run_stream};
 use pinpipe_model::Table;
@@ -42,7 +42,7 @@ async fn once(
     kinesis: &KinesisBus,
     opts: &StreamOptions,
 ) -> TestResult<StreamReport> {
-    Ok(run_stream(&lake.lake, kinesis, opts, &|_| {}, std::future::pending()).await?)
+    Ok(run_stream(&lake.lake, kinesis, opts, std::future::pending()).await?)
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -87,7 +87,12 @@ async fn the_stream_job_follows_kinesis_and_resumes_from_its_delta_checkpoint() 
     );
     for (shard, sequence) in &checkpoint.positions {
         let after = kinesis
-            .read_shard(&stream, shard, Some(sequence), 10)
+            .read_shard(
+                &stream,
+                shard,
+                ReadFrom::After(sequence),
+                ReadLimit::records(10),
+            )
             .await?;
         assert!(after.is_empty(), "{shard} has records after its position");
     }

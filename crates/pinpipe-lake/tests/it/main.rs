@@ -4,6 +4,7 @@ mod analyses;
 mod batch;
 mod common;
 mod golden;
+mod hardening;
 mod kinesis;
 mod outage;
 mod pieces;

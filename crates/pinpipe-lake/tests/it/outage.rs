@@ -10,9 +10,10 @@ use std::time::Duration;
 
 use pinpipe_bus::{EmbeddedBus, EmbeddedOptions, ProduceRecord, Topics};
 use pinpipe_lake::raw::list_topic;
-use pinpipe_lake::sink::{SinkEvent, SinkOptions, run_sink};
+use pinpipe_lake::sink::{SinkOptions, run_sink};
 use pinpipe_lake::{BatchOptions, Lake, LakeError, run_batch};
 use pinpipe_model::Table;
+use pinpipe_telemetry::{Event, listen};
 use pinpipe_testkit::PrivateS3;
 use tokio::sync::{oneshot, watch};
 use tokio::time::Instant;
@@ -49,42 +50,47 @@ async fn the_sink_retries_through_a_store_outage_and_loses_nothing() -> TestResu
         lake: Lake::open(&location, Backend::s3_options(&s3.endpoint()))?,
     };
     let bus = EmbeddedBus::open(lake.dir.path().join("bus.db"), EmbeddedOptions::default())?;
+    // Topics of their own, so that the events of other tests of this process (the sink's events
+    // are process-wide) never match this test's objects.
+    let prefix = pinpipe_testkit::unique_name("outage");
     let options = SinkOptions {
         flush_size: 100,
         rotate_interval: Duration::from_millis(500),
-        ..SinkOptions::for_prefix("pinpipe")
+        ..SinkOptions::for_prefix(&prefix)
     };
     for topic in &options.topics {
         bus.create_topic(topic, 2).await?;
     }
 
     let events = Events::default();
+    let _listener = {
+        let (events, prefix) = (events.clone(), prefix.clone());
+        listen(move |event| match event {
+            Event::Retrying(r) if r.what.contains(&prefix) => events.push(event),
+            Event::ObjectWritten(w) if w.path.contains(&prefix) => events.push(event),
+            _ => {}
+        })
+    };
     let (stop_sink, shutdown) = oneshot::channel::<()>();
     let sink = tokio::spawn({
-        let (bus, store, options, events) = (
-            bus.clone(),
-            lake.lake.store(),
-            options.clone(),
-            events.clone(),
-        );
+        let (bus, store, options) = (bus.clone(), lake.lake.store(), options.clone());
         async move {
-            let record = move |event: &SinkEvent| events.push(event);
             let shutdown = async {
                 // A dropped sender stops the sink too.
                 let _ = shutdown.await;
             };
-            run_sink(&bus, store, &options, &record, shutdown).await
+            run_sink(&bus, store, &options, shutdown).await
         }
     });
     let (produced_rounds, mut rounds) = watch::channel(0);
-    let producer = tokio::spawn(produce(bus.clone(), produced_rounds));
+    let producer = tokio::spawn(produce(bus.clone(), prefix.clone(), produced_rounds));
 
     // The sink writes while the store is up…
     rounds
         .wait_for(|&produced| produced >= ROUNDS_BEFORE_OUTAGE)
         .await?;
     wait_until("the sink writes an object", TIMEOUT, async || {
-        Ok(events.any(|e| matches!(e, SinkEvent::Flushed { .. })))
+        Ok(events.any(|e| matches!(e, Event::ObjectWritten(_))))
     })
     .await?;
 
@@ -98,7 +104,11 @@ async fn the_sink_retries_through_a_store_outage_and_loses_nothing() -> TestResu
     );
 
     // The batch job gives up at once, with a retryable error that names the lake.
-    match run_batch(&lake.lake, &BatchOptions::default(), &|_| {}).await {
+    let batch_options = BatchOptions {
+        topic_prefix: prefix.clone(),
+        ..BatchOptions::default()
+    };
+    match run_batch(&lake.lake, &batch_options).await {
         Err(e @ LakeError::Unavailable { .. }) => {
             assert!(e.is_retryable(), "{e}");
             assert!(e.to_string().contains(&location), "{e}");
@@ -109,7 +119,7 @@ async fn the_sink_retries_through_a_store_outage_and_loses_nothing() -> TestResu
     wait_until(
         "the sink reports a failed write",
         RETRYING_TIMEOUT,
-        async || Ok(events.any(|e| matches!(e, SinkEvent::Retrying { .. }))),
+        async || Ok(events.any(|e| matches!(e, Event::Retrying(_)))),
     )
     .await?;
     let reported_after = outage.elapsed();
@@ -134,20 +144,21 @@ async fn the_sink_retries_through_a_store_outage_and_loses_nothing() -> TestResu
     let mut flushed = BTreeSet::new();
     for event in &events {
         match event {
-            SinkEvent::Retrying {
-                path,
-                error,
-                attempt,
-            } => {
+            Event::Retrying(retrying) => {
+                let error = &retrying.error;
                 assert!(
                     error.contains("PUT") && error.contains(&s3.endpoint()),
                     "{error}"
                 );
-                attempts.entry(path).or_default().push(*attempt);
+                attempts
+                    .entry(retrying.what.as_str())
+                    .or_default()
+                    .push(retrying.attempt);
             }
-            SinkEvent::Flushed { path, .. } => {
-                flushed.insert(path.as_str());
+            Event::ObjectWritten(written) => {
+                flushed.insert(written.path.as_str());
             }
+            _ => {}
         }
     }
     for (path, attempts) in &attempts {
@@ -168,7 +179,7 @@ async fn the_sink_retries_through_a_store_outage_and_loses_nothing() -> TestResu
     }
 
     // The batch job reads the same lake again.
-    let batch = lake.batch().await?;
+    let batch = lake.batch_with(&batch_options).await?;
     assert_eq!(batch.records_read, total);
     for table in &batch.tables {
         assert_eq!(
@@ -187,22 +198,22 @@ async fn the_sink_retries_through_a_store_outage_and_loses_nothing() -> TestResu
     Ok(())
 }
 
-/// What the sink reported, shared with its progress callback.
+/// What the sink reported about this test's objects, shared with the listener.
 #[derive(Clone, Default)]
-struct Events(Arc<Mutex<Vec<SinkEvent>>>);
+struct Events(Arc<Mutex<Vec<Event>>>);
 
 impl Events {
-    fn push(&self, event: &SinkEvent) {
+    fn push(&self, event: &Event) {
         if let Ok(mut events) = self.0.lock() {
             events.push(event.clone());
         }
     }
 
-    fn any(&self, what: impl Fn(&SinkEvent) -> bool) -> bool {
+    fn any(&self, what: impl Fn(&Event) -> bool) -> bool {
         self.0.lock().is_ok_and(|events| events.iter().any(what))
     }
 
-    fn all(&self) -> Vec<SinkEvent> {
+    fn all(&self) -> Vec<Event> {
         self.0
             .lock()
             .map(|events| events.clone())
@@ -218,7 +229,7 @@ fn value(table: Table, i: usize) -> String {
 
 /// Produces [`PER_TOPIC`] records to each topic in [`ROUNDS`] rounds, saying in `rounds` how many
 /// are done.
-async fn produce(bus: EmbeddedBus, rounds: watch::Sender<usize>) -> TestResult {
+async fn produce(bus: EmbeddedBus, prefix: String, rounds: watch::Sender<usize>) -> TestResult {
     let per_round = PER_TOPIC / ROUNDS;
     for round in 0..ROUNDS {
         for table in Table::ALL {
@@ -230,7 +241,7 @@ async fn produce(bus: EmbeddedBus, rounds: watch::Sender<usize>) -> TestResult {
                 })
                 .collect();
             for outcome in bus
-                .produce(&format!("pinpipe.{}", table.name()), records)
+                .produce(&format!("{prefix}.{}", table.name()), records)
                 .await?
             {
                 outcome?;

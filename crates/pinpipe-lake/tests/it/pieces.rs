@@ -106,7 +106,7 @@ async fn an_unreachable_endpoint_is_a_retryable_error_naming_the_lake() -> TestR
     let location = "s3://bucket/lake";
     let lake = Lake::open(location, Backend::s3_options("http://127.0.0.1:1"))?;
     let started = std::time::Instant::now();
-    let err = run_batch(&lake, &BatchOptions::default(), &|_| {}).await;
+    let err = run_batch(&lake, &BatchOptions::default()).await;
     assert!(
         matches!(&err, Err(e @ LakeError::Unavailable { location: l, .. }) if l == location && e.is_retryable()),
         "{err:?}"
@@ -166,7 +166,7 @@ fn names_off_the_layout_are_refused() {
 #[test]
 fn lines_get_offsets_and_blank_lines_are_skipped() {
     let bytes = b"{\"ind\":1,\"country\":\"A\"}\r\n\n  \n{\"ind\":2}\nnot json\n";
-    let (rows, rejected, records) = clean_lines(Table::Geo, bytes, "s", 100);
+    let (rows, rejected, records) = clean_lines(Table::Geo, bytes, "s", 100, 1024);
     assert_eq!(records, 3);
     assert_eq!(rows.num_rows(), 2);
     assert_eq!(rejected.len(), 1);

@@ -31,7 +31,7 @@ backend_tests! {
         for outcome in bus.produce("pinpipe.pin", records).await? {
             outcome?;
         }
-        let sink = || run_sink(&bus, lake.lake.store(), &options, &|_| {}, std::future::pending());
+        let sink = || run_sink(&bus, lake.lake.store(), &options, std::future::pending());
         let report = sink().await?;
         assert_eq!((report.objects, report.records), (4, 10));
 

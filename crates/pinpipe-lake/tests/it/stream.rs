@@ -66,14 +66,7 @@ impl StreamLake {
             max_records_per_shard,
             ..StreamOptions::default()
         };
-        Ok(run_stream(
-            &self.lake.lake,
-            &self.bus,
-            &opts,
-            &|_| {},
-            std::future::pending(),
-        )
-        .await?)
+        Ok(run_stream(&self.lake.lake, &self.bus, &opts, std::future::pending()).await?)
     }
 
     /// The versions of the stream tables and the quarantine.

@@ -190,7 +190,7 @@ async fn optimize_beside_a_running_stream_job_loses_and_doubles_nothing() -> Tes
     let job = {
         let s = Arc::clone(&s);
         tokio::spawn(async move {
-            run_stream(&s.lake.lake, &s.bus, &opts, &|_| {}, async {
+            run_stream(&s.lake.lake, &s.bus, &opts, async {
                 let _ = stopped.await;
             })
             .await

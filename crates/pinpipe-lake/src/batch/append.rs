@@ -1,0 +1,261 @@
+//! Writing a table that has no rows yet (or is being refreshed) in one commit for the run.
+//!
+//! Rows arrive in arrival order and wait in memory up to a byte budget; then the live ones are
+//! written as one Parquet file (not yet part of the table). An index of every key gives where
+//! its last copy is (in memory, or file and row): a later copy of a key marks the earlier one
+//! dead, dropped before its file is written or, once written, by rewriting that file at the end.
+//! Keys rarely repeat far apart (the emulator's and the original's data repeat keys within
+//! minutes), so files are seldom rewritten. Then one commit adds every file (and, on a full
+//! refresh, removes every file the table had): readers see all of the run or none of it.
+//!
+//! Memory: the budget of rows, one Parquet file being written, and the index (about 24 bytes
+//! per key).
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Instant;
+
+use deltalake::DeltaTable;
+use deltalake::arrow::array::{AsArray, BooleanArray, RecordBatch};
+use deltalake::arrow::compute::filter_record_batch;
+use deltalake::arrow::datatypes::Int64Type;
+use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
+use deltalake::kernel::{Action, Add};
+use deltalake::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use deltalake::parquet::basic::Compression;
+use deltalake::parquet::file::properties::WriterProperties;
+use deltalake::protocol::{DeltaOperation, SaveMode};
+use deltalake::writer::{DeltaWriter, RecordBatchWriter};
+use object_store::ObjectStoreExt;
+use object_store::path::Path;
+
+use super::Written;
+use crate::delta::Commit;
+use crate::error::{LakeError, Result};
+
+/// Rows per Parquet row group: bounds the memory of the file being written.
+const ROW_GROUP_ROWS: usize = 64 * 1024;
+
+/// Where the last copy of a key is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Slot {
+    /// Row `n` of the rows in memory.
+    Memory(u32),
+    /// Row `row` of file `file`.
+    File { file: u32, row: u32 },
+}
+
+/// See the module documentation.
+pub(crate) struct AppendWriter {
+    table: DeltaTable,
+    path: String,
+    writer: RecordBatchWriter,
+    overwrite: bool,
+    budget: usize,
+    started: Instant,
+    memory: Vec<RecordBatch>,
+    memory_bytes: usize,
+    memory_dead: Vec<bool>,
+    index: HashMap<i64, Slot>,
+    files: Vec<Option<Add>>,
+    dead: BTreeMap<u32, Vec<u32>>,
+}
+
+impl AppendWriter {
+    /// A writer for `table` at `path`, holding at most about `budget` bytes of rows; with
+    /// `overwrite`, the commit replaces every row the table had.
+    pub(crate) fn new(
+        table: DeltaTable,
+        path: &str,
+        budget: usize,
+        overwrite: bool,
+    ) -> Result<Self> {
+        let properties = WriterProperties::builder()
+            .set_compression(Compression::SNAPPY)
+            .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+            .build();
+        let writer = RecordBatchWriter::for_table(&table)?.with_writer_properties(properties);
+        Ok(Self {
+            table,
+            path: path.to_owned(),
+            writer,
+            overwrite,
+            budget,
+            started: Instant::now(),
+            memory: Vec::new(),
+            memory_bytes: 0,
+            memory_dead: Vec::new(),
+            index: HashMap::new(),
+            files: Vec::new(),
+            dead: BTreeMap::new(),
+        })
+    }
+
+    /// Takes the next rows, in arrival order.
+    pub(crate) async fn push(&mut self, rows: RecordBatch) -> Result<()> {
+        if rows.num_rows() == 0 {
+            return Ok(());
+        }
+        let base = self.memory_dead.len();
+        self.memory_dead.resize(base + rows.num_rows(), false);
+        for (i, key) in keys(&rows)?.iter().enumerate() {
+            let slot = Slot::Memory(row_number(base + i)?);
+            if let Some(earlier) = self.index.insert(*key, slot) {
+                self.kill(earlier);
+            }
+        }
+        self.memory_bytes += rows.get_array_memory_size();
+        self.memory.push(rows);
+        if self.memory_bytes >= self.budget {
+            self.write_memory().await?;
+        }
+        Ok(())
+    }
+
+    fn kill(&mut self, slot: Slot) {
+        match slot {
+            Slot::Memory(row) => self.memory_dead[row as usize] = true,
+            Slot::File { file, row } => self.dead.entry(file).or_default().push(row),
+        }
+    }
+
+    /// Writes the live rows in memory as one file.
+    async fn write_memory(&mut self) -> Result<()> {
+        if self.memory.is_empty() {
+            return Ok(());
+        }
+        let file = row_number(self.files.len())?;
+        let mut file_row = 0u32;
+        let mut memory_row = 0usize;
+        for batch in std::mem::take(&mut self.memory) {
+            let alive: BooleanArray = (memory_row..memory_row + batch.num_rows())
+                .map(|row| Some(!self.memory_dead[row]))
+                .collect();
+            memory_row += batch.num_rows();
+            let kept = filter_record_batch(&batch, &alive)?;
+            for key in keys(&kept)? {
+                self.index.insert(
+                    *key,
+                    Slot::File {
+                        file,
+                        row: file_row,
+                    },
+                );
+                file_row += 1;
+            }
+            if kept.num_rows() > 0 {
+                self.writer.write(kept).await?;
+            }
+        }
+        self.memory_dead.clear();
+        self.memory_bytes = 0;
+        let added = self.writer.flush().await?;
+        self.files.push(one_file(added)?);
+        Ok(())
+    }
+
+    /// Writes what is left, rewrites the files that hold dead rows, and commits every file in
+    /// one commit; `None` if there was no row to write and nothing to replace.
+    pub(crate) async fn finish(mut self) -> Result<Option<Written>> {
+        self.write_memory().await?;
+        for (file, rows) in std::mem::take(&mut self.dead) {
+            self.rewrite(file, rows).await?;
+        }
+        let adds: Vec<Add> = self.files.into_iter().flatten().collect();
+        let snapshot = self.table.snapshot()?;
+        let mut actions: Vec<Action> = adds.into_iter().map(Action::Add).collect();
+        if self.overwrite {
+            actions.extend(
+                snapshot
+                    .log_data()
+                    .iter()
+                    .map(|file| Action::Remove(file.remove_action(true))),
+            );
+        }
+        if actions.is_empty() {
+            return Ok(None);
+        }
+        let mode = if self.overwrite {
+            SaveMode::Overwrite
+        } else {
+            SaveMode::Append
+        };
+        let operation = DeltaOperation::Write {
+            mode,
+            partition_by: None,
+            predicate: None,
+        };
+        let committed = CommitBuilder::from(CommitProperties::default().with_max_retries(0))
+            .with_actions(actions)
+            .build(Some(snapshot), self.table.log_store(), operation)
+            .await?;
+        Ok(Some(Written {
+            commit: Commit {
+                path: self.path,
+                version: committed.version(),
+            },
+            inserted: self.index.len(),
+            updated: 0,
+            duration: self.started.elapsed(),
+        }))
+    }
+
+    /// Writes file `file` again without its `dead` rows, and deletes the old one (never
+    /// committed).
+    async fn rewrite(&mut self, file: u32, mut dead: Vec<u32>) -> Result<()> {
+        let Some(old) = self.files[file as usize].take() else {
+            return Ok(());
+        };
+        dead.sort_unstable();
+        let store = self.table.object_store();
+        let location = Path::from(old.path.as_str());
+        // A file holds about one memory budget of rows: it is read back whole.
+        let bytes = store.get(&location).await?.bytes().await?;
+        let batches = ParquetRecordBatchReaderBuilder::try_new(bytes)?.build()?;
+        let mut row = 0u32;
+        let mut dead = dead.into_iter().peekable();
+        for batch in batches {
+            let batch = batch?;
+            let alive: BooleanArray = (0..batch.num_rows())
+                .map(|_| {
+                    let is_dead = dead.peek() == Some(&row);
+                    if is_dead {
+                        dead.next();
+                    }
+                    row += 1;
+                    Some(!is_dead)
+                })
+                .collect();
+            let kept = filter_record_batch(&batch, &alive)?;
+            if kept.num_rows() > 0 {
+                self.writer.write(kept).await?;
+            }
+        }
+        let added = self.writer.flush().await?;
+        self.files[file as usize] = one_file(added)?;
+        store.delete(&location).await?;
+        Ok(())
+    }
+}
+
+/// The `ind` column of `rows`.
+fn keys(rows: &RecordBatch) -> Result<&[i64]> {
+    let keys = rows
+        .column_by_name("ind")
+        .and_then(|c| c.as_primitive_opt::<Int64Type>())
+        .ok_or_else(|| LakeError::Internal("rows without an Int64 ind column".into()))?;
+    Ok(keys.values())
+}
+
+fn row_number(n: usize) -> Result<u32> {
+    u32::try_from(n).map_err(|_| LakeError::Internal("more than 4G rows in one run".into()))
+}
+
+/// The one file a flush wrote (none when every row was dead).
+fn one_file(mut added: Vec<Add>) -> Result<Option<Add>> {
+    match added.len() {
+        0 | 1 => Ok(added.pop()),
+        n => Err(LakeError::Internal(format!(
+            "one flush wrote {n} files, expected one"
+        ))),
+    }
+}

@@ -1,0 +1,477 @@
+//! The batch job: raw objects → cleaned Delta tables and the quarantine, incrementally.
+//!
+//! For each table (pin, geo, user), the job lists the raw objects of the table's topic, skips those the
+//! [manifest](crate::manifest) records with the same size, and reads the rest in arrival order as a
+//! stream of pieces of whole lines ([`crate::chunks`]), cleaning them on blocking threads
+//! ([`pipeline`]). Memory is bounded by bytes, whatever the size of an object or of the input:
+//! a piece is at most [`ReadLimits::max_piece_bytes`], and rows wait in memory for at most
+//! [`BatchOptions::max_bytes_in_memory`] before they are written out.
+//!
+//! How the rows are written depends on the table:
+//!
+//! - **A table with no rows yet** (new, or [`BatchOptions::full_refresh`]): every row is written
+//!   to Parquet files as it comes, with the last copy of each key kept across the whole run
+//!   ([`append`]), and the table gets **one** commit for the run (an append, or an overwrite on a
+//!   full refresh).
+//! - **A table with rows**: each byte-bounded chunk is merged on `ind` (matched: replace every
+//!   column; not matched: insert), one commit per chunk ([`merge`]), so a later chunk's copy of
+//!   a key replaces an earlier one's.
+//!
+//! Rejects go to the `quarantine` table, insert only on (`source`, `position`), whenever their
+//! buffer is full and at the end; the objects then go to the manifest. An object is recorded in
+//! the manifest only once its rows and its rejects are committed.
+//!
+//! **Arrival order**, which decides which copy of a key wins: within a run, raw objects in
+//! (partition, start offset) order and lines in file order — so the copy at the highest
+//! (partition, offset) wins; across runs, a later run's copy replaces an earlier run's.
+//!
+//! **Crash safety**: each step is idempotent, so a crash anywhere only means the objects not yet in
+//! the manifest are read again next run, with the same end result: files written but not committed
+//! are never part of the table (`pinpipe lake vacuum` deletes them), merging the same last copies
+//! again leaves the same rows, and a quarantined record (same object, same offset) is never
+//! inserted twice. If a table is missing while the manifest remembers objects for it (deleted by
+//! hand), its objects are all read again. A run with nothing new writes no Delta version.
+//!
+//! Run one batch job per lake at a time (`pinpipe schedule` takes a lease for it): a concurrent run
+//! cannot corrupt a table (Delta commits are atomic), and a commit that finds the table moved on
+//! fails the run with a commit conflict rather than guess; the next run picks up the objects.
+
+mod append;
+mod merge;
+mod pipeline;
+
+use std::time::{Duration, Instant};
+
+use deltalake::DeltaTable;
+use pinpipe_model::{Rejected, Table};
+use pinpipe_telemetry::RecordsQuarantined;
+use pinpipe_telemetry::batch::{ObjectRead, ObjectSkipped, ObjectsPlanned, TableCommitted};
+use serde::Serialize;
+
+use crate::delta::{self, Commit};
+use crate::error::{LakeError, Result};
+use crate::location::Lake;
+use crate::manifest::{Manifest, manifest_path};
+use crate::raw::{self, RawObject, ReadLimits};
+use crate::session::new_session;
+
+/// The largest byte budget an option may set: what one batch of rows may hold stays well under
+/// Arrow's 2 GiB per text column.
+const MAX_BUDGET: usize = 1024 * 1024 * 1024;
+
+/// What the batch job reads and where it writes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BatchOptions {
+    /// Topics read are `<topic_prefix>.pin`, `.geo`, `.user` (default `pinpipe`).
+    pub topic_prefix: String,
+    /// The folder of the cleaned tables inside the lake (default `tables`).
+    pub tables_dir: String,
+    /// How raw objects are read: piece and record sizes.
+    pub read_limits: ReadLimits,
+    /// Bytes of cleaned rows (Arrow) held in memory before they are written (default 256 MiB):
+    /// a Parquet file's worth on a new table, a merge commit's worth on one with rows.
+    pub max_bytes_in_memory: usize,
+    /// Read every raw object again and replace the tables' rows with what they hold (one
+    /// overwrite commit per table), instead of merging what is new.
+    pub full_refresh: bool,
+}
+
+impl Default for BatchOptions {
+    fn default() -> Self {
+        BatchOptions {
+            topic_prefix: "pinpipe".to_owned(),
+            tables_dir: crate::query::BATCH_TABLES_DIR.to_owned(),
+            read_limits: ReadLimits::default(),
+            max_bytes_in_memory: 256 * 1024 * 1024,
+            full_refresh: false,
+        }
+    }
+}
+
+impl BatchOptions {
+    /// Checks that the topics are valid Kafka topic names, the tables folder a plain relative path
+    /// and the sizes positive.
+    pub fn validate(&self) -> Result<()> {
+        for table in Table::ALL {
+            let topic = format!("{}.{}", self.topic_prefix, table.name());
+            pinpipe_bus::validate_topic_name(&topic)
+                .map_err(|e| LakeError::InvalidOptions(format!("topic prefix: {e}")))?;
+        }
+        delta::validate_tables_dir(&self.tables_dir)?;
+        for (name, value) in [
+            ("max_bytes_in_memory", self.max_bytes_in_memory),
+            ("max_piece_bytes", self.read_limits.max_piece_bytes),
+            ("max_record_bytes", self.read_limits.max_record_bytes),
+        ] {
+            if !(1..=MAX_BUDGET).contains(&value) {
+                return Err(LakeError::InvalidOptions(format!(
+                    "{name} must be between 1 byte and 1 GiB (Arrow holds at most 2 GiB of text \
+                     in a column), got {value}"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What one table got in a batch run.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct TableReport {
+    /// The table.
+    pub table: Table,
+    /// Its Delta table's path inside the lake.
+    pub path: String,
+    /// Raw objects read.
+    pub objects_read: usize,
+    /// Records read.
+    pub records_read: usize,
+    /// Rows inserted (keys new to the table).
+    pub rows_inserted: usize,
+    /// Rows replaced (keys already in the table).
+    pub rows_updated: usize,
+    /// Records rejected.
+    pub rejected: usize,
+    /// Rejected records newly added to the quarantine (fewer than `rejected` when re-reading).
+    pub quarantined: usize,
+}
+
+/// What a batch run did.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct BatchReport {
+    /// Raw objects found with a name following the layout.
+    pub objects_listed: usize,
+    /// Raw objects read (new or changed since the last run).
+    pub objects_read: usize,
+    /// Objects skipped because their names do not follow the layout.
+    pub objects_ignored: usize,
+    /// Records read.
+    pub records_read: usize,
+    /// Per table, in the order pin, geo, user.
+    pub tables: Vec<TableReport>,
+    /// Every Delta commit written (table creations included), in order.
+    pub commits: Vec<Commit>,
+    /// Wall time of the run.
+    #[serde(serialize_with = "seconds")]
+    pub duration: Duration,
+}
+
+fn seconds<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(d.as_secs_f64())
+}
+
+impl BatchReport {
+    /// Rows written to the cleaned tables (inserted or replaced).
+    pub fn rows_written(&self) -> usize {
+        self.tables
+            .iter()
+            .map(|t| t.rows_inserted + t.rows_updated)
+            .sum()
+    }
+
+    /// Records rejected in this run.
+    pub fn rejected(&self) -> usize {
+        self.tables.iter().map(|t| t.rejected).sum()
+    }
+
+    /// Whether the run wrote nothing at all.
+    pub fn is_noop(&self) -> bool {
+        self.commits.is_empty()
+    }
+}
+
+/// Runs the batch job on `lake` (see the module documentation). Progress is emitted as
+/// [`pinpipe_telemetry`] events.
+pub async fn run_batch(lake: &Lake, opts: &BatchOptions) -> Result<BatchReport> {
+    opts.validate()?;
+    lake.check().await?;
+    let started = Instant::now();
+    let manifest_path = manifest_path(&opts.tables_dir);
+    let mut manifest = Manifest::load(&lake.store(), &manifest_path).await?;
+    let (quarantine, quarantine_created) = delta::ensure_quarantine(lake).await?;
+    let mut commits = Vec::new();
+    if let Some(commit) = quarantine_created {
+        commits.push(commit);
+        // The rejects of every remembered object went with the old quarantine: read all again.
+        for table in Table::ALL {
+            if manifest.forget(table) {
+                tracing::warn!(table = %table, "quarantine was missing; reading all raw objects again");
+            }
+        }
+    }
+    if opts.full_refresh {
+        for table in Table::ALL {
+            manifest.forget(table);
+        }
+    }
+    let mut run = Run {
+        lake,
+        opts,
+        manifest,
+        manifest_path,
+        quarantine,
+        commits,
+    };
+    let mut tables = Vec::with_capacity(Table::ALL.len());
+    let mut objects_listed = 0;
+    let mut objects_ignored = 0;
+    for table in Table::ALL {
+        let (clean, created) = delta::ensure_clean_table(lake, &opts.tables_dir, table).await?;
+        if let Some(commit) = created {
+            run.commits.push(commit);
+            if run.manifest.forget(table) {
+                tracing::warn!(table = %table, "cleaned table was missing; reading all its raw objects again");
+            }
+        }
+        let topic = format!("{}.{}", opts.topic_prefix, table.name());
+        let (objects, ignored) = raw::list_topic(&lake.store(), &topic).await?;
+        objects_listed += objects.len();
+        objects_ignored += ignored.len();
+        for object in ignored {
+            ObjectSkipped {
+                path: object.path,
+                reason: object.reason,
+            }
+            .emit();
+        }
+        let new: Vec<RawObject> = objects
+            .into_iter()
+            .filter(|o| !run.manifest.contains(table, o))
+            .collect();
+        tables.push(run.table(table, clean, new).await?);
+    }
+    Ok(BatchReport {
+        objects_listed,
+        objects_read: tables.iter().map(|t| t.objects_read).sum(),
+        objects_ignored,
+        records_read: tables.iter().map(|t| t.records_read).sum(),
+        tables,
+        commits: run.commits,
+        duration: started.elapsed(),
+    })
+}
+
+/// The state of one batch run.
+struct Run<'a> {
+    lake: &'a Lake,
+    opts: &'a BatchOptions,
+    manifest: Manifest,
+    manifest_path: String,
+    quarantine: DeltaTable,
+    commits: Vec<Commit>,
+}
+
+/// How a table's rows are written this run.
+enum Writer {
+    /// One commit for the run, the last copy of each key kept across it.
+    Append(append::AppendWriter),
+    /// One merge commit per chunk.
+    Merge(merge::MergeWriter),
+}
+
+/// Counts of one object as its pieces are read.
+#[derive(Default)]
+struct ObjectCounts {
+    records: usize,
+    rejected: usize,
+}
+
+impl Run<'_> {
+    /// Reads `objects` of `table` in arrival order and writes them into `clean`.
+    async fn table(
+        &mut self,
+        table: Table,
+        clean: DeltaTable,
+        objects: Vec<RawObject>,
+    ) -> Result<TableReport> {
+        let path = delta::table_path(&self.opts.tables_dir, table);
+        let mut report = TableReport {
+            table,
+            path: path.clone(),
+            objects_read: 0,
+            records_read: 0,
+            rows_inserted: 0,
+            rows_updated: 0,
+            rejected: 0,
+            quarantined: 0,
+        };
+        ObjectsPlanned {
+            table: table.name(),
+            objects: objects.len(),
+            bytes: objects.iter().map(|o| o.size).sum(),
+        }
+        .emit();
+        if objects.is_empty() {
+            return Ok(report);
+        }
+        let budget = self.opts.max_bytes_in_memory;
+        let mut writer = if self.opts.full_refresh || delta::is_empty(&clean)? {
+            Writer::Append(append::AppendWriter::new(
+                clean,
+                &path,
+                budget,
+                self.opts.full_refresh,
+            )?)
+        } else {
+            Writer::Merge(merge::MergeWriter::new(clean, &path, budget)?)
+        };
+        let ctx = new_session()?;
+        let mut rejects = RejectBuffer::new(table, budget);
+        // Objects whose every piece was read, not yet recorded in the manifest.
+        let mut finished: Vec<RawObject> = Vec::new();
+        let mut counts = ObjectCounts::default();
+        let mut pieces =
+            pipeline::cleaned(self.lake.store(), table, objects, self.opts.read_limits);
+        while let Some(piece) = futures::TryStreamExt::try_next(&mut pieces).await? {
+            counts.records += piece.cleaned.records;
+            counts.rejected += piece.cleaned.rejected.len();
+            report.records_read += piece.cleaned.records;
+            report.rejected += piece.cleaned.rejected.len();
+            if rejects.push(piece.cleaned.rejected) {
+                report.quarantined += rejects
+                    .flush(&ctx, &mut self.quarantine, &mut self.commits)
+                    .await?;
+            }
+            let committed = match &mut writer {
+                Writer::Append(w) => {
+                    w.push(piece.cleaned.rows).await?;
+                    None
+                }
+                Writer::Merge(w) => w.push(&ctx, piece.cleaned.rows).await?,
+            };
+            if let Some(object) = piece.finished {
+                ObjectRead {
+                    table: table.name(),
+                    path: object.path.clone(),
+                    records: counts.records,
+                    rejected: counts.rejected,
+                    bytes: object.size,
+                }
+                .emit();
+                counts = ObjectCounts::default();
+                report.objects_read += 1;
+                finished.push(object);
+            }
+            if let Some(written) = committed {
+                self.table_committed(&written, &mut report);
+                // Every finished object's rows are in the table now: record them once their
+                // rejects are too.
+                report.quarantined += rejects
+                    .flush(&ctx, &mut self.quarantine, &mut self.commits)
+                    .await?;
+                self.remember(table, &mut finished).await?;
+            }
+        }
+        let written = match writer {
+            Writer::Append(w) => w.finish().await?,
+            Writer::Merge(w) => w.finish(&ctx).await?,
+        };
+        if let Some(written) = written {
+            self.table_committed(&written, &mut report);
+        }
+        report.quarantined += rejects
+            .flush(&ctx, &mut self.quarantine, &mut self.commits)
+            .await?;
+        self.remember(table, &mut finished).await?;
+        Ok(report)
+    }
+
+    fn table_committed(&mut self, written: &Written, report: &mut TableReport) {
+        report.rows_inserted += written.inserted;
+        report.rows_updated += written.updated;
+        TableCommitted {
+            table: written.commit.path.clone(),
+            version: written.commit.version,
+            inserted: written.inserted,
+            updated: written.updated,
+            duration: written.duration,
+        }
+        .emit();
+        self.commits.push(written.commit.clone());
+    }
+
+    /// Records `objects` in the manifest and saves it.
+    async fn remember(&mut self, table: Table, objects: &mut Vec<RawObject>) -> Result<()> {
+        if objects.is_empty() {
+            return Ok(());
+        }
+        self.manifest.record(table, objects.iter());
+        objects.clear();
+        self.manifest
+            .save(&self.lake.store(), &self.manifest_path)
+            .await
+    }
+}
+
+/// A commit of a table's rows.
+pub(crate) struct Written {
+    /// The commit.
+    pub(crate) commit: Commit,
+    /// Rows inserted.
+    pub(crate) inserted: usize,
+    /// Rows replaced.
+    pub(crate) updated: usize,
+    /// Time spent writing and committing them.
+    pub(crate) duration: Duration,
+}
+
+/// Rejects waiting to be inserted into the quarantine, bounded by bytes.
+struct RejectBuffer {
+    table: Table,
+    rejects: Vec<Rejected>,
+    bytes: usize,
+    budget: usize,
+}
+
+impl RejectBuffer {
+    fn new(table: Table, budget: usize) -> Self {
+        Self {
+            table,
+            rejects: Vec::new(),
+            bytes: 0,
+            budget,
+        }
+    }
+
+    /// Adds `rejects`; `true` when the buffer is over its budget and should be flushed.
+    fn push(&mut self, rejects: Vec<Rejected>) -> bool {
+        self.bytes += rejects
+            .iter()
+            .map(|r| r.raw.len() + r.reason.len() + r.source.len())
+            .sum::<usize>();
+        self.rejects.extend(rejects);
+        self.bytes >= self.budget
+    }
+
+    /// Inserts the buffered rejects into the quarantine (those not there yet); returns how many
+    /// were new.
+    async fn flush(
+        &mut self,
+        ctx: &deltalake::datafusion::prelude::SessionContext,
+        quarantine: &mut DeltaTable,
+        commits: &mut Vec<Commit>,
+    ) -> Result<usize> {
+        if self.rejects.is_empty() {
+            return Ok(0);
+        }
+        let rejects = std::mem::take(&mut self.rejects);
+        self.bytes = 0;
+        let outcome = delta::insert_rejects(ctx, quarantine, &rejects).await?;
+        let mut kinds: std::collections::BTreeMap<&'static str, u64> = Default::default();
+        for reject in &rejects {
+            *kinds.entry(reject.kind).or_default() += 1;
+        }
+        for (reason, records) in kinds {
+            RecordsQuarantined {
+                component: "batch",
+                table: self.table.name(),
+                reason,
+                records,
+            }
+            .emit();
+        }
+        if let Some(commit) = outcome.commit {
+            commits.push(commit);
+        }
+        Ok(outcome.inserted)
+    }
+}
