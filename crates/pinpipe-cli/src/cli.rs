@@ -60,7 +60,7 @@ pub enum Command {
     /// Land the topics in the lake's raw layout, as the Kafka Connect S3 sink did.
     Sink(SinkArgs),
     /// Clean the raw data into Delta tables and run the nine analyses.
-    Batch,
+    Batch(BatchArgs),
     /// Follow the streams into the Delta tables stream/pin|geo|user, exactly once.
     Stream(StreamArgs),
     /// Table upkeep: compact small files, delete unreferenced ones.
@@ -178,6 +178,14 @@ pub struct SinkArgs {
     /// Write what is on the topics now and exit, instead of following them.
     #[arg(long)]
     pub once: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct BatchArgs {
+    /// Read every raw object again and replace the tables' rows with what they hold (one
+    /// overwrite per table), instead of merging only what is new.
+    #[arg(long)]
+    pub full_refresh: bool,
 }
 
 #[derive(Debug, Args)]
@@ -485,6 +493,11 @@ impl Cli {
                     args.max_records.map(|n| json!(n)),
                 );
                 root.insert("stream".into(), Value::Object(stream));
+            }
+            Command::Batch(args) => {
+                if args.full_refresh {
+                    root.insert("batch".into(), json!({ "full_refresh": true }));
+                }
             }
             Command::Sink(args) => {
                 let mut sink = Map::new();

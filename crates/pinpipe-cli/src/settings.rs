@@ -43,6 +43,8 @@ pub struct Settings {
     pub gateway: GatewayConfig,
     /// The raw sink.
     pub sink: SinkSettings,
+    /// The batch job.
+    pub batch: BatchSettings,
     /// The stream job.
     pub stream: StreamSettings,
     /// The scheduler (`pinpipe schedule`, `pinpipe runs`, `pinpipe airflow-dag`).
@@ -65,6 +67,7 @@ impl Default for Settings {
             kinesis: KinesisSettings::default(),
             gateway: GatewayConfig::default(),
             sink: SinkSettings::default(),
+            batch: BatchSettings::default(),
             stream: StreamSettings::default(),
             schedule: ScheduleSettings::default(),
             log: None,
@@ -132,6 +135,8 @@ pub struct KinesisSettings {
 pub struct SinkSettings {
     /// Records per raw object at most.
     pub flush_size: usize,
+    /// Bytes per raw object, about: an object is written once it holds this much.
+    pub flush_bytes: usize,
     /// Longest a record waits before its object is written, e.g. `10s`, `1m`.
     pub rotate_interval: String,
     /// Consumer group of the sink.
@@ -142,6 +147,7 @@ impl Default for SinkSettings {
     fn default() -> Self {
         Self {
             flush_size: 1000,
+            flush_bytes: 64 * 1024 * 1024,
             rotate_interval: "10s".into(),
             group: pinpipe_lake::sink::DEFAULT_GROUP.into(),
         }
@@ -156,6 +162,8 @@ pub struct StreamSettings {
     pub trigger: String,
     /// Records read from one shard per micro-batch at most.
     pub max_records_per_shard: usize,
+    /// Bytes read from one shard per micro-batch, about.
+    pub max_bytes_per_shard: usize,
 }
 
 impl Default for StreamSettings {
@@ -163,6 +171,33 @@ impl Default for StreamSettings {
         Self {
             trigger: "1s".into(),
             max_records_per_shard: pinpipe_lake::StreamOptions::default().max_records_per_shard,
+            max_bytes_per_shard: pinpipe_lake::StreamOptions::default().max_bytes_per_shard,
+        }
+    }
+}
+
+/// Settings of the batch job.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BatchSettings {
+    /// Bytes of cleaned rows held in memory before they are written.
+    pub max_bytes_in_memory: usize,
+    /// Bytes of raw lines read and cleaned at a time.
+    pub max_piece_bytes: usize,
+    /// Longest raw record kept; a longer one is quarantined with its first bytes.
+    pub max_record_bytes: usize,
+    /// Read every raw object again and replace the tables' rows (`--full-refresh`).
+    pub full_refresh: bool,
+}
+
+impl Default for BatchSettings {
+    fn default() -> Self {
+        let batch = pinpipe_lake::BatchOptions::default();
+        Self {
+            max_bytes_in_memory: batch.max_bytes_in_memory,
+            max_piece_bytes: batch.read_limits.max_piece_bytes,
+            max_record_bytes: batch.read_limits.max_record_bytes,
+            full_refresh: batch.full_refresh,
         }
     }
 }
@@ -255,6 +290,20 @@ impl Settings {
     pub fn stream_trigger(&self) -> Result<Duration> {
         parse_duration(&self.stream.trigger)
     }
+
+    /// The batch job's options from `[batch]` and the topic prefix.
+    pub fn batch_options(&self) -> pinpipe_lake::BatchOptions {
+        pinpipe_lake::BatchOptions {
+            topic_prefix: self.topic_prefix.clone(),
+            read_limits: pinpipe_lake::raw::ReadLimits {
+                max_piece_bytes: self.batch.max_piece_bytes,
+                max_record_bytes: self.batch.max_record_bytes,
+            },
+            max_bytes_in_memory: self.batch.max_bytes_in_memory,
+            full_refresh: self.batch.full_refresh,
+            ..pinpipe_lake::BatchOptions::default()
+        }
+    }
 }
 
 /// The top-level settings, the only `PINPIPE_*` variables read as settings: others, such as
@@ -270,6 +319,7 @@ const SETTINGS_KEYS: &[&str] = &[
     "kinesis",
     "gateway",
     "sink",
+    "batch",
     "stream",
     "schedule",
     "log",
@@ -285,24 +335,10 @@ fn settings_env() -> Env {
         .split("__")
 }
 
-/// Parses `500ms`, `10s`, `5m`, `1h` (a bare number is seconds).
+/// Parses a duration as `humantime` reads it: `500ms`, `10s`, `5m`, `1h 30m`, `7days`.
 pub fn parse_duration(text: &str) -> Result<Duration> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit() && c != '.')
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let number: f64 = number
-        .parse()
-        .with_context(|| format!("invalid duration {text:?}: expected e.g. 500ms, 10s, 5m"))?;
-    let seconds = match unit.trim() {
-        "ms" => number / 1000.0,
-        "" | "s" => number,
-        "m" => number * 60.0,
-        "h" => number * 3600.0,
-        other => anyhow::bail!("invalid duration unit {other:?} in {text:?}: use ms, s, m or h"),
-    };
-    Duration::try_from_secs_f64(seconds).with_context(|| format!("invalid duration {text:?}"))
+    humantime::parse_duration(text.trim())
+        .with_context(|| format!("invalid duration {text:?}: expected e.g. 500ms, 10s, 5m, 1h"))
 }
 
 #[cfg(test)]
@@ -314,10 +350,18 @@ mod tests {
     fn durations_parse() {
         assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
         assert_eq!(parse_duration("10s").unwrap(), Duration::from_secs(10));
-        assert_eq!(parse_duration("2").unwrap(), Duration::from_secs(2));
         assert_eq!(parse_duration("1m").unwrap(), Duration::from_secs(60));
+        assert_eq!(
+            parse_duration(" 1h 30m ").unwrap(),
+            Duration::from_secs(5400)
+        );
+        assert_eq!(
+            parse_duration("7days").unwrap(),
+            Duration::from_secs(7 * 86_400)
+        );
+        let error = parse_duration("2").unwrap_err();
+        assert!(format!("{error:#}").contains("e.g. 500ms"), "{error:#}");
         assert!(parse_duration("ten").is_err());
-        assert!(parse_duration("5d").is_err());
     }
 
     #[test]

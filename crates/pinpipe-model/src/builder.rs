@@ -118,12 +118,30 @@ impl TableBuilder {
         self.columns.push(obj)
     }
 
+    /// Rejects a record too large to read, of which only `head` (its first bytes) was kept.
+    pub fn push_too_large(
+        &mut self,
+        head: &str,
+        size: u64,
+        limit: u64,
+        source: &str,
+        position: i64,
+    ) {
+        let error = CleanError::TooLarge {
+            size,
+            limit,
+            kept: head.len(),
+        };
+        self.reject(error, head, source, position);
+    }
+
     fn reject(&mut self, error: CleanError, raw: &str, source: &str, position: i64) {
         self.rejected.push(Rejected {
             table: self.table,
             source: source.to_owned(),
             position,
             reason: error.to_string(),
+            kind: error.kind(),
             raw: raw.to_owned(),
         });
     }
@@ -435,6 +453,7 @@ mod tests {
                 source: "user.jsonl".into(),
                 position: 7,
                 reason: rejected[0].reason.clone(),
+                kind: "invalid_json",
                 raw: "{\"ind\": 1,".into(),
             }
         );

@@ -62,6 +62,38 @@ pub enum CleanError {
         /// The coordinate that is present.
         given: &'static str,
     },
+    /// The record is longer than a reader keeps; only its first bytes are quarantined.
+    #[error(
+        "record of {size} bytes is over the limit of {limit} bytes (its first {kept} bytes are kept)"
+    )]
+    TooLarge {
+        /// Its length in bytes.
+        size: u64,
+        /// The limit.
+        limit: u64,
+        /// How many of its first bytes are kept as its raw text.
+        kept: usize,
+    },
+}
+
+impl CleanError {
+    /// The kind of reason, a short stable name for metrics and grouping (`invalid_json`,
+    /// `not_an_object`, `other_table`, `missing_key`, `non_integer_key`, `wrong_kind`,
+    /// `follower_count_format`, `datetime`, `half_coordinates`, `too_large`).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            CleanError::InvalidJson(_) => "invalid_json",
+            CleanError::NotAnObject(_) => "not_an_object",
+            CleanError::OtherTable { .. } => "other_table",
+            CleanError::MissingKey(_) => "missing_key",
+            CleanError::NonIntegerKey { .. } => "non_integer_key",
+            CleanError::WrongKind { .. } => "wrong_kind",
+            CleanError::FollowerCountFormat(_) => "follower_count_format",
+            CleanError::Datetime { .. } => "datetime",
+            CleanError::HalfCoordinates { .. } => "half_coordinates",
+            CleanError::TooLarge { .. } => "too_large",
+        }
+    }
 }
 
 /// At most this many characters of a value are quoted in a reason (the raw record is kept whole).

@@ -18,7 +18,10 @@ pub struct Rejected {
     pub position: i64,
     /// Why it was rejected: a [`CleanError`](crate::CleanError)'s text.
     pub reason: String,
-    /// The record's raw text, whole.
+    /// The kind of reason ([`CleanError::kind`](crate::CleanError::kind)), for metrics; not
+    /// stored in the quarantine table.
+    pub kind: &'static str,
+    /// The record's raw text, whole (its first bytes, for a record too large to keep).
     pub raw: String,
 }
 
@@ -99,6 +102,7 @@ mod tests {
                 source: "raw/topics/pinpipe.user/partition=0/pinpipe.user+0+0000000000.json".into(),
                 position: 3,
                 reason: "pin record in user topic".into(),
+                kind: "other_table",
                 raw: "{\"index\":1}".into(),
             },
             Rejected {
@@ -106,6 +110,7 @@ mod tests {
                 source: "shardId-000000000000".into(),
                 position: 49,
                 reason: "invalid JSON: EOF while parsing a value at line 1 column 0".into(),
+                kind: "invalid_json",
                 raw: String::new(),
             },
         ];

@@ -1,9 +1,8 @@
 //! `pinpipe batch`: raw → Delta tables → the nine analyses → results and report.
 
 use anyhow::{Context, Result};
-use pinpipe_lake::{
-    BatchEvent, BatchOptions, BatchReport, Lake, run_analyses, run_batch, write_report,
-};
+use pinpipe_lake::{BatchOptions, BatchReport, Lake, run_analyses, run_batch, write_report};
+use pinpipe_telemetry::{Event, listen};
 
 use super::open_lake;
 use crate::output::{bar, print_analyses, table};
@@ -32,23 +31,21 @@ pub async fn run_on(lake: &Lake, settings: &Settings) -> Result<()> {
     Ok(())
 }
 
-/// Runs the batch job with a progress bar over the raw objects.
+/// Runs the batch job with a progress bar over the raw objects, fed by the job's events.
 async fn clean(lake: &Lake, settings: &Settings) -> Result<BatchReport> {
-    let options = BatchOptions {
-        topic_prefix: settings.topic_prefix.clone(),
-        ..BatchOptions::default()
-    };
+    let options = settings.batch_options();
     let progress = bar(0, "batch");
     progress.set_message("raw objects");
-    let on_event = |event: BatchEvent| match event {
-        BatchEvent::Planned { objects, .. } => progress.inc_length(objects as u64),
-        BatchEvent::ObjectRead { .. } => progress.inc(1),
-        BatchEvent::Ignored(ignored) => {
-            progress.suspend(|| eprintln!("skipped {}: {}", ignored.path, ignored.reason));
+    let shown = progress.clone();
+    let _listener = listen(move |event| match event {
+        Event::ObjectsPlanned(planned) => shown.inc_length(planned.objects as u64),
+        Event::ObjectRead(_) => shown.inc(1),
+        Event::ObjectSkipped(skipped) => {
+            shown.suspend(|| eprintln!("skipped {}: {}", skipped.path, skipped.reason));
         }
-        BatchEvent::Committed(_) => {}
-    };
-    let report = run_batch(lake, &options, &on_event)
+        _ => {}
+    });
+    let report = run_batch(lake, &options)
         .await
         .context("the batch job failed")?;
     progress.finish_and_clear();

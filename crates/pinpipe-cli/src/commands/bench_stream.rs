@@ -16,8 +16,9 @@ use std::time::{Duration, Instant, SystemTime};
 use anyhow::{Context, Result};
 use pinpipe_bus::{EmbeddedBus, EmbeddedOptions, sequence_offset};
 use pinpipe_gateway::GatewayConfig;
-use pinpipe_lake::{Lake, StreamEvent, StreamOptions, run_stream};
+use pinpipe_lake::{Lake, StreamOptions, run_stream};
 use pinpipe_source::synth::Generator;
+use pinpipe_telemetry::{Event, listen};
 use serde_json::{Value, json};
 use tokio::sync::Semaphore;
 
@@ -74,15 +75,15 @@ pub async fn run(settings: &Settings, args: &BenchStreamArgs) -> Result<()> {
         let bus = bus.clone();
         let streams = streams.clone();
         tokio::spawn(async move {
-            let on_event = move |event: StreamEvent| {
-                let StreamEvent::Committed(batch) = event else {
+            let _listener = listen(move |event| {
+                let Event::MicroBatchCommitted(batch) = event else {
                     return;
                 };
                 let Some(stream) = streams.iter().position(|s| *s == batch.stream) else {
                     return;
                 };
                 if let Ok(mut commits) = commits.lock() {
-                    for range in batch.shards {
+                    for range in &batch.shards {
                         let shard = shard_number(&range.shard_id);
                         let first = sequence_offset(&range.first);
                         let last = sequence_offset(&range.last);
@@ -92,8 +93,8 @@ pub async fn run(settings: &Settings, args: &BenchStreamArgs) -> Result<()> {
                         }
                     }
                 }
-            };
-            run_stream(&lake, bus.as_ref(), &job_options, &on_event, async {
+            });
+            run_stream(&lake, bus.as_ref(), &job_options, async {
                 let _ = job_stopped.await;
             })
             .await

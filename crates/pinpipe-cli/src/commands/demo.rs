@@ -8,9 +8,10 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 use pinpipe_lake::delta::QUARANTINE_PATH;
-use pinpipe_lake::sink::{SinkEvent, run_sink};
+use pinpipe_lake::sink::run_sink;
 use pinpipe_lake::{STREAM_TABLES_DIR, lake_summary};
 use pinpipe_source::{EmulatorConfig, Paths};
+use pinpipe_telemetry::{Event, listen};
 
 use super::local_gateway::LocalGateway;
 use super::{batch, emulate, open_bus, open_lake, sink, source, stream};
@@ -52,20 +53,21 @@ pub async fn run(settings: &Settings, args: &DemoArgs) -> Result<()> {
     let lake = open_lake(&settings)?;
     let progress = spinner("sink");
     progress.set_message("records landed in raw/");
-    let on_event = |event: &SinkEvent| {
-        if let SinkEvent::Flushed { records, .. } = event {
-            progress.inc(*records as u64);
+    let shown = progress.clone();
+    let listener = listen(move |event| {
+        if let Event::ObjectWritten(written) = event {
+            shown.inc(written.records);
         }
-    };
+    });
     let report = run_sink(
         bus.as_ref(),
         lake.store(),
         &sink::sink_options(&settings, true)?,
-        &on_event,
         std::future::pending(),
     )
     .await
     .context("the sink failed")?;
+    drop(listener);
     progress.finish_and_clear();
     println!(
         "sink:    {} records in {} raw objects",

@@ -1,6 +1,7 @@
 //! `pinpipe topics …` and `pinpipe streams …`: look inside the bus (embedded, Kafka, Kinesis).
 
 use anyhow::Result;
+use pinpipe_bus::{ReadFrom, ReadLimit};
 use serde_json::{Value, json};
 
 use super::Bus;
@@ -136,7 +137,11 @@ pub async fn streams(settings: &Settings, command: StreamsCommand) -> Result<()>
             after,
             max,
         } => {
-            for record in bus.read_shard(&name, &shard, after.as_deref(), max).await? {
+            let from = ReadFrom::after(after.as_deref());
+            for record in bus
+                .read_shard(&name, &shard, from, ReadLimit::records(max))
+                .await?
+            {
                 let line = json!({
                     "SequenceNumber": record.sequence_number,
                     "PartitionKey": record.partition_key,

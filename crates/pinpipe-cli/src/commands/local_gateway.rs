@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use pinpipe_bus::EmbeddedBus;
-use pinpipe_gateway::{AppState, GatewayConfig, ensure_defaults, serve};
+use pinpipe_gateway::{AppState, GatewayConfig, ensure_defaults, router, serve};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -28,10 +28,13 @@ impl LocalGateway {
             .context("cannot start the gateway")?;
         let url = format!("http://{}", listener.local_addr()?);
         let (stop, stopped) = oneshot::channel::<()>();
-        let state = AppState::new(bus.clone(), bus, config);
-        let server = tokio::spawn(serve(listener, state, async {
-            let _ = stopped.await;
-        }));
+        let state = AppState::new(bus.clone(), bus, config.clone());
+        let server = tokio::spawn(async move {
+            serve(listener, router(state), &config, async {
+                let _ = stopped.await;
+            })
+            .await
+        });
         Ok(Self { url, stop, server })
     }
 

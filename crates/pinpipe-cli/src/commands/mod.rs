@@ -37,7 +37,7 @@ pub async fn run(command: Command, settings: Settings) -> Result<()> {
         Command::Serve(_) => serve::run(&settings).await,
         Command::Emulate(args) => emulate::run(&settings, &args).await,
         Command::Sink(args) => sink::run(&settings, args.once).await,
-        Command::Batch => batch::run(&settings).await,
+        Command::Batch(_) => batch::run(&settings).await,
         Command::Stream(args) => stream::run(&settings, args.once).await,
         Command::Lake(command) => lake::run(&settings, command).await,
         Command::Query(args) => query::run(&settings, &args).await,

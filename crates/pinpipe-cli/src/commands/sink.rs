@@ -2,7 +2,8 @@
 
 use anyhow::{Context, Result};
 use pinpipe_gateway::ensure_defaults;
-use pinpipe_lake::sink::{SinkEvent, SinkOptions, run_sink};
+use pinpipe_lake::sink::{SinkOptions, run_sink};
+use pinpipe_telemetry::{Event, listen};
 
 use super::{Bus, interrupted, open_lake};
 use crate::output::spinner;
@@ -17,25 +18,18 @@ pub async fn run(settings: &Settings, once: bool) -> Result<()> {
     let options = sink_options(settings, once)?;
     let progress = spinner("sink");
     progress.set_message("records written");
-    let on_event = |event: &SinkEvent| match event {
-        SinkEvent::Flushed { records, .. } => progress.inc(*records as u64),
-        SinkEvent::Retrying {
-            path,
-            error,
-            attempt,
-        } => {
-            progress.set_message(format!("retrying {path} (attempt {attempt}): {error}"));
-        }
-    };
-    let report = run_sink(
-        bus.topics.as_ref(),
-        lake.store(),
-        &options,
-        &on_event,
-        interrupted(),
-    )
-    .await
-    .context("the sink stopped")?;
+    let shown = progress.clone();
+    let _listener = listen(move |event| match event {
+        Event::ObjectWritten(written) => shown.inc(written.records),
+        Event::Retrying(retrying) => shown.set_message(format!(
+            "retrying {} (attempt {}): {}",
+            retrying.what, retrying.attempt, retrying.error
+        )),
+        _ => {}
+    });
+    let report = run_sink(bus.topics.as_ref(), lake.store(), &options, interrupted())
+        .await
+        .context("the sink stopped")?;
     progress.finish_and_clear();
     println!(
         "sink: wrote {} records in {} objects under {}/raw/topics/",
@@ -50,6 +44,7 @@ pub fn sink_options(settings: &Settings, once: bool) -> Result<SinkOptions> {
     Ok(SinkOptions {
         group: settings.sink.group.clone(),
         flush_size: settings.sink.flush_size.max(1),
+        flush_bytes: settings.sink.flush_bytes.max(1),
         rotate_interval: settings.rotate_interval()?,
         once,
         ..SinkOptions::for_prefix(&settings.topic_prefix)

@@ -4,9 +4,8 @@
 use anyhow::{Context, Result};
 use pinpipe_bus::Streams;
 use pinpipe_gateway::ensure_defaults;
-use pinpipe_lake::{
-    Lake, ShardLag, StreamEvent, StreamOptions, StreamReport, run_stream, stream_lag,
-};
+use pinpipe_lake::{Lake, ShardLag, StreamOptions, StreamReport, run_stream, stream_lag};
+use pinpipe_telemetry::{Event, listen};
 
 use super::{Bus, interrupted, open_lake};
 use crate::output::{or_dash, spinner, table};
@@ -46,17 +45,21 @@ pub async fn follow(
 ) -> Result<StreamReport> {
     let progress = spinner("stream");
     progress.set_message("records committed");
-    let on_event = |event: StreamEvent| match event {
-        StreamEvent::Committed(batch) => progress.inc(batch.records as u64),
-        StreamEvent::Lag(lag) => {
-            let behind: i64 = lag.iter().filter_map(|l| l.lag).sum();
-            progress.set_message(format!("records committed, lag {behind}"));
+    let shown = progress.clone();
+    let _listener = listen(move |event| match event {
+        Event::MicroBatchCommitted(batch) => {
+            shown.inc(batch.records as u64);
+            if let Some(lag) = batch.lag {
+                shown.set_message(format!("records committed, lag {lag}"));
+            }
         }
-        StreamEvent::Retrying { error, attempt } => {
-            progress.set_message(format!("retrying (attempt {attempt}): {error}"));
-        }
-    };
-    let report = run_stream(lake, streams, options, &on_event, interrupted())
+        Event::Retrying(retrying) => shown.set_message(format!(
+            "retrying (attempt {}): {}",
+            retrying.attempt, retrying.error
+        )),
+        _ => {}
+    });
+    let report = run_stream(lake, streams, options, interrupted())
         .await
         .context("the stream job stopped")?;
     progress.finish_and_clear();
@@ -85,6 +88,7 @@ pub fn stream_options(settings: &Settings, once: bool) -> Result<StreamOptions> 
         stream_prefix: settings.topic_prefix.clone(),
         trigger: settings.stream_trigger()?,
         max_records_per_shard: settings.stream.max_records_per_shard,
+        max_bytes_per_shard: settings.stream.max_bytes_per_shard,
         once,
         ..StreamOptions::default()
     })
