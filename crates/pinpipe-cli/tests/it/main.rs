@@ -2,6 +2,7 @@
 
 mod at_scale;
 mod crash;
+mod hardening;
 mod original_client;
 mod outage;
 mod pipeline;

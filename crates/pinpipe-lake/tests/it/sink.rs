@@ -55,3 +55,125 @@ backend_tests! {
         Ok(())
     }
 }
+
+/// Produces records `from..to` (pins) to partition 0 of `pinpipe.pin`.
+async fn produce_pins(bus: &EmbeddedBus, from: i64, to: i64) -> TestResult {
+    let records = (from..to)
+        .map(|i| ProduceRecord {
+            key: None,
+            value: pin(i, "t").into_bytes(),
+            partition: Some(0),
+        })
+        .collect();
+    for outcome in bus.produce("pinpipe.pin", records).await? {
+        outcome?;
+    }
+    Ok(())
+}
+
+/// The values of every raw object of partition 0 of `pinpipe.pin`, in offset order, checking
+/// that the objects follow each other with no gap and no overlap.
+async fn raw_pins(lake: &TestLake) -> TestResult<Vec<String>> {
+    let (objects, _) = list_topic(&lake.lake.store(), "pinpipe.pin").await?;
+    let mut values = Vec::new();
+    for object in objects {
+        assert_eq!(
+            object.start_offset,
+            i64::try_from(values.len())?,
+            "{object:?}"
+        );
+        let text = lake.get_text(&object.path).await?;
+        values.extend(text.lines().map(str::to_owned));
+    }
+    Ok(values)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_second_sink_on_the_embedded_bus_waits_and_takes_over() -> TestResult {
+    let lake = TestLake::new()?;
+    let bus = EmbeddedBus::open(lake.dir.path().join("bus.db"), EmbeddedOptions::default())?;
+    let options = SinkOptions {
+        flush_size: 7,
+        rotate_interval: std::time::Duration::from_millis(100),
+        ..SinkOptions::for_prefix("pinpipe")
+    };
+    for topic in &options.topics {
+        bus.create_topic(topic, 1).await?;
+    }
+    produce_pins(&bus, 0, 50).await?;
+    let start = |bus: EmbeddedBus| {
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let (store, options) = (lake.lake.store(), options.clone());
+        let sink = tokio::spawn(async move {
+            run_sink(&bus, store, &options, async {
+                let _ = stopped.await;
+            })
+            .await
+        });
+        (stop, sink)
+    };
+    let (stop_first, first) = start(bus.clone());
+    let committed = || async {
+        bus.committed_offsets("pinpipe-sink", "pinpipe.pin")
+            .await
+            .map(|o| o[0])
+    };
+    wait_for(async || committed().await.is_ok_and(|o| o == 50)).await?;
+    // A second sink of the same group, as another process would be: it waits.
+    let other = EmbeddedBus::open(lake.dir.path().join("bus.db"), EmbeddedOptions::default())?;
+    let (stop_second, second) = start(other);
+    produce_pins(&bus, 50, 80).await?;
+    wait_for(async || committed().await.is_ok_and(|o| o == 80)).await?;
+    stop_first.send(()).map_err(|()| "the first sink stopped")?;
+    let first = first.await??;
+    assert_eq!(
+        first.records, 80,
+        "the first sink wrote everything while it ran"
+    );
+    // The second takes over at once (the first released the lease) and goes on.
+    produce_pins(&bus, 80, 100).await?;
+    wait_for(async || committed().await.is_ok_and(|o| o == 100)).await?;
+    stop_second
+        .send(())
+        .map_err(|()| "the second sink stopped")?;
+    assert_eq!(second.await??.records, 20);
+    let expected: Vec<String> = (0..100).map(|i| pin(i, "t")).collect();
+    assert_eq!(raw_pins(&lake).await?, expected);
+    Ok(())
+}
+
+#[tokio::test]
+async fn objects_are_bounded_by_bytes_as_well_as_records() -> TestResult {
+    let lake = TestLake::new()?;
+    let bus = EmbeddedBus::open(lake.dir.path().join("bus.db"), EmbeddedOptions::default())?;
+    let options = SinkOptions {
+        flush_size: 1000,
+        flush_bytes: 1000,
+        once: true,
+        ..SinkOptions::for_prefix("pinpipe")
+    };
+    for topic in &options.topics {
+        bus.create_topic(topic, 1).await?;
+    }
+    produce_pins(&bus, 0, 40).await?;
+    let report = run_sink(&bus, lake.lake.store(), &options, std::future::pending()).await?;
+    assert_eq!(report.records, 40);
+    let (objects, _) = list_topic(&lake.lake.store(), "pinpipe.pin").await?;
+    assert!(objects.len() >= 3, "{objects:?}");
+    assert!(objects.iter().all(|o| o.size < 1000 + 400), "{objects:?}");
+    let expected: Vec<String> = (0..40).map(|i| pin(i, "t")).collect();
+    assert_eq!(raw_pins(&lake).await?, expected);
+    Ok(())
+}
+
+/// Waits until `done`, looking every 50 ms, at most 30 s.
+async fn wait_for(done: impl AsyncFn() -> bool) -> TestResult {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !done().await {
+        if std::time::Instant::now() > deadline {
+            return Err("waited 30 s in vain".into());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    Ok(())
+}

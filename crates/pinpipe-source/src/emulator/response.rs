@@ -3,8 +3,9 @@
 //! - batch path: 2xx whose `offsets[0].error_code` is null is acknowledged; a record error 50003
 //!   (Kafka retriable) is retried, any other record error fails;
 //! - stream path: 2xx with a `SequenceNumber` is acknowledged;
-//! - 429, 5xx, and Kinesis throttling (`ProvisionedThroughputExceededException`,
-//!   `LimitExceededException`) are retried; other 4xx fail at once;
+//! - what may pass is retried: 408, 429, 502, 503, 504 and Kinesis throttling
+//!   (`ProvisionedThroughputExceededException`, `LimitExceededException`); other 4xx, and 500
+//!   (the backend refused: REST Proxy's 50002, Kinesis's `InternalFailure`), fail at once;
 //! - connection errors and timeouts are retried.
 //!
 //! Failure reasons are short and stable, so a summary can count them: `HTTP 404 (40401)`,
@@ -113,7 +114,8 @@ fn error_status(status: u16, json: Option<&Value>) -> Verdict {
         (None, None) => format!("HTTP {status}"),
     };
     let throttled = kinesis_type.is_some_and(|t| THROTTLED.contains(&t));
-    if status == 429 || status >= 500 || throttled {
+    let transient = matches!(status, 408 | 429 | 502 | 503 | 504);
+    if transient || throttled {
         Verdict::Retry(reason)
     } else {
         Verdict::Failed(reason)
@@ -184,7 +186,13 @@ mod tests {
             stream(400, throttled),
             Verdict::Retry("HTTP 400 ProvisionedThroughputExceededException".into())
         );
-        assert_eq!(stream(500, ""), Verdict::Retry("HTTP 500".into()));
+        assert_eq!(stream(500, ""), Verdict::Failed("HTTP 500".into()));
+        assert_eq!(stream(504, ""), Verdict::Retry("HTTP 504".into()));
+        let refused = r#"{"error_code":50002,"message":"Kafka refused"}"#;
+        assert_eq!(
+            batch(500, refused),
+            Verdict::Failed("HTTP 500 (50002)".into())
+        );
     }
 
     #[test]
