@@ -33,6 +33,7 @@ pub async fn run(settings: &Settings, command: BenchCommand) -> Result<()> {
         BenchCommand::Gateway(args) => gateway(settings, &args).await,
         BenchCommand::Raw(args) => raw(settings, &args).await,
         BenchCommand::Stream(args) => super::bench_stream::run(settings, &args).await,
+        BenchCommand::Soak(args) => super::bench_soak::run(settings, &args).await,
     }
 }
 
@@ -182,4 +183,17 @@ pub(super) fn percentile(sorted: &[f64], q: f64) -> f64 {
     }
     let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
     sorted[rank - 1]
+}
+
+/// The resident memory of process `pid` (a number, or `self`) in MiB (Linux), or 0 where unknown.
+pub(super) fn resident_mib(pid: &str) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
 }

@@ -22,7 +22,7 @@ use pinpipe_telemetry::{Event, listen};
 use serde_json::{Value, json};
 use tokio::sync::Semaphore;
 
-use super::bench::percentile;
+use super::bench::{percentile, resident_mib};
 use super::local_gateway::LocalGateway;
 use crate::cli::BenchStreamArgs;
 use crate::settings::Settings;
@@ -102,14 +102,14 @@ pub async fn run(settings: &Settings, args: &BenchStreamArgs) -> Result<()> {
     };
 
     let started = Instant::now();
-    let mut rss = vec![(0, rss_mib())];
+    let mut rss = vec![(0, resident_mib("self"))];
     let acks = produce(&url, &streams, args, &mut rss).await?;
     let produced_for = started.elapsed();
     let deadline = Instant::now() + Duration::from_secs(30);
     while !all_committed(&acks, &commits) && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    rss.push((started.elapsed().as_secs(), rss_mib()));
+    rss.push((started.elapsed().as_secs(), resident_mib("self")));
     let _ = stop_job.send(());
     let report = job.await??;
     gateway.stop().await?;
@@ -171,7 +171,7 @@ async fn produce(
         .await;
         let second = started.elapsed().as_secs();
         if second >= 10 * rss.len() as u64 {
-            rss.push((second, rss_mib()));
+            rss.push((second, resident_mib("self")));
         }
         let which = (i % 3) as usize;
         if which == 0 {
@@ -264,17 +264,4 @@ fn latencies(acks: &Acks, commits: &Mutex<Commits>) -> Vec<f64> {
             )
         })
         .collect()
-}
-
-/// This process's resident memory in MiB (Linux), or 0 where unknown.
-fn rss_mib() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|status| {
-            status
-                .lines()
-                .find_map(|l| l.strip_prefix("VmRSS:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        })
-        .map_or(0.0, |kb| kb / 1024.0)
 }

@@ -3,6 +3,7 @@
 mod airflow;
 mod batch;
 mod bench;
+mod bench_soak;
 mod bench_stream;
 mod bus;
 mod demo;

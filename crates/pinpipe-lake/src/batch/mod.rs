@@ -262,8 +262,9 @@ struct Run<'a> {
 
 /// How a table's rows are written this run.
 enum Writer {
-    /// One commit for the run, the last copy of each key kept across it.
-    Append(append::AppendWriter),
+    /// One commit for the run, the last copy of each key kept across it (boxed: it holds a
+    /// Parquet writer).
+    Append(Box<append::AppendWriter>),
     /// One merge commit per chunk.
     Merge(merge::MergeWriter),
 }
@@ -305,12 +306,12 @@ impl Run<'_> {
         }
         let budget = self.opts.max_bytes_in_memory;
         let mut writer = if self.opts.full_refresh || delta::is_empty(&clean)? {
-            Writer::Append(append::AppendWriter::new(
+            Writer::Append(Box::new(append::AppendWriter::new(
                 clean,
                 &path,
                 budget,
                 self.opts.full_refresh,
-            )?)
+            )?))
         } else {
             Writer::Merge(merge::MergeWriter::new(clean, &path, budget)?)
         };
