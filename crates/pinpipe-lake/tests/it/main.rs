@@ -5,6 +5,7 @@ mod batch;
 mod common;
 mod golden;
 mod hardening;
+mod kafka_sink;
 mod kinesis;
 mod outage;
 mod pieces;
