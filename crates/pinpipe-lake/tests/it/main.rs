@@ -2,7 +2,9 @@
 
 mod analyses;
 mod batch;
+mod chunking;
 mod common;
+mod engines;
 mod golden;
 mod hardening;
 mod kafka_sink;
