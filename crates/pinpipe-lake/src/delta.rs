@@ -30,11 +30,13 @@ use deltalake::arrow::compute::{concat_batches, take_record_batch};
 use deltalake::arrow::datatypes::{Int64Type, SchemaRef};
 use deltalake::datafusion::common::Column;
 use deltalake::datafusion::prelude::{Expr, SessionContext, col};
+use deltalake::kernel::Action;
 use deltalake::kernel::StructType;
 use deltalake::kernel::engine::arrow_conversion::TryFromArrow;
 use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
 use deltalake::operations::create::CreateBuilder;
 use deltalake::protocol::{DeltaOperation, OutputMode, SaveMode};
+use deltalake::writer::{DeltaWriter, RecordBatchWriter};
 use deltalake::{DeltaTable, DeltaTableError};
 use pinpipe_model::{Rejected, Table, quarantine_batch, quarantine_schema};
 
@@ -279,6 +281,55 @@ pub async fn commit_transactions(
         path: path.to_owned(),
         version,
     })
+}
+
+/// Appends `rows` to `table` as new files, with `properties` (a stream job's positions), in one
+/// commit made on the version `table` holds (it fails if the table moved on, see
+/// [`LakeError::is_commit_conflict`]).
+pub async fn append_rows(
+    table: &mut DeltaTable,
+    path: &str,
+    rows: RecordBatch,
+    properties: CommitProperties,
+    epoch: i64,
+) -> Result<Commit> {
+    let mut writer = RecordBatchWriter::for_table(table)?;
+    writer.write(rows).await?;
+    let actions = writer.flush().await?.into_iter().map(Action::Add).collect();
+    let operation = DeltaOperation::StreamingUpdate {
+        output_mode: OutputMode::Append,
+        query_id: "pinpipe-stream".to_owned(),
+        epoch_id: epoch,
+    };
+    let committed = CommitBuilder::from(properties.with_max_retries(0))
+        .with_actions(actions)
+        .build(Some(table.snapshot()?), table.log_store(), operation)
+        .await?;
+    let version = committed.version();
+    table.update_incremental(Some(version)).await?;
+    Ok(Commit {
+        path: path.to_owned(),
+        version,
+    })
+}
+
+/// The keys (`ind`) of every row of `table`.
+pub async fn keys(ctx: &SessionContext, table: &DeltaTable) -> Result<HashSet<i64>> {
+    let provider = table.table_provider().await?;
+    let batches = ctx
+        .read_table(provider)?
+        .select_columns(&["ind"])?
+        .collect()
+        .await?;
+    let mut keys = HashSet::new();
+    for batch in &batches {
+        let column = batch
+            .column(0)
+            .as_primitive_opt::<Int64Type>()
+            .ok_or_else(|| LakeError::Internal("column ind is not Int64".into()))?;
+        keys.extend(column.iter().flatten());
+    }
+    Ok(keys)
 }
 
 /// The version last committed to `table` under application id `app_id`, if any.

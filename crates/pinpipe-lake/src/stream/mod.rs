@@ -54,6 +54,9 @@ use crate::location::Lake;
 
 pub use positions::{Checkpoint, METADATA_KEY, ShardLag, app_id, stream_lag};
 
+/// How often a job with a zero trigger looks for new records while the streams are idle.
+pub const IDLE_POLL: Duration = Duration::from_millis(20);
+
 /// Failed cycles in a row after which the job gives up.
 pub const MAX_FAILURES: u32 = 8;
 
@@ -64,7 +67,8 @@ pub struct StreamOptions {
     pub stream_prefix: String,
     /// The folder of the cleaned tables inside the lake (default `stream`).
     pub tables_dir: String,
-    /// How often a micro-batch starts (default 1 s), as Spark's processing-time trigger.
+    /// How often a micro-batch starts (default 1 s), as Spark's processing-time trigger; zero
+    /// starts one as soon as there is data (looking every [`IDLE_POLL`] while there is none).
     pub trigger: Duration,
     /// Records read from one shard in one micro-batch at most (default 10,000): bounds memory.
     pub max_records_per_shard: usize,
@@ -102,11 +106,6 @@ impl StreamOptions {
                 .map_err(|e| LakeError::InvalidOptions(format!("stream prefix: {e}")))?;
         }
         validate_tables_dir(&self.tables_dir)?;
-        if self.trigger.is_zero() {
-            return Err(LakeError::InvalidOptions(
-                "the trigger must be longer than zero".into(),
-            ));
-        }
         if self.max_records_per_shard == 0 || self.max_bytes_per_shard == 0 {
             return Err(LakeError::InvalidOptions(
                 "max_records_per_shard and max_bytes_per_shard must be at least 1".into(),
@@ -171,6 +170,12 @@ pub async fn run_stream(
                 }
                 if opts.once || outcome.backlog {
                     Duration::ZERO
+                } else if opts.trigger.is_zero() {
+                    if outcome.records == 0 {
+                        IDLE_POLL
+                    } else {
+                        Duration::ZERO
+                    }
                 } else {
                     opts.trigger.saturating_sub(cycle_started.elapsed())
                 }

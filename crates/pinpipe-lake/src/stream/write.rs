@@ -2,9 +2,13 @@
 //! one Delta commit, made only if the checkpoint in the table is still the one the batch was read
 //! from.
 
+use std::collections::HashSet;
 use std::time::{Instant, SystemTime};
 
 use deltalake::DeltaTable;
+use deltalake::arrow::array::{AsArray, BooleanArray, RecordBatch};
+use deltalake::arrow::compute::{filter_record_batch, not};
+use deltalake::arrow::datatypes::Int64Type;
 use deltalake::datafusion::prelude::SessionContext;
 use deltalake::kernel::Transaction;
 use deltalake::kernel::transaction::CommitProperties;
@@ -32,6 +36,8 @@ pub(super) struct TableStream {
     version: Option<u64>,
     /// The shards seen at the last poll, for the lag.
     shards: Vec<ShardInfo>,
+    /// The keys the table holds, once read.
+    keys: Option<HashSet<i64>>,
 }
 
 impl TableStream {
@@ -50,13 +56,16 @@ impl TableStream {
             checkpoint: Checkpoint::default(),
             version: None,
             shards: Vec::new(),
+            keys: None,
         };
         Ok((stream, created))
     }
 
-    /// Forgets the checkpoint, so that the next poll reloads the table and reads it from there.
+    /// Forgets the checkpoint (and the keys), so that the next poll reloads the table and reads
+    /// it from there.
     pub(super) fn reset(&mut self) {
         self.version = None;
+        self.keys = None;
     }
 
     /// Reads the stream's shards from their positions (see [`read_shards`]).
@@ -150,29 +159,34 @@ impl TableStream {
         let properties = CommitProperties::default()
             .with_application_transaction(Transaction::new(app_id(&self.stream), batch_number))
             .with_metadata([next.metadata()]);
-        let outcome = if batch.rows.num_rows() > 0 {
+        let (old, new) = self.split_by_key(ctx, &batch.rows).await?;
+        // Rows of keys the table has are merged first, without the positions: merging them again
+        // after a crash changes nothing. Then the new keys' rows are appended (or nothing, for a
+        // micro-batch of only rejects) in the commit that moves the positions.
+        let mut merged = MergeOutcome::default();
+        if old.num_rows() > 0 {
             let (delta, path) = (&mut self.delta, &self.path);
-            delta::upsert(ctx, delta, path, batch.rows, properties, OnConflict::Fail).await
-        } else {
-            delta::commit_transactions(&mut self.delta, &self.path, properties, batch_number)
-                .await
-                .map(|commit| MergeOutcome {
-                    commit: Some(commit),
-                    ..MergeOutcome::default()
-                })
-        };
-        let outcome = match outcome {
-            Err(e) if e.is_commit_conflict() => {
-                tracing::info!(table = %self.path, "another writer committed first; reading again");
-                self.reset();
-                return Ok(None);
+            let props = CommitProperties::default();
+            match delta::upsert(ctx, delta, path, old, props, OnConflict::Fail).await {
+                Err(e) if e.is_commit_conflict() => return Ok(self.conflict()),
+                outcome => merged = outcome?,
             }
-            outcome => outcome?,
+        }
+        let inserted = new.num_rows();
+        let new_keys = batch_keys(&new)?;
+        let committed = if inserted > 0 {
+            delta::append_rows(&mut self.delta, &self.path, new, properties, batch_number).await
+        } else {
+            delta::commit_transactions(&mut self.delta, &self.path, properties, batch_number).await
         };
+        let commit = match committed {
+            Err(e) if e.is_commit_conflict() => return Ok(self.conflict()),
+            committed => committed?,
+        };
+        if let Some(keys) = self.keys.as_mut() {
+            keys.extend(new_keys);
+        }
         let committed_at = SystemTime::now();
-        let commit = outcome
-            .commit
-            .ok_or_else(|| LakeError::Internal("a micro-batch merge committed nothing".into()))?;
         self.version = Some(commit.version);
         self.checkpoint = next;
         let lag = self.lag().iter().map(|l| l.lag).sum::<Option<i64>>();
@@ -182,8 +196,8 @@ impl TableStream {
             version: commit.version,
             records: batch.records,
             bytes: batch.bytes,
-            inserted: outcome.inserted,
-            updated: outcome.updated,
+            inserted: inserted + merged.inserted,
+            updated: merged.updated,
             rejected: batch.rejected,
             shards: batch.ranges,
             duration: started.elapsed(),
@@ -192,10 +206,48 @@ impl TableStream {
         }))
     }
 
+    /// Another writer committed first: nothing of the micro-batch counts, it is read again.
+    fn conflict(&mut self) -> Option<MicroBatchCommitted> {
+        tracing::info!(table = %self.path, "another writer committed first; reading again");
+        self.reset();
+        None
+    }
+
+    /// `rows` split into those whose key the table has and those whose key it does not. The
+    /// table's keys are read once, and kept up to date as micro-batches commit.
+    async fn split_by_key(
+        &mut self,
+        ctx: &SessionContext,
+        rows: &RecordBatch,
+    ) -> Result<(RecordBatch, RecordBatch)> {
+        let keys = match &mut self.keys {
+            Some(keys) => keys,
+            empty => empty.insert(delta::keys(ctx, &self.delta).await?),
+        };
+        let known: BooleanArray = batch_keys(rows)?
+            .iter()
+            .map(|key| Some(keys.contains(key)))
+            .collect();
+        let unknown = not(&known)?;
+        Ok((
+            filter_record_batch(rows, &known)?,
+            filter_record_batch(rows, &unknown)?,
+        ))
+    }
+
     /// Whether the table's micro-batch number is still the one of the checkpoint the job holds
     /// (another writer, such as `lake optimize`, committed in between, not another stream job).
     async fn checkpoint_still_holds(&self) -> Result<bool> {
         let committed = delta::transaction_version(&self.delta, &app_id(&self.stream)).await?;
         Ok(committed == self.checkpoint.batch)
     }
+}
+
+/// The `ind` column of cleaned rows.
+fn batch_keys(rows: &RecordBatch) -> Result<Vec<i64>> {
+    let keys = rows
+        .column_by_name("ind")
+        .and_then(|c| c.as_primitive_opt::<Int64Type>())
+        .ok_or_else(|| LakeError::Internal("rows without an Int64 ind column".into()))?;
+    Ok(keys.values().to_vec())
 }
