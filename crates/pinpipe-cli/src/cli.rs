@@ -471,6 +471,10 @@ pub struct BenchGatewayArgs {
     /// Concurrent clients.
     #[arg(long, default_value_t = 32)]
     pub clients: usize,
+    /// Pins to send, one JSON object per line (e.g. fixtures/peer-raw/chemi5t/pin.jsonl)
+    /// [default: 1000 real-shaped pins of the synthetic source].
+    #[arg(long, value_name = "FILE")]
+    pub pins: Option<PathBuf>,
 }
 
 impl Cli {

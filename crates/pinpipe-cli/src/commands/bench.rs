@@ -5,14 +5,16 @@
 //!
 //! Starts a gateway on a fresh bus in a temporary directory, then runs two scenarios with
 //! concurrent clients for a fixed time each: batched produce calls of `--batch-size` records, and
-//! single-record produce calls. Reports records/s, requests/s and latency percentiles. Clients
+//! single-record produce calls, of real-shaped pins (the synthetic source's, sized like the peer
+//! rows). Reports records/s, MB/s, requests/s and latency percentiles (hdrhistogram). Clients
 //! run in the same process, so they share the machine's cores with the gateway: the figures are
-//! a floor for what a separate load generator would see.
+//! a floor for what a separate load generator (`scripts/bench_gateway.sh`, wrk) sees.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
+use hdrhistogram::Histogram;
 use pinpipe_bus::{EmbeddedBus, EmbeddedOptions};
 use pinpipe_gateway::GatewayConfig;
 
@@ -81,8 +83,8 @@ async fn raw(settings: &Settings, args: &BenchRawArgs) -> Result<()> {
     Ok(())
 }
 
-/// A typical pin record, as the emulator sends it.
-const PIN: &str = r#"{"index":7528,"unique_id":"fbe53c66-3442-4773-b19e-d3ec6f54dddf","title":"No Title Data Available","description":"No description available Story format","poster_name":"User Info Error","follower_count":"User Info Error","tag_list":"N,o, ,T,a,g,s, ,A,v,a,i,l,a,b,l,e","is_image_or_video":"multi-video(story page format)","image_src":"Image src error.","downloaded":0,"save_location":"Local save in /data/mens-fashion","category":"mens-fashion"}"#;
+/// Distinct pins the benchmark's bodies are made of.
+const PINS: u64 = 1000;
 
 async fn gateway(settings: &Settings, args: &BenchGatewayArgs) -> Result<()> {
     let dir = tempfile::tempdir().context("cannot create a temporary directory")?;
@@ -93,22 +95,31 @@ async fn gateway(settings: &Settings, args: &BenchGatewayArgs) -> Result<()> {
     let bus = Arc::new(EmbeddedBus::open(dir.path().join("bus.db"), options)?);
     let gateway = LocalGateway::start(bus, GatewayConfig::default()).await?;
     let url = format!("{}/topics/pinpipe.pin", gateway.url);
-
+    let pins = match &args.pins {
+        Some(file) => pins_from(file)?,
+        None => real_shaped_pins()?,
+    };
+    let average = pins.iter().map(String::len).sum::<usize>() / pins.len();
     println!(
-        "gateway benchmark: {} clients, {} s per scenario, bus sync = {:?}",
+        "gateway benchmark: {} clients, {} s per scenario, bus sync = {:?}, real-shaped pins of \
+         {average} bytes on average",
         args.clients, args.seconds, settings.bus.sync
     );
     for batch in [args.batch_size, 1] {
-        let body = produce_body(batch);
-        let outcome = scenario(&url, &body, batch, args).await?;
+        let bodies = produce_bodies(&pins, batch);
+        let outcome = scenario(&url, &bodies, batch, args).await?;
+        let seconds = outcome.elapsed.as_secs_f64();
+        let ms = |q: f64| outcome.latency.value_at_quantile(q) as f64 / 1000.0;
         println!(
-            "{:>4}-record requests: {:>9.0} records/s  {:>7.0} requests/s  p50 {:>6.2} ms  p99 {:>6.2} ms  ({} requests, {} errors)",
+            "{:>4}-record requests: {:>9.0} records/s  {:>6.1} MB/s  {:>7.0} requests/s  \
+             p50 {:>6.2} ms  p99 {:>6.2} ms  ({} requests, {} errors)",
             batch,
-            outcome.records as f64 / outcome.elapsed.as_secs_f64(),
-            outcome.latencies.len() as f64 / outcome.elapsed.as_secs_f64(),
-            percentile(&outcome.latencies, 0.50),
-            percentile(&outcome.latencies, 0.99),
-            outcome.latencies.len(),
+            outcome.records as f64 / seconds,
+            outcome.bytes as f64 / seconds / 1e6,
+            outcome.latency.len() as f64 / seconds,
+            ms(0.50),
+            ms(0.99),
+            outcome.latency.len(),
             outcome.errors,
         );
     }
@@ -116,34 +127,71 @@ async fn gateway(settings: &Settings, args: &BenchGatewayArgs) -> Result<()> {
     Ok(())
 }
 
-fn produce_body(records: usize) -> String {
-    let one = format!(r#"{{"value":{PIN}}}"#);
-    format!(r#"{{"records":[{}]}}"#, vec![one; records].join(","))
+/// The pins of a JSON Lines file (such as `fixtures/peer-raw/chemi5t/pin.jsonl`), one line each.
+fn pins_from(file: &std::path::Path) -> Result<Vec<String>> {
+    let text = std::fs::read_to_string(file)
+        .with_context(|| format!("cannot read the pins of {}", file.display()))?;
+    let pins: Vec<String> = text
+        .lines()
+        .filter(|line| !line.trim().is_empty())
+        .map(|line| Ok(serde_json::from_str::<serde_json::Value>(line)?.to_string()))
+        .collect::<Result<_>>()?;
+    anyhow::ensure!(!pins.is_empty(), "{} holds no pins", file.display());
+    Ok(pins)
+}
+
+/// Pins as the emulator sends them, from the synthetic source: sizes and text like the peer rows'.
+fn real_shaped_pins() -> Result<Vec<String>> {
+    Generator::new(PINS, 42)
+        .map(|post| Ok(serde_json::to_string(&post.pin)?))
+        .collect()
+}
+
+/// Produce bodies of `records` records each, every pin in one of them.
+fn produce_bodies(pins: &[String], records: usize) -> Vec<String> {
+    pins.chunks(records)
+        .filter(|chunk| chunk.len() == records)
+        .map(|chunk| {
+            let values: Vec<String> = chunk
+                .iter()
+                .map(|p| format!(r#"{{"value":{p}}}"#))
+                .collect();
+            format!(r#"{{"records":[{}]}}"#, values.join(","))
+        })
+        .collect()
 }
 
 struct Outcome {
     records: u64,
+    bytes: u64,
     errors: u64,
     elapsed: Duration,
-    /// Milliseconds per request, sorted.
-    latencies: Vec<f64>,
+    /// Microseconds per request.
+    latency: Histogram<u64>,
 }
 
-async fn scenario(url: &str, body: &str, batch: usize, args: &BenchGatewayArgs) -> Result<Outcome> {
+async fn scenario(
+    url: &str,
+    bodies: &[String],
+    batch: usize,
+    args: &BenchGatewayArgs,
+) -> Result<Outcome> {
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(args.clients)
         .build()?;
     let deadline = Instant::now() + Duration::from_secs(args.seconds);
     let started = Instant::now();
+    let bodies: Arc<Vec<String>> = Arc::new(bodies.to_vec());
     let mut clients = tokio::task::JoinSet::new();
-    for _ in 0..args.clients {
-        let client = client.clone();
-        let url = url.to_owned();
-        let body = body.to_owned();
+    for client_number in 0..args.clients {
+        let (client, url, bodies) = (client.clone(), url.to_owned(), Arc::clone(&bodies));
         clients.spawn(async move {
-            let mut latencies = Vec::new();
-            let mut errors = 0u64;
+            let mut latency = latency_histogram()?;
+            let (mut errors, mut bytes) = (0u64, 0u64);
+            let mut next = client_number;
             while Instant::now() < deadline {
+                let body = &bodies[next % bodies.len()];
+                next += 1;
                 let sent = Instant::now();
                 let ok = client
                     .post(&url)
@@ -152,37 +200,37 @@ async fn scenario(url: &str, body: &str, batch: usize, args: &BenchGatewayArgs) 
                     .send()
                     .await
                     .is_ok_and(|r| r.status().is_success());
-                latencies.push(sent.elapsed().as_secs_f64() * 1000.0);
-                errors += u64::from(!ok);
+                latency.saturating_record(u64::try_from(sent.elapsed().as_micros())?);
+                if ok {
+                    bytes += body.len() as u64;
+                } else {
+                    errors += 1;
+                }
             }
-            (latencies, errors)
+            Ok::<_, anyhow::Error>((latency, errors, bytes))
         });
     }
-    let mut latencies = Vec::new();
-    let mut errors = 0;
+    let mut latency = latency_histogram()?;
+    let (mut errors, mut bytes) = (0, 0);
     while let Some(joined) = clients.join_next().await {
-        let (mine, failed) = joined?;
-        latencies.extend(mine);
+        let (mine, failed, sent) = joined??;
+        latency.add(mine)?;
         errors += failed;
+        bytes += sent;
     }
-    let elapsed = started.elapsed();
-    latencies.sort_by(f64::total_cmp);
-    let ok_requests = latencies.len() as u64 - errors;
+    let ok_requests = latency.len() - errors;
     Ok(Outcome {
         records: ok_requests * batch as u64,
+        bytes,
         errors,
-        elapsed,
-        latencies,
+        elapsed: started.elapsed(),
+        latency,
     })
 }
 
-/// The value at quantile `q` of sorted values (nearest rank).
-pub(super) fn percentile(sorted: &[f64], q: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
-    sorted[rank - 1]
+/// A histogram of latencies in microseconds, from 1 µs to an hour, three significant digits.
+pub(super) fn latency_histogram() -> Result<Histogram<u64>> {
+    Ok(Histogram::new_with_bounds(1, 3_600_000_000, 3)?)
 }
 
 /// The resident memory of process `pid` (a number, or `self`) in MiB (Linux), or 0 where unknown.

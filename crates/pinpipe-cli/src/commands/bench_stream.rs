@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, Result};
+use hdrhistogram::Histogram;
 use pinpipe_bus::{EmbeddedBus, EmbeddedOptions, sequence_offset};
 use pinpipe_gateway::GatewayConfig;
 use pinpipe_lake::{Lake, StreamOptions, run_stream};
@@ -22,7 +23,7 @@ use pinpipe_telemetry::{Event, listen};
 use serde_json::{Value, json};
 use tokio::sync::Semaphore;
 
-use super::bench::{percentile, resident_mib};
+use super::bench::{latency_histogram, resident_mib};
 use super::local_gateway::LocalGateway;
 use crate::cli::BenchStreamArgs;
 use crate::settings::Settings;
@@ -114,8 +115,7 @@ pub async fn run(settings: &Settings, args: &BenchStreamArgs) -> Result<()> {
     let report = job.await??;
     gateway.stop().await?;
 
-    let mut latencies = latencies(&acks, &commits);
-    latencies.sort_by(f64::total_cmp);
+    let latency = latencies(&acks, &commits)?;
     let expected = u64::from(args.rate) * args.seconds;
     println!(
         "produced {} records in {:.1} s ({} acknowledged, {} not)",
@@ -129,14 +129,15 @@ pub async fn run(settings: &Settings, args: &BenchStreamArgs) -> Result<()> {
         report.records_read,
         report.commits,
         report.cycles,
-        latencies.len()
+        latency.len()
     );
+    let seconds = |micros: u64| micros as f64 / 1e6;
     println!(
         "latency ack → readable: p50 {:.3} s  p90 {:.3} s  p99 {:.3} s  max {:.3} s",
-        percentile(&latencies, 0.50),
-        percentile(&latencies, 0.90),
-        percentile(&latencies, 0.99),
-        latencies.last().copied().unwrap_or(0.0)
+        seconds(latency.value_at_quantile(0.50)),
+        seconds(latency.value_at_quantile(0.90)),
+        seconds(latency.value_at_quantile(0.99)),
+        seconds(latency.max())
     );
     let samples: Vec<String> = rss
         .iter()
@@ -249,19 +250,23 @@ fn all_committed(acks: &Acks, commits: &Mutex<Commits>) -> bool {
     })
 }
 
-/// Seconds from acknowledgement to commit, for every acknowledged record that was committed.
-fn latencies(acks: &Acks, commits: &Mutex<Commits>) -> Vec<f64> {
-    let Ok(commits) = commits.lock() else {
-        return Vec::new();
-    };
-    acks.iter()
-        .filter_map(|(shard, offset, acked_at)| {
-            let at = committed_at(commits.get(shard)?, *offset)?;
-            // A record can be committed before its HTTP answer reaches the producer.
-            Some(
-                at.duration_since(*acked_at)
-                    .map_or(0.0, |d| d.as_secs_f64()),
-            )
-        })
-        .collect()
+/// Microseconds from acknowledgement to commit, for every acknowledged record that was
+/// committed.
+fn latencies(acks: &Acks, commits: &Mutex<Commits>) -> Result<Histogram<u64>> {
+    let mut histogram = latency_histogram()?;
+    let commits = commits
+        .lock()
+        .map_err(|_| anyhow::anyhow!("the commit log is poisoned"))?;
+    for (shard, offset, acked_at) in acks {
+        let Some(at) = commits
+            .get(shard)
+            .and_then(|ranges| committed_at(ranges, *offset))
+        else {
+            continue;
+        };
+        // A record can be committed before its HTTP answer reaches the producer.
+        let waited = at.duration_since(*acked_at).unwrap_or_default();
+        histogram.saturating_record(u64::try_from(waited.as_micros()).unwrap_or(u64::MAX));
+    }
+    Ok(histogram)
 }

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Gateway throughput measured from outside the process (issue 13), with wrk: 100-record REST
+# Proxy produce calls of real pins (fixtures/peer-raw/chemi5t/pin.jsonl, ~85 KB bodies) and
+# single-record calls, 32 connections, against `pinpipe serve` (release build) on a fresh bus
+# with sync = full. Prints records/s, MB/s, requests/s and the latency percentiles wrk reports.
+#
+#   scripts/bench_gateway.sh [SECONDS]          (default 10 s per scenario)
+#
+# `pinpipe bench gateway` measures the same with its clients in the gateway's own process.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds="${1:-10}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/pinpipe-target}"
+command -v wrk > /dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
+cargo build --release -p pinpipe
+pinpipe="$CARGO_TARGET_DIR/release/pinpipe"
+
+work="$(mktemp -d)"
+port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+"$pinpipe" --data-dir "$work" --log warn serve --listen "127.0.0.1:$port" &
+server=$!
+trap 'kill $server 2> /dev/null; wait $server 2> /dev/null; rm -rf "$work"' EXIT
+for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/health" > /dev/null && break; sleep 0.1; done
+
+python3 - "$work" << 'PY'
+import json, sys
+pins = [json.loads(l) for l in open("fixtures/peer-raw/chemi5t/pin.jsonl") if l.strip()]
+for n in (100, 1):
+    body = json.dumps({"records": [{"value": p} for p in pins[:n]]}, separators=(",", ":"))
+    with open(f"{sys.argv[1]}/body{n}.lua", "w") as f:
+        f.write('wrk.method = "POST"\n')
+        f.write('wrk.headers["Content-Type"] = "application/vnd.kafka.json.v2+json"\n')
+        f.write("wrk.body = " + json.dumps(body) + "\n")
+    print(f"{n}-record body: {len(body.encode())} bytes")
+PY
+
+for n in 100 1; do
+  echo "== $n-record produce calls, 32 connections, ${seconds}s"
+  out="$(wrk -t2 -c32 -d"${seconds}s" --latency -s "$work/body$n.lua" "http://127.0.0.1:$port/topics/pinpipe.pin")"
+  echo "$out" | grep -E "Latency|Requests/sec|Non-2xx|50%|90%|99%"
+  bytes="$(stat -c %s "$work/body$n.lua")"
+  echo "$out" | awk -v n="$n" -v bytes="$bytes" '/Requests\/sec/ {
+    printf "=> %.0f records/s, %.1f MB/s\n", $2 * n, $2 * bytes / 1e6 }'
+done
