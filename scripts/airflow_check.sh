@@ -5,7 +5,8 @@
 # fixtures/golden/peer/raw, writes the DAG for it, then with a throwaway AIRFLOW_HOME:
 # `airflow db migrate`, `airflow dags reserialize` + `list-import-errors` (the file loads without
 # import errors), `airflow dags test` (the run succeeds), and checks the nine results/*.csv equal
-# fixtures/golden/peer/expected. Needs the debug build of pinpipe (built if missing).
+# fixtures/golden/peer/expected; then that pinpipe reads cron expressions as Airflow's croniter
+# does. Needs the debug build of pinpipe (built if missing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -60,5 +61,29 @@ grep -q "Command exited with return code 0" "$work/test.log" &&
 for f in fixtures/golden/peer/expected/*.csv; do
   cmp "$f" "$work/data/lake/results/$(basename "$f")"
 done
+
+# pinpipe reads cron expressions as Airflow does: the intervals of `pinpipe runs plan` start when
+# croniter (Airflow's cron library) says the schedule fires.
+for expression in "@daily" "@hourly" "@weekly" "@monthly" "@yearly" "*/15 * * * *" "5/20 3 * * *" \
+  "0 0 1,15 * MON" "0 0 */2 * 1" "30 6 * JAN-MAR SUN" "0 12 29 2 *" "0 0 * * 7" "15 */4 1-10 * *"; do
+  ours="$("$pinpipe" --data-dir "$work/data" runs plan --cron "$expression" --from 2024-01-01 \
+    --count 12 | cut -d' ' -f1)"
+  theirs="$("$venv/bin/python" - "$expression" << 'PY'
+import sys
+from datetime import datetime, timedelta, timezone
+from croniter import croniter
+start = datetime(2024, 1, 1, tzinfo=timezone.utc) - timedelta(seconds=1)
+it = croniter(sys.argv[1], start)
+for _ in range(12):
+    print(it.get_next(datetime).strftime("%Y-%m-%dT%H:%M:%SZ"))
+PY
+)"
+  [ "$ours" = "$theirs" ] || {
+    echo "cron $expression: pinpipe and croniter disagree"
+    diff <(echo "$ours") <(echo "$theirs")
+    exit 1
+  }
+done
+echo "cron: pinpipe's intervals start where croniter's schedule fires, for 13 expressions"
 echo "airflow $airflow_version: the DAG loaded and ran; the nine results equal" \
   "fixtures/golden/peer/expected (install $((installed - started))s, check $((SECONDS - installed))s)"

@@ -296,6 +296,22 @@ pub enum RunsCommand {
     Trigger(RetryArgs),
     /// Run the schedule's intervals starting between two dates, skipping those already successful.
     Backfill(BackfillArgs),
+    /// Print the intervals a schedule has from a date (start and end, UTC), to check what a cron
+    /// expression means before scheduling it.
+    Plan(PlanArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// The first interval starts at or after this time, e.g. 2024-01-01 (UTC).
+    #[arg(long, value_name = "DATE")]
+    pub from: String,
+    /// How many intervals.
+    #[arg(long, default_value_t = 5)]
+    pub count: usize,
+    /// The schedule [default: the configured one, @daily].
+    #[arg(long, value_name = "EXPR")]
+    pub cron: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -547,6 +563,11 @@ impl Cli {
             }
             Command::Runs(RunsCommand::Trigger(retry)) => {
                 root.insert("schedule".into(), Value::Object(retry.overrides()));
+            }
+            Command::Runs(RunsCommand::Plan(args)) => {
+                let mut schedule = Map::new();
+                put(&mut schedule, "cron", args.cron.as_ref().map(|v| json!(v)));
+                root.insert("schedule".into(), Value::Object(schedule));
             }
             Command::Runs(RunsCommand::Backfill(args)) => {
                 let mut schedule = args.retry.overrides();

@@ -1,4 +1,5 @@
-//! Cron expressions: the standard five fields and the `@` shorthands, evaluated in UTC.
+//! Cron expressions: the standard five fields and the `@` shorthands, evaluated in UTC by the
+//! `croner` crate (POSIX / Vixie cron).
 //!
 //! ```text
 //! ┌─ minute        0-59
@@ -10,24 +11,26 @@
 //! ```
 //!
 //! Each field is a comma-separated list of items; an item is `*`, a value, or a range `a-b`, each
-//! optionally followed by a step `/n` (`*/15`, `1-10/3`; `5/15` means `5-<max>/15`). Names are
-//! case-insensitive. The shorthands are `@yearly` (`@annually`), `@monthly`, `@weekly`, `@daily`
-//! (`@midnight`) and `@hourly`.
+//! optionally followed by a step `/n` (`*/15`, `1-10/3`). Names are case-insensitive. Days follow
+//! Vixie cron: when both day-of-month and day-of-week are restricted (neither starts with `*`), a
+//! day matches if **either** matches (`0 0 1,15 * MON` = the 1st, the 15th and every Monday);
+//! otherwise both must match. Schedules are evaluated in UTC, as Airflow's default time zone is.
 //!
-//! Days follow Vixie cron: when both day-of-month and day-of-week are restricted (neither starts
-//! with `*`), a day matches if **either** matches (`0 0 1,15 * MON` = the 1st, the 15th and every
-//! Monday); otherwise both must match.
+//! croner does the parsing and the search for occurrences; this module adds what a schedule shared
+//! with Airflow needs around it:
 //!
-//! Schedules are evaluated in UTC, as Airflow's default time zone is.
+//! - the shorthands Airflow knows, `@midnight` included (croner lacks it): `@yearly`
+//!   (`@annually`), `@monthly`, `@weekly`, `@daily` (`@midnight`) and `@hourly`;
+//! - a step on a single value read as Airflow (croniter) reads it, `5/15` = `5-59/15` (croner
+//!   refuses it);
+//! - errors that name the field at fault;
+//! - an expression that can never fire (`0 0 30 2 *`) refused when it is parsed, not when it is
+//!   first evaluated.
 
 use std::fmt;
 use std::str::FromStr;
 
-use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, TimeDelta, Timelike, Utc};
-
-/// How far [`Cron::next_after`] and [`Cron::last_at_or_before`] look: every calendar pattern that
-/// can match at all matches within this many years of any date (February 29 included).
-const SEARCH_YEARS: i32 = 30;
+use chrono::{DateTime, NaiveDate, Utc};
 
 /// One of the five fields.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -64,33 +67,14 @@ impl Field {
         }
     }
 
-    /// The values the field accepts.
-    fn bounds(self) -> (u32, u32) {
+    /// The field's last value, what a step on a single value runs up to.
+    fn max(self) -> &'static str {
         match self {
-            Field::Minute => (0, 59),
-            Field::Hour => (0, 23),
-            Field::DayOfMonth => (1, 31),
-            Field::Month => (1, 12),
-            Field::DayOfWeek => (0, 7),
-        }
-    }
-
-    /// The values `*` stands for (day-of-week: 0-6, so that `*/2` does not count Sunday twice).
-    fn star(self) -> (u32, u32) {
-        match self {
-            Field::DayOfWeek => (0, 6),
-            other => other.bounds(),
-        }
-    }
-
-    /// Names accepted for values, the first one standing for the field's first value.
-    fn names(self) -> &'static [&'static str] {
-        match self {
-            Field::Month => &[
-                "JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC",
-            ],
-            Field::DayOfWeek => &["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"],
-            _ => &[],
+            Field::Minute => "59",
+            Field::Hour => "23",
+            Field::DayOfMonth => "31",
+            Field::Month => "12",
+            Field::DayOfWeek => "6",
         }
     }
 }
@@ -114,17 +98,19 @@ pub struct CronError {
 }
 
 /// A parsed cron expression.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub struct Cron {
     expression: String,
-    /// Bit `v` set when value `v` matches, one mask per field in [`Field`] order (day-of-week 7
-    /// folded into 0).
-    masks: [u64; 5],
-    /// Whether day-of-month starts with `*` (Vixie cron's rule for combining the two day fields).
-    dom_star: bool,
-    /// Whether day-of-week starts with `*`.
-    dow_star: bool,
+    schedule: croner::Cron,
 }
+
+impl PartialEq for Cron {
+    fn eq(&self, other: &Self) -> bool {
+        self.expression == other.expression
+    }
+}
+
+impl Eq for Cron {}
 
 impl FromStr for Cron {
     type Err = CronError;
@@ -174,21 +160,36 @@ impl Cron {
                 ),
             ));
         }
-        let mut masks = [0; 5];
-        for ((mask, field), text) in masks.iter_mut().zip(Field::ALL).zip(&fields) {
-            *mask = parse_field(text, field).map_err(|reason| {
+        for (text, field) in fields.iter().zip(Field::ALL) {
+            lint(text, field).map_err(|reason| {
                 error(Some(field), format!("{field} field {text:?}: {reason}"))
             })?;
         }
-        let sunday = 1 << 7;
-        if masks[4] & sunday != 0 {
-            masks[4] = (masks[4] & !sunday) | 1;
-        }
+        let fields: Vec<String> = fields
+            .iter()
+            .zip(Field::ALL)
+            .map(|(text, field)| single_value_steps(text, field))
+            .collect();
+        // Vixie cron: a day field that starts with `*` (`*/2`) restricts the days with the other;
+        // croner combines two restricted day fields with "or" unless told to use "and".
+        let parser = croner::parser::CronParser::builder()
+            .dom_and_dow(fields[2].starts_with('*') || fields[4].starts_with('*'))
+            .build();
+        let schedule = parser.parse(&fields.join(" ")).map_err(|e| {
+            // Which field croner refused: the first that fails on its own.
+            let field = Field::ALL.into_iter().zip(&fields).find(|(i, text)| {
+                let mut alone = ["*"; 5];
+                alone[*i as usize] = text.as_str();
+                croner::Cron::from_str(&alone.join(" ")).is_err()
+            });
+            match field {
+                Some((field, text)) => error(Some(field), format!("{field} field {text:?}: {e}")),
+                None => error(None, e.to_string()),
+            }
+        })?;
         let cron = Cron {
-            masks,
-            dom_star: fields[2].starts_with('*'),
-            dow_star: fields[4].starts_with('*'),
             expression: expression.clone(),
+            schedule,
         };
         // Only the day fields can combine into something impossible, e.g. `0 0 30 2 *`.
         let reference = NaiveDate::from_ymd_opt(2000, 1, 1)
@@ -212,72 +213,26 @@ impl Cron {
     }
 
     /// The first time the schedule fires strictly after `t` (on a whole minute), or `None` if it
-    /// never does before the end of chrono's calendar.
+    /// never does.
     pub fn next_after(&self, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
-        let mut t = truncate_to_minute(t.naive_utc()).checked_add_signed(TimeDelta::minutes(1))?;
-        let limit = t.year().checked_add(SEARCH_YEARS)?;
-        while t.year() <= limit {
-            t = if !self.matches(Field::Month, t.month()) {
-                first_of_next_month(t.date())?
-            } else if !self.matches_day(t.date()) {
-                t.date().succ_opt()?.and_hms_opt(0, 0, 0)?
-            } else if !self.matches(Field::Hour, t.hour()) {
-                t.with_minute(0)?.checked_add_signed(TimeDelta::hours(1))?
-            } else if !self.matches(Field::Minute, t.minute()) {
-                t.checked_add_signed(TimeDelta::minutes(1))?
-            } else {
-                return Some(t.and_utc());
-            };
-        }
-        None
+        self.schedule.find_next_occurrence(&t, false).ok()
     }
 
     /// The first time the schedule fires at or after `t`.
     pub fn next_at_or_after(&self, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
-        self.next_after(t.checked_sub_signed(TimeDelta::nanoseconds(1))?)
+        // croner reads `t` to the second: past a whole minute, only later minutes can be it.
+        let on_a_minute = t.timestamp_subsec_nanos() == 0 && t.timestamp() % 60 == 0;
+        self.schedule.find_next_occurrence(&t, on_a_minute).ok()
     }
 
-    /// The last time the schedule fired at or before `t`, or `None` if it never did since the
-    /// start of chrono's calendar.
+    /// The last time the schedule fired at or before `t`, or `None` if it never did.
     pub fn last_at_or_before(&self, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
-        let mut t = truncate_to_minute(t.naive_utc());
-        let limit = t.year().checked_sub(SEARCH_YEARS)?;
-        let minute = TimeDelta::minutes(1);
-        while t.year() >= limit {
-            t = if !self.matches(Field::Month, t.month()) {
-                let first = t.date().with_day(1)?.and_hms_opt(0, 0, 0)?;
-                first.checked_sub_signed(minute)?
-            } else if !self.matches_day(t.date()) {
-                t.date().and_hms_opt(0, 0, 0)?.checked_sub_signed(minute)?
-            } else if !self.matches(Field::Hour, t.hour()) {
-                t.with_minute(0)?.checked_sub_signed(minute)?
-            } else if !self.matches(Field::Minute, t.minute()) {
-                t.checked_sub_signed(minute)?
-            } else {
-                return Some(t.and_utc());
-            };
-        }
-        None
+        self.schedule.find_previous_occurrence(&t, true).ok()
     }
 
     /// Every firing time strictly after `t`, in order.
     pub fn fires_after(&self, t: DateTime<Utc>) -> impl Iterator<Item = DateTime<Utc>> + '_ {
         std::iter::successors(self.next_after(t), |&t| self.next_after(t))
-    }
-
-    fn matches(&self, field: Field, value: u32) -> bool {
-        self.masks[field as usize] & (1 << value) != 0
-    }
-
-    /// Vixie cron: with both day fields restricted either may match; otherwise both must.
-    fn matches_day(&self, date: NaiveDate) -> bool {
-        let dom = self.matches(Field::DayOfMonth, date.day());
-        let dow = self.matches(Field::DayOfWeek, date.weekday().num_days_from_sunday());
-        if self.dom_star || self.dow_star {
-            dom && dow
-        } else {
-            dom || dow
-        }
     }
 }
 
@@ -293,91 +248,38 @@ fn shorthand(name: &str) -> Option<&'static str> {
     })
 }
 
-/// The set of values a field's text stands for, as a bit mask.
-fn parse_field(text: &str, field: Field) -> Result<u64, String> {
-    let mut mask = 0u64;
-    for item in text.split(',') {
-        if item.is_empty() {
-            return Err("empty list item".into());
-        }
-        let (range, step) = match item.split_once('/') {
-            Some((range, step)) => {
-                let step: u32 = step
-                    .parse()
-                    .map_err(|_| format!("step {step:?} is not a positive number"))?;
-                if step == 0 {
-                    return Err("step 0 never advances".into());
-                }
-                (range, Some(step))
+/// What croner lets through but cron does not: empty list items (`1,,2`), and names in a field
+/// that has none (`MON` in the hour field).
+fn lint(text: &str, field: Field) -> Result<(), String> {
+    if text.split(',').any(str::is_empty) {
+        return Err("empty list item".into());
+    }
+    let named = matches!(field, Field::Month | Field::DayOfWeek);
+    if !named && text.chars().any(|c| c.is_ascii_alphabetic()) {
+        return Err("names are allowed only in the month and day-of-week fields".into());
+    }
+    Ok(())
+}
+
+/// `text` with every step on a single value (`5/15`) written as the range Airflow reads it
+/// (`5-59/15`).
+fn single_value_steps(text: &str, field: Field) -> String {
+    let items: Vec<String> = text
+        .split(',')
+        .map(|item| match item.split_once('/') {
+            Some((start, step)) if !start.is_empty() && start != "*" && !start.contains('-') => {
+                format!("{start}-{}/{step}", field.max())
             }
-            None => (item, None),
-        };
-        let (low, high) = if range == "*" {
-            field.star()
-        } else if let Some((a, b)) = range.split_once('-') {
-            let (low, high) = (value(a, field)?, value(b, field)?);
-            if low > high {
-                return Err(format!("range {range:?} goes backwards"));
-            }
-            (low, high)
-        } else {
-            let low = value(range, field)?;
-            (
-                low,
-                if step.is_some() {
-                    field.bounds().1
-                } else {
-                    low
-                },
-            )
-        };
-        let step = step.unwrap_or(1) as usize;
-        for v in (low..=high).step_by(step) {
-            mask |= 1 << v;
-        }
-    }
-    Ok(mask)
-}
-
-/// One value: a number in the field's bounds, or a name.
-fn value(text: &str, field: Field) -> Result<u32, String> {
-    let (min, max) = field.bounds();
-    if let Ok(v) = text.parse::<u32>() {
-        return if (min..=max).contains(&v) {
-            Ok(v)
-        } else {
-            Err(format!("{v} is out of range {min}-{max}"))
-        };
-    }
-    let names = field.names();
-    if let Some(i) = names.iter().position(|n| n.eq_ignore_ascii_case(text)) {
-        return Ok(min + i as u32);
-    }
-    Err(match (names.first(), names.last()) {
-        (Some(first), Some(last)) => {
-            format!("{text:?} is neither a number {min}-{max} nor a name {first}-{last}")
-        }
-        _ => format!("{text:?} is not a number {min}-{max}"),
-    })
-}
-
-fn truncate_to_minute(t: NaiveDateTime) -> NaiveDateTime {
-    t.with_second(0)
-        .and_then(|t| t.with_nanosecond(0))
-        .unwrap_or(t)
-}
-
-fn first_of_next_month(date: NaiveDate) -> Option<NaiveDateTime> {
-    let (year, month) = if date.month() == 12 {
-        (date.year().checked_add(1)?, 1)
-    } else {
-        (date.year(), date.month() + 1)
-    };
-    NaiveDate::from_ymd_opt(year, month, 1)?.and_hms_opt(0, 0, 0)
+            _ => item.to_owned(),
+        })
+        .collect();
+    items.join(",")
 }
 
 #[cfg(test)]
 mod tests {
+    use chrono::TimeDelta;
+
     use super::*;
 
     fn at(text: &str) -> DateTime<Utc> {
@@ -535,7 +437,10 @@ mod tests {
             fires("0 0 1 MAR-MAY/2 *", "2024-01-01T00:00:00Z", 2),
             ["2024-03-01 00:00 Fri", "2024-05-01 00:00 Wed"]
         );
-        assert_eq!(cron("0 0 1 2 *").masks, cron("0 0 1 feb *").masks);
+        assert_eq!(
+            fires("0 0 1 2 *", "2024-01-01T00:00:00Z", 3),
+            fires("0 0 1 feb *", "2024-01-01T00:00:00Z", 3)
+        );
     }
 
     #[test]
@@ -702,10 +607,12 @@ mod tests {
     fn errors_name_the_field() {
         let e = error("60 * * * *");
         assert_eq!(e.field, Some(Field::Minute));
-        assert_eq!(
-            e.to_string(),
-            "invalid cron expression \"60 * * * *\": minute field \"60\": 60 is out of range 0-59"
+        assert!(
+            e.to_string()
+                .starts_with("invalid cron expression \"60 * * * *\": minute field \"60\": "),
+            "{e}"
         );
+        assert!(e.reason.contains("out of bounds"), "{e}");
         assert_eq!(error("0 24 * * *").field, Some(Field::Hour));
         assert_eq!(error("0 0 0 * *").field, Some(Field::DayOfMonth));
         assert_eq!(error("0 0 32 * *").field, Some(Field::DayOfMonth));
@@ -714,14 +621,10 @@ mod tests {
         assert_eq!(error("0 0 * * 8").field, Some(Field::DayOfWeek));
         let e = error("0 0 * * MONDAY");
         assert_eq!(e.field, Some(Field::DayOfWeek));
-        assert!(
-            e.reason
-                .contains("\"MONDAY\" is neither a number 0-7 nor a name SUN-SAT"),
-            "{e}"
-        );
-        assert!(error("0 0 * * FRI-MON").reason.contains("goes backwards"));
-        assert!(error("*/0 * * * *").reason.contains("step 0"));
-        assert!(error("*/x * * * *").reason.contains("step \"x\""));
+        assert!(e.reason.contains("\"MONDAY\""), "{e}");
+        assert_eq!(error("0 0 * * FRI-MON").field, Some(Field::DayOfWeek));
+        assert!(error("*/0 * * * *").reason.contains("zero"));
+        assert_eq!(error("*/x * * * *").field, Some(Field::Minute));
         assert!(error("1,,2 * * * *").reason.contains("empty list item"));
         assert!(error("1- * * * *").reason.contains("minute field"));
         assert!(error("-1 * * * *").reason.contains("minute field"));

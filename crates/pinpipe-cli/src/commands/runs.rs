@@ -1,15 +1,16 @@
-//! `pinpipe runs list|show|trigger|backfill`: the scheduler's run history, a run now, and runs
-//! over past intervals.
+//! `pinpipe runs list|show|trigger|backfill|plan`: the scheduler's run history, a run now, runs
+//! over past intervals, and what a schedule's intervals are.
 
 use std::io::Write;
 
 use anyhow::{Result, bail};
+use chrono::SecondsFormat;
 use pinpipe_scheduler::{
     DB_FILE, Handled, History, RunRecord, RunStatus, SchedulerError, parse_time, show_versions,
 };
 
 use super::schedule;
-use crate::cli::{BackfillArgs, OutputFormat, RunsCommand};
+use crate::cli::{BackfillArgs, OutputFormat, PlanArgs, RunsCommand};
 use crate::output::table;
 use crate::settings::Settings;
 
@@ -19,7 +20,22 @@ pub async fn run(settings: &Settings, command: RunsCommand) -> Result<()> {
         RunsCommand::Show { id, format } => show(settings, id, format),
         RunsCommand::Trigger(_) => trigger(settings).await,
         RunsCommand::Backfill(args) => backfill(settings, &args).await,
+        RunsCommand::Plan(args) => plan(settings, &args),
     }
+}
+
+/// `pinpipe runs plan`: one line per interval, its start and end in RFC 3339 (UTC).
+fn plan(settings: &Settings, args: &PlanArgs) -> Result<()> {
+    let schedule = schedule::schedule(settings)?;
+    let from = parse_time(&args.from)?;
+    for interval in schedule.cron.intervals_from(from).take(args.count) {
+        println!(
+            "{} {}",
+            interval.start.to_rfc3339_opts(SecondsFormat::Secs, true),
+            interval.end.to_rfc3339_opts(SecondsFormat::Secs, true)
+        );
+    }
+    Ok(())
 }
 
 /// The history, or `None` when no scheduler has run in this data directory.
