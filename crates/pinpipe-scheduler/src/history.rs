@@ -10,6 +10,7 @@
 //! | `status` | `queued`, `running`, `success`, `failed` |
 //! | `attempts` | tries so far, retries included |
 //! | `objects` | raw objects the job processed |
+//! | `rows`, `rejected` | rows the job wrote, records it quarantined |
 //! | `versions` | Delta table versions written, JSON: `{"tables/pin": 3, …}` |
 //! | `error` | the last attempt's error |
 //!
@@ -47,12 +48,17 @@ CREATE TABLE IF NOT EXISTS runs (
     objects INTEGER,
     versions TEXT,
     error TEXT,
+    rows INTEGER,
+    rejected INTEGER,
     UNIQUE (name, interval_start)
 );
 ";
 
+/// Columns added since the first version of the table, added to older databases on open.
+const ADDED_COLUMNS: [(&str, &str); 2] = [("rows", "INTEGER"), ("rejected", "INTEGER")];
+
 const COLUMNS: &str = "id, name, kind, interval_start, interval_end, queued_at, started_at, \
-                       ended_at, status, attempts, objects, versions, error";
+                       ended_at, status, attempts, objects, versions, error, rows, rejected";
 
 /// Where a run stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -136,6 +142,10 @@ pub struct RunRecord {
     pub attempts: u32,
     /// Raw objects processed, once it succeeded.
     pub objects: Option<u64>,
+    /// Rows written, once it succeeded.
+    pub rows: Option<u64>,
+    /// Records quarantined, once it succeeded.
+    pub rejected: Option<u64>,
     /// Delta table versions written, by table path.
     pub versions: BTreeMap<String, u64>,
     /// The last attempt's error.
@@ -162,6 +172,7 @@ impl History {
     /// Opens the history in the scheduler database at `path`, creating it if needed.
     pub fn open(path: &Path) -> Result<History> {
         let conn = db::open(path, SCHEMA)?;
+        add_columns(&conn)?;
         Ok(History {
             conn: Mutex::new(conn),
         })
@@ -217,6 +228,7 @@ impl History {
                     tx.execute(
                         "UPDATE runs SET status = 'queued', kind = ?2, queued_at = ?3,
                              started_at = NULL, ended_at = NULL, objects = NULL, versions = NULL,
+                             rows = NULL, rejected = NULL,
                              error = NULL
                          WHERE id = ?1",
                         params![run.id, kind.as_str(), time_text(now)],
@@ -263,13 +275,15 @@ impl History {
         let conn = self.conn();
         conn.execute(
             "UPDATE runs SET status = 'success', ended_at = ?2, objects = ?3, versions = ?4,
-                 error = NULL
+                 rows = ?5, rejected = ?6, error = NULL
              WHERE id = ?1",
             params![
                 id,
                 time_text(now),
                 i64::try_from(outcome.objects).unwrap_or(i64::MAX),
-                versions
+                versions,
+                i64::try_from(outcome.rows).unwrap_or(i64::MAX),
+                i64::try_from(outcome.rejected).unwrap_or(i64::MAX)
             ],
         )?;
         get(&conn, id)
@@ -338,6 +352,24 @@ fn get(conn: &Connection, id: i64) -> Result<RunRecord> {
     .parse()
 }
 
+/// Adds the [`ADDED_COLUMNS`] a database made by an older pinpipe lacks.
+fn add_columns(conn: &Connection) -> Result<()> {
+    let mut statement = conn.prepare("SELECT name FROM pragma_table_info('runs')")?;
+    let existing: Vec<String> = statement
+        .query_map([], |row| row.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    for (column, kind) in ADDED_COLUMNS {
+        if !existing.iter().any(|c| c == column) {
+            // Two processes may both add it: the second one's "duplicate column" is harmless.
+            match conn.execute_batch(&format!("ALTER TABLE runs ADD COLUMN {column} {kind}")) {
+                Err(e) if e.to_string().contains("duplicate column") => {}
+                added => added?,
+            }
+        }
+    }
+    Ok(())
+}
+
 /// A row as SQLite returns it, before its text is read as times, statuses and JSON.
 struct RawRun {
     id: i64,
@@ -353,6 +385,8 @@ struct RawRun {
     objects: Option<i64>,
     versions: Option<String>,
     error: Option<String>,
+    rows: Option<i64>,
+    rejected: Option<i64>,
 }
 
 /// Reads a row selected with [`COLUMNS`].
@@ -371,6 +405,8 @@ fn raw(row: &Row<'_>) -> rusqlite::Result<RawRun> {
         objects: row.get(10)?,
         versions: row.get(11)?,
         error: row.get(12)?,
+        rows: row.get(13)?,
+        rejected: row.get(14)?,
     })
 }
 
@@ -382,6 +418,13 @@ impl RawRun {
                 SchedulerError::Corrupt(format!("run {}: versions {json:?}: {e}", self.id))
             })?,
             None => BTreeMap::new(),
+        };
+        let count = |what: &str, n: Option<i64>| {
+            n.map(|n| {
+                u64::try_from(n)
+                    .map_err(|_| SchedulerError::Corrupt(format!("run {}: {what} {n}", self.id)))
+            })
+            .transpose()
         };
         Ok(RunRecord {
             id: self.id,
@@ -396,14 +439,9 @@ impl RawRun {
             ended_at: optional_time(self.ended_at)?,
             status: self.status.parse()?,
             attempts: self.attempts,
-            objects: self
-                .objects
-                .map(|n| {
-                    u64::try_from(n).map_err(|_| {
-                        SchedulerError::Corrupt(format!("run {}: objects {n}", self.id))
-                    })
-                })
-                .transpose()?,
+            objects: count("objects", self.objects)?,
+            rows: count("rows", self.rows)?,
+            rejected: count("rejected", self.rejected)?,
             versions,
             error: self.error,
         })
@@ -450,6 +488,8 @@ mod tests {
         assert_eq!(history.start_attempt(queued.id, at(2))?, 2);
         let outcome = JobOutcome {
             objects: 8,
+            rows: 1000,
+            rejected: 2,
             versions: BTreeMap::from([("tables/pin".to_owned(), 3), ("quarantine".to_owned(), 1)]),
         };
         let done = history.succeed(queued.id, at(3), &outcome)?;
@@ -458,6 +498,7 @@ mod tests {
         assert_eq!(done.started_at, Some(at(1)), "the first attempt's start");
         assert_eq!(done.ended_at, Some(at(3)));
         assert_eq!(done.objects, Some(8));
+        assert_eq!((done.rows, done.rejected), (Some(1000), Some(2)));
         assert_eq!(done.versions, outcome.versions);
         assert_eq!(done.error, None);
         assert_eq!(history.get(done.id)?, done);

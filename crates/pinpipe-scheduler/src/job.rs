@@ -14,14 +14,24 @@ use crate::interval::Interval;
 pub struct JobOutcome {
     /// Raw objects processed.
     pub objects: u64,
+    /// Rows written to the tables.
+    pub rows: u64,
+    /// Records quarantined.
+    pub rejected: u64,
     /// The last Delta table version written per table path (`tables/pin` → 3); empty when the run
     /// wrote nothing.
     pub versions: BTreeMap<String, u64>,
 }
 
 impl JobOutcome {
-    /// The outcome of a run that read `objects` raw objects and made `commits`.
-    pub fn from_commits(objects: usize, commits: &[Commit]) -> JobOutcome {
+    /// The outcome of a run that read `objects` raw objects, wrote `rows` rows, quarantined
+    /// `rejected` records and made `commits`.
+    pub fn from_report(
+        objects: usize,
+        rows: usize,
+        rejected: usize,
+        commits: &[Commit],
+    ) -> JobOutcome {
         let mut versions = BTreeMap::new();
         for commit in commits {
             let version = versions
@@ -31,6 +41,8 @@ impl JobOutcome {
         }
         JobOutcome {
             objects: objects as u64,
+            rows: rows as u64,
+            rejected: rejected as u64,
             versions,
         }
     }
@@ -76,8 +88,10 @@ impl Job for BatchJob {
         write_report(&self.lake, tables, &results)
             .await
             .map_err(|e| format!("report: {e}"))?;
-        Ok(JobOutcome::from_commits(
+        Ok(JobOutcome::from_report(
             report.objects_read,
+            report.rows_written(),
+            report.rejected(),
             &report.commits,
         ))
     }
@@ -93,8 +107,10 @@ mod tests {
             path: path.to_owned(),
             version,
         };
-        let outcome = JobOutcome::from_commits(
+        let outcome = JobOutcome::from_report(
             5,
+            120,
+            3,
             &[
                 commit("quarantine", 0),
                 commit("tables/pin", 0),
@@ -103,11 +119,14 @@ mod tests {
                 commit("tables/pin", 2),
             ],
         );
-        assert_eq!(outcome.objects, 5);
+        assert_eq!(
+            (outcome.objects, outcome.rows, outcome.rejected),
+            (5, 120, 3)
+        );
         assert_eq!(
             serde_json::to_string(&outcome.versions).unwrap_or_default(),
             r#"{"quarantine":1,"tables/pin":2}"#
         );
-        assert_eq!(JobOutcome::from_commits(0, &[]), JobOutcome::default());
+        assert_eq!(JobOutcome::from_report(0, 0, 0, &[]), JobOutcome::default());
     }
 }

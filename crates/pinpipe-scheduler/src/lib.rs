@@ -20,7 +20,7 @@
 //! - [`lock`]: one run at a time across processes sharing a data directory.
 //! - [`job`]: the [`Job`] trait and [`BatchJob`], the batch job with the analyses and report.
 //! - [`scheduler`]: [`Scheduler`]: due intervals, retries, following the schedule, trigger,
-//!   backfill; every step an [`Event`].
+//!   backfill; every step a `pinpipe_telemetry::schedule` event.
 //! - [`airflow`]: the DAG file.
 //! - [`SchedulerError`] ([`error`]): what can go wrong, by what a caller can do about it.
 //!   A failing job is not one: it is a failed run in the history.
@@ -45,4 +45,4 @@ pub use history::{History, RunKind, RunRecord, RunStatus};
 pub use interval::{Interval, parse_time};
 pub use job::{BatchJob, Job, JobOutcome};
 pub use lock::LockOptions;
-pub use scheduler::{DEFAULT_NAME, Event, Handled, Schedule, Scheduler, show_versions};
+pub use scheduler::{DEFAULT_NAME, Handled, Schedule, Scheduler, show_versions};

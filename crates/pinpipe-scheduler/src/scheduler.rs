@@ -17,15 +17,18 @@
 //! - **Resuming**: a run left `queued` or `running` by a process that stopped (its lease expired)
 //!   is run again, attempts counting on, by the next [`Scheduler::run_due`].
 //!
-//! Every step is an [`Event`], logged with `tracing` and passed to the handler set with
-//! [`Scheduler::on_event`] (the CLI prints them).
+//! Every step is a [`pinpipe_telemetry::schedule`] event: logged, counted on `/metrics`, and
+//! passed to listeners (the CLI prints them).
 
-use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
+use pinpipe_telemetry::schedule::{
+    IntervalNotEnded, RunFailed, RunFinished, RunRetrying, RunSkipped, RunStarted, Sleeping,
+    WaitingForLock,
+};
 
 use crate::clock::{Clock, SystemClock};
 use crate::cron::Cron;
@@ -74,105 +77,6 @@ impl Schedule {
     }
 }
 
-/// Something the scheduler did or is about to do.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Event {
-    /// Another process holds the lock; this one waits for it.
-    WaitingForLock(Holder),
-    /// An attempt of a run started.
-    Started {
-        /// The run.
-        id: i64,
-        /// Its interval.
-        interval: Interval,
-        /// The attempt's number (over the run's life).
-        attempt: u32,
-    },
-    /// An attempt failed and will be retried.
-    Retrying {
-        /// The run.
-        id: i64,
-        /// Its interval.
-        interval: Interval,
-        /// The attempt that failed.
-        attempt: u32,
-        /// Its error.
-        error: String,
-        /// When the next attempt starts.
-        at: DateTime<Utc>,
-    },
-    /// A run succeeded or failed for good.
-    Finished(RunRecord),
-    /// An interval already had a run that is not repeated.
-    Skipped(RunRecord),
-    /// A backfill left out an interval that has not ended yet.
-    NotEnded(Interval),
-    /// Nothing is due before this time.
-    Sleeping {
-        /// When the next interval ends.
-        until: DateTime<Utc>,
-    },
-}
-
-impl fmt::Display for Event {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Event::WaitingForLock(holder) => write!(
-                f,
-                "waiting for the lock: another run holds it ({}, since {}, lease until {})",
-                holder.owner,
-                show_time(holder.since),
-                show_time(holder.expires)
-            ),
-            Event::Started {
-                id,
-                interval,
-                attempt,
-            } => write!(f, "run {id} [{interval}]: attempt {attempt} started"),
-            Event::Retrying {
-                id,
-                interval,
-                attempt,
-                error,
-                at,
-            } => write!(
-                f,
-                "run {id} [{interval}]: attempt {attempt} failed: {error}; retrying at {}",
-                show_time(*at)
-            ),
-            Event::Finished(run) => match run.status {
-                RunStatus::Success => write!(
-                    f,
-                    "run {} [{}]: success after {} attempt(s): {} raw objects, {}",
-                    run.id,
-                    run.interval,
-                    run.attempts,
-                    run.objects.unwrap_or(0),
-                    show_versions(run)
-                ),
-                _ => write!(
-                    f,
-                    "run {} [{}]: {} after {} attempt(s): {}",
-                    run.id,
-                    run.interval,
-                    run.status,
-                    run.attempts,
-                    run.error.as_deref().unwrap_or("no error recorded")
-                ),
-            },
-            Event::Skipped(run) => write!(
-                f,
-                "run {} [{}]: already {}; not run again",
-                run.id, run.interval, run.status
-            ),
-            Event::NotEnded(interval) => {
-                write!(f, "[{interval}] has not ended yet; not run")
-            }
-            Event::Sleeping { until } => write!(f, "next run at {} UTC", show_time(*until)),
-        }
-    }
-}
-
 /// `tables/pin v3, quarantine v1`, or `no table changed`.
 pub fn show_versions(run: &RunRecord) -> String {
     if run.versions.is_empty() {
@@ -204,8 +108,6 @@ impl Handled {
     }
 }
 
-type EventHandler = Arc<dyn Fn(&Event) + Send + Sync>;
-
 /// Runs a job on a schedule over a data directory's run history (see the module documentation).
 pub struct Scheduler<J> {
     schedule: Schedule,
@@ -213,7 +115,6 @@ pub struct Scheduler<J> {
     history: History,
     lock: Lock,
     clock: Arc<dyn Clock>,
-    on_event: EventHandler,
 }
 
 impl<J: Job> Scheduler<J> {
@@ -227,7 +128,6 @@ impl<J: Job> Scheduler<J> {
             schedule,
             job,
             clock: Arc::new(SystemClock),
-            on_event: Arc::new(|_| {}),
         })
     }
 
@@ -243,12 +143,6 @@ impl<J: Job> Scheduler<J> {
         self
     }
 
-    /// Passes every [`Event`] to `handler`.
-    pub fn on_event(mut self, handler: impl Fn(&Event) + Send + Sync + 'static) -> Self {
-        self.on_event = Arc::new(handler);
-        self
-    }
-
     /// The schedule.
     pub fn schedule(&self) -> &Schedule {
         &self.schedule
@@ -259,13 +153,43 @@ impl<J: Job> Scheduler<J> {
         &self.history
     }
 
-    fn emit(&self, event: Event) {
-        match &event {
-            Event::Retrying { .. } | Event::WaitingForLock(_) => tracing::warn!("{event}"),
-            Event::Finished(run) if run.status == RunStatus::Failed => tracing::error!("{event}"),
-            _ => tracing::info!("{event}"),
+    fn name(&self) -> String {
+        self.schedule.name.clone()
+    }
+
+    /// Emits how a run ended: [`RunFinished`] or [`RunFailed`].
+    fn emit_finished(&self, run: &RunRecord) {
+        let duration = match (run.started_at, run.ended_at) {
+            (Some(start), Some(end)) => (end - start).to_std().unwrap_or_default(),
+            _ => Duration::ZERO,
+        };
+        if run.status == RunStatus::Success {
+            RunFinished {
+                schedule: self.name(),
+                run_id: run.id,
+                interval: run.interval.to_string(),
+                attempts: run.attempts,
+                objects: run.objects.unwrap_or(0),
+                rows: run.rows.unwrap_or(0),
+                rejected: run.rejected.unwrap_or(0),
+                versions: show_versions(run),
+                duration,
+            }
+            .emit();
+        } else {
+            RunFailed {
+                schedule: self.name(),
+                run_id: run.id,
+                interval: run.interval.to_string(),
+                attempts: run.attempts,
+                error: run
+                    .error
+                    .clone()
+                    .unwrap_or_else(|| "no error recorded".to_owned()),
+                duration,
+            }
+            .emit();
         }
-        (self.on_event)(&event);
     }
 
     /// The intervals due now, oldest first (see the module documentation).
@@ -325,7 +249,11 @@ impl<J: Job> Scheduler<J> {
             let Some(next) = self.schedule.cron.next_after(self.clock.now()) else {
                 return Ok(());
             };
-            self.emit(Event::Sleeping { until: next });
+            Sleeping {
+                schedule: self.name(),
+                until: show_time(next),
+            }
+            .emit();
             self.clock.sleep_until(next).await;
         }
     }
@@ -356,7 +284,11 @@ impl<J: Job> Scheduler<J> {
             .take_while(|i| i.start <= to)
         {
             if interval.end > now {
-                self.emit(Event::NotEnded(interval));
+                IntervalNotEnded {
+                    schedule: self.name(),
+                    interval: interval.to_string(),
+                }
+                .emit();
                 break;
             }
             handled.push(self.handle(interval, RunKind::Backfill, true).await?);
@@ -371,7 +303,15 @@ impl<J: Job> Scheduler<J> {
         kind: RunKind,
         rerun_failed: bool,
     ) -> Result<Handled> {
-        let on_wait = |holder: &Holder| self.emit(Event::WaitingForLock(holder.clone()));
+        let on_wait = |holder: &Holder| {
+            WaitingForLock {
+                schedule: self.name(),
+                owner: holder.owner.clone(),
+                since: show_time(holder.since),
+                expires: show_time(holder.expires),
+            }
+            .emit();
+        };
         let _lease = self.lock.acquire(&on_wait).await?;
         let claim = self.history.claim(
             &self.schedule.name,
@@ -382,7 +322,13 @@ impl<J: Job> Scheduler<J> {
         )?;
         match claim {
             Claim::Done(run) => {
-                self.emit(Event::Skipped(run.clone()));
+                RunSkipped {
+                    schedule: self.name(),
+                    run_id: run.id,
+                    interval: run.interval.to_string(),
+                    status: run.status.to_string(),
+                }
+                .emit();
                 Ok(Handled::Skipped(run))
             }
             Claim::Run(run) => Ok(Handled::Ran(self.execute(run).await?)),
@@ -397,22 +343,24 @@ impl<J: Job> Scheduler<J> {
         loop {
             tried += 1;
             let attempt = self.history.start_attempt(run.id, self.clock.now())?;
-            self.emit(Event::Started {
-                id: run.id,
-                interval: run.interval,
+            RunStarted {
+                schedule: self.name(),
+                run_id: run.id,
+                interval: run.interval.to_string(),
                 attempt,
-            });
+            }
+            .emit();
             let error = match self.job.run(&run.interval).await {
                 Ok(outcome) => {
                     let done = self.history.succeed(run.id, self.clock.now(), &outcome)?;
-                    self.emit(Event::Finished(done.clone()));
+                    self.emit_finished(&done);
                     return Ok(done);
                 }
                 Err(error) => error,
             };
             if tried >= tries {
                 let done = self.history.fail(run.id, self.clock.now(), &error)?;
-                self.emit(Event::Finished(done.clone()));
+                self.emit_finished(&done);
                 return Ok(done);
             }
             self.history.note_error(run.id, &error)?;
@@ -421,13 +369,15 @@ impl<J: Job> Scheduler<J> {
                 .now()
                 .checked_add_signed(delay)
                 .unwrap_or(DateTime::<Utc>::MAX_UTC);
-            self.emit(Event::Retrying {
-                id: run.id,
-                interval: run.interval,
+            RunRetrying {
+                schedule: self.name(),
+                run_id: run.id,
+                interval: run.interval.to_string(),
                 attempt,
                 error,
-                at,
-            });
+                at: show_time(at),
+            }
+            .emit();
             self.clock.sleep_until(at).await;
         }
     }

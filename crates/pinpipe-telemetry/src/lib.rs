@@ -65,12 +65,22 @@ pub enum Event {
     ObjectSkipped(batch::ObjectSkipped),
     /// See [`batch::TableCommitted`].
     TableCommitted(batch::TableCommitted),
+    /// See [`schedule::WaitingForLock`].
+    WaitingForLock(schedule::WaitingForLock),
     /// See [`schedule::RunStarted`].
     RunStarted(schedule::RunStarted),
+    /// See [`schedule::RunRetrying`].
+    RunRetrying(schedule::RunRetrying),
     /// See [`schedule::RunFinished`].
     RunFinished(schedule::RunFinished),
     /// See [`schedule::RunFailed`].
     RunFailed(schedule::RunFailed),
+    /// See [`schedule::RunSkipped`].
+    RunSkipped(schedule::RunSkipped),
+    /// See [`schedule::IntervalNotEnded`].
+    IntervalNotEnded(schedule::IntervalNotEnded),
+    /// See [`schedule::Sleeping`].
+    Sleeping(schedule::Sleeping),
     /// See [`lake::FilesCompacted`].
     FilesCompacted(lake::FilesCompacted),
     /// See [`lake::FilesVacuumed`].

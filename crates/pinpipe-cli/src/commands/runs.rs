@@ -65,7 +65,7 @@ fn list(settings: &Settings, limit: usize, format: OutputFormat) -> Result<()> {
     }
     let columns = [
         "id", "schedule", "kind", "interval", "status", "attempts", "started", "took", "objects",
-        "versions",
+        "rows", "rejected", "versions",
     ]
     .map(String::from)
     .to_vec();
@@ -83,7 +83,9 @@ fn list(settings: &Settings, limit: usize, format: OutputFormat) -> Result<()> {
                     .map(pinpipe_scheduler::interval::show_time)
                     .unwrap_or_default(),
                 took(run),
-                run.objects.map(|n| n.to_string()).unwrap_or_default(),
+                count(run.objects),
+                count(run.rows),
+                count(run.rejected),
                 versions(run),
             ]
         })
@@ -126,10 +128,9 @@ fn show(settings: &Settings, id: i64, format: OutputFormat) -> Result<()> {
         ("started", time(run.started_at)),
         ("ended", time(run.ended_at)),
         ("took", took(&run)),
-        (
-            "objects",
-            run.objects.map_or_else(|| "-".into(), |n| n.to_string()),
-        ),
+        ("objects", dash(count(run.objects))),
+        ("rows", dash(count(run.rows))),
+        ("rejected", dash(count(run.rejected))),
         ("versions", versions(&run)),
         ("error", run.error.clone().unwrap_or_else(|| "-".into())),
     ];
@@ -140,6 +141,7 @@ fn show(settings: &Settings, id: i64, format: OutputFormat) -> Result<()> {
 }
 
 async fn trigger(settings: &Settings) -> Result<()> {
+    let _printing = schedule::print_events();
     let run = schedule::open(settings)?.trigger().await?;
     if run.status != RunStatus::Success {
         bail!(
@@ -155,6 +157,7 @@ async fn trigger(settings: &Settings) -> Result<()> {
 async fn backfill(settings: &Settings, args: &BackfillArgs) -> Result<()> {
     let (from, to) = (parse_time(&args.from)?, parse_time(&args.to)?);
     let scheduler = schedule::open(settings)?;
+    let _printing = schedule::print_events();
     let handled = scheduler.backfill(from, to).await?;
     let ran: Vec<&RunRecord> = handled
         .iter()
@@ -197,4 +200,14 @@ fn versions(run: &RunRecord) -> String {
     } else {
         String::new()
     }
+}
+
+/// A count recorded once a run succeeded, or empty.
+fn count(n: Option<u64>) -> String {
+    n.map(|n| n.to_string()).unwrap_or_default()
+}
+
+/// `-` for an empty field of `runs show`.
+fn dash(text: String) -> String {
+    if text.is_empty() { "-".into() } else { text }
 }

@@ -4,13 +4,15 @@
 
 use anyhow::{Context, Result};
 use pinpipe_lake::BatchOptions;
-use pinpipe_scheduler::{BatchJob, Cron, DB_FILE, Event, Schedule, Scheduler, parse_time};
+use pinpipe_scheduler::{BatchJob, Cron, DB_FILE, Schedule, Scheduler, parse_time};
+use pinpipe_telemetry::{Event, Listener};
 
 use super::{interrupted, open_lake};
 use crate::settings::{Settings, parse_duration};
 
 pub async fn run(settings: &Settings) -> Result<()> {
     let scheduler = open(settings)?;
+    let _printing = print_events();
     let schedule = scheduler.schedule();
     println!(
         "schedule {}: {} (UTC), catch-up {}, {} retries {} apart, start date {}; history in {}. \
@@ -52,7 +54,7 @@ pub fn schedule(settings: &Settings) -> Result<Schedule> {
     })
 }
 
-/// The scheduler of the batch job on the configured lake, printing its events.
+/// The scheduler of the batch job on the configured lake.
 pub fn open(settings: &Settings) -> Result<Scheduler<BatchJob>> {
     let schedule = schedule(settings)?;
     let lake = open_lake(settings)?;
@@ -67,10 +69,23 @@ pub fn open(settings: &Settings) -> Result<Scheduler<BatchJob>> {
                 settings.data_dir.display()
             )
         })?;
-    Ok(scheduler.on_event(print_event))
+    Ok(scheduler)
 }
 
-/// One line per event, with the wall-clock time.
-fn print_event(event: &Event) {
-    println!("{} {event}", chrono::Utc::now().format("%Y-%m-%d %H:%M:%S"));
+/// Prints a line with the wall-clock time for every scheduler event, until dropped.
+pub fn print_events() -> Listener {
+    pinpipe_telemetry::listen(|event| {
+        let line = match event {
+            Event::WaitingForLock(e) => e.line(),
+            Event::RunStarted(e) => e.line(),
+            Event::RunRetrying(e) => e.line(),
+            Event::RunFinished(e) => e.line(),
+            Event::RunFailed(e) => e.line(),
+            Event::RunSkipped(e) => e.line(),
+            Event::IntervalNotEnded(e) => e.line(),
+            Event::Sleeping(e) => e.line(),
+            _ => return,
+        };
+        println!("{} {line}", chrono::Utc::now().format("%Y-%m-%d %H:%M:%S"));
+    })
 }

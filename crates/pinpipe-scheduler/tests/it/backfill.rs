@@ -1,7 +1,8 @@
 //! Backfill over a date range: intervals already successful are skipped, failed ones run again,
 //! intervals not yet over are left out.
 
-use pinpipe_scheduler::{Event, Handled, RunKind, RunStatus, Schedule, SchedulerError, TestClock};
+use pinpipe_scheduler::{Handled, RunKind, RunStatus, Schedule, SchedulerError, TestClock};
+use pinpipe_telemetry::Event;
 
 use crate::common::{TestJob, daily, day, lock, scheduler, t};
 
@@ -74,7 +75,7 @@ async fn backfill_runs_each_interval_of_the_range_once() {
     assert_eq!(rerun.error, None);
     let skipped = lock(&events)
         .iter()
-        .filter(|e| matches!(e, Event::Skipped(_)))
+        .filter(|e| matches!(e, Event::RunSkipped(_)))
         .count();
     assert_eq!(skipped, 2);
 
@@ -87,15 +88,17 @@ async fn backfill_runs_each_interval_of_the_range_once() {
         summary(&handled),
         ["ran 2024-01-08 success", "ran 2024-01-09 success"]
     );
-    assert_eq!(
-        lock(&events).last(),
-        Some(&Event::NotEnded(day("2024-01-10")))
+    assert!(
+        matches!(lock(&events).last(), Some(Event::IntervalNotEnded(e))
+            if e.interval == day("2024-01-10").to_string()),
+        "{:?}",
+        lock(&events).last()
     );
 
     // A backfill moves the catch-up point like a scheduled run.
     let caught_up = s
         .history()
-        .last_success_end("pinpipe_batch")
+        .last_success_end(&s.schedule().name)
         .expect("history");
     assert_eq!(caught_up, Some(t("2024-01-10")));
     let runs = s.history().list(None, 100).expect("list");

@@ -1,9 +1,10 @@
 //! Which intervals run on start, with and without catch-up, and following the schedule.
 
 use pinpipe_scheduler::history::Claim;
-use pinpipe_scheduler::{Event, Handled, RunKind, RunStatus, TestClock};
+use pinpipe_scheduler::{Handled, RunKind, RunStatus, TestClock};
+use pinpipe_telemetry::Event;
 
-use crate::common::{TestJob, daily, day, lock, scheduler, t, until};
+use crate::common::{Events, TestJob, daily, day, lock, scheduler, t, until};
 
 fn ran(handled: &[Handled]) -> Vec<String> {
     handled
@@ -130,22 +131,14 @@ async fn following_runs_each_interval_as_it_ends() {
     let test = async {
         clock.wait_for_sleepers(1).await;
         assert_eq!(*lock(&log), [day("2024-01-03")]);
-        assert_eq!(
-            lock(&events).last(),
-            Some(&Event::Sleeping {
-                until: t("2024-01-05")
-            })
-        );
+        assert_eq!(sleeping_until(&events).as_deref(), Some("2024-01-05 00:00"));
         clock.set(t("2024-01-04 23:59"));
         tokio::time::sleep(std::time::Duration::from_millis(30)).await;
         assert_eq!(lock(&log).len(), 1, "not before the interval ends");
         clock.set(t("2024-01-05"));
         until("the second run", || lock(&log).len() == 2).await;
         until("sleeping again", || {
-            lock(&events).last()
-                == Some(&Event::Sleeping {
-                    until: t("2024-01-06"),
-                })
+            sleeping_until(&events).as_deref() == Some("2024-01-06 00:00")
         })
         .await;
         assert_eq!(*lock(&log), [day("2024-01-03"), day("2024-01-04")]);
@@ -170,7 +163,7 @@ async fn a_run_cut_short_is_resumed_on_start() {
     let claim = s
         .history()
         .claim(
-            "pinpipe_batch",
+            &s.schedule().name,
             day("2024-01-01"),
             RunKind::Scheduled,
             false,
@@ -195,4 +188,12 @@ async fn a_run_cut_short_is_resumed_on_start() {
     let resumed = handled[0].record();
     assert_eq!((resumed.id, resumed.attempts), (cut.id, 2));
     assert_eq!(*lock(&log), [day("2024-01-01"), day("2024-01-03")]);
+}
+
+/// Until when the scheduler sleeps, if its last event is sleeping.
+fn sleeping_until(events: &Events) -> Option<String> {
+    match lock(events).last() {
+        Some(Event::Sleeping(e)) => Some(e.until.clone()),
+        _ => None,
+    }
 }

@@ -8,8 +8,9 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use pinpipe_scheduler::{
-    Cron, Event, Interval, Job, JobOutcome, LockOptions, Schedule, Scheduler, TestClock, parse_time,
+    Cron, Interval, Job, JobOutcome, LockOptions, Schedule, Scheduler, TestClock, parse_time,
 };
+use pinpipe_telemetry::{Event, Listener};
 use tokio::sync::Semaphore;
 
 /// A point in time, e.g. `t("2024-01-04 01:00")`.
@@ -91,30 +92,75 @@ impl Job for TestJob {
         Ok(JobOutcome {
             objects: 1,
             versions: [("tables/pin".to_owned(), attempt as u64)].into(),
+            ..JobOutcome::default()
         })
     }
 }
 
-/// The events a scheduler emitted.
-pub type Events = Arc<Mutex<Vec<Event>>>;
+/// The events of one test's schedule, as they were emitted (collected until dropped).
+pub struct Events {
+    events: Arc<Mutex<Vec<Event>>>,
+    _listener: Listener,
+}
 
-/// A scheduler over `dir` on `clock`, collecting its events; the lock is looked at every 10 ms.
+impl std::ops::Deref for Events {
+    type Target = Mutex<Vec<Event>>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.events
+    }
+}
+
+/// The schedule's name in events: tests run side by side in one process, each in its own
+/// directory, so each names its schedule after the directory.
+pub fn schedule_name(dir: &Path) -> String {
+    format!("test {}", dir.display())
+}
+
+/// The schedule a scheduler event belongs to.
+fn schedule_of(event: &Event) -> Option<&str> {
+    Some(match event {
+        Event::WaitingForLock(e) => &e.schedule,
+        Event::RunStarted(e) => &e.schedule,
+        Event::RunRetrying(e) => &e.schedule,
+        Event::RunFinished(e) => &e.schedule,
+        Event::RunFailed(e) => &e.schedule,
+        Event::RunSkipped(e) => &e.schedule,
+        Event::IntervalNotEnded(e) => &e.schedule,
+        Event::Sleeping(e) => &e.schedule,
+        _ => return None,
+    })
+}
+
+/// A scheduler over `dir` on `clock`, its schedule named [`schedule_name`], collecting its
+/// events; the lock is looked at every 10 ms.
 pub fn scheduler(
     dir: &Path,
     schedule: Schedule,
     job: TestJob,
     clock: &TestClock,
 ) -> (Scheduler<TestJob>, Events) {
-    let events: Events = Arc::default();
+    let name = schedule_name(dir);
+    let events: Arc<Mutex<Vec<Event>>> = Arc::default();
     let sink = events.clone();
+    let wanted = name.clone();
+    let listener = pinpipe_telemetry::listen(move |e| {
+        if schedule_of(e) == Some(wanted.as_str()) {
+            lock(&sink).push(e.clone());
+        }
+    });
+    let schedule = Schedule { name, ..schedule };
     let scheduler = Scheduler::new(dir, schedule, job)
         .unwrap_or_else(|e| panic!("{e}"))
         .with_clock(clock.clone())
         .with_lock_options(LockOptions {
             ttl: Duration::from_secs(10),
             poll: Duration::from_millis(10),
-        })
-        .on_event(move |e| lock(&sink).push(e.clone()));
+        });
+    let events = Events {
+        events,
+        _listener: listener,
+    };
     (scheduler, events)
 }
 

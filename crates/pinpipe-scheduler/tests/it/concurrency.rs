@@ -3,7 +3,8 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use pinpipe_scheduler::{Event, Handled, RunStatus, TestClock};
+use pinpipe_scheduler::{Handled, RunStatus, TestClock};
+use pinpipe_telemetry::Event;
 use tokio::sync::Semaphore;
 
 use crate::common::{TestJob, daily, day, lock, scheduler, t, until};
@@ -54,7 +55,7 @@ async fn a_second_scheduler_waits_for_the_lock_and_skips_what_ran() {
     let waited = lock(&b_events)
         .iter()
         .find_map(|e| match e {
-            Event::WaitingForLock(holder) => Some(holder.owner.clone()),
+            Event::WaitingForLock(e) => Some(e.owner.clone()),
             _ => None,
         })
         .unwrap_or_default();

@@ -1,6 +1,7 @@
 //! A failing run is retried after the retry delay, then marked failed with its attempts and error.
 
-use pinpipe_scheduler::{Event, Handled, RunStatus, Schedule, TestClock};
+use pinpipe_scheduler::{Handled, RunStatus, Schedule, TestClock};
+use pinpipe_telemetry::Event;
 
 use crate::common::{TestJob, daily, day, lock, scheduler, t};
 
@@ -32,9 +33,7 @@ async fn a_failing_run_is_retried_then_succeeds() {
     let retries: Vec<(u32, String)> = lock(&events)
         .iter()
         .filter_map(|e| match e {
-            Event::Retrying {
-                attempt, error, at, ..
-            } => Some((*attempt, format!("{error} @ {at}"))),
+            Event::RunRetrying(e) => Some((e.attempt, format!("{} @ {}", e.error, e.at))),
             _ => None,
         })
         .collect();
@@ -43,12 +42,12 @@ async fn a_failing_run_is_retried_then_succeeds() {
         [
             (
                 1,
-                "attempt 1 of 2024-01-03 00:00 → 2024-01-04 00:00 failed @ 2024-01-04 01:01:00 UTC"
+                "attempt 1 of 2024-01-03 00:00 → 2024-01-04 00:00 failed @ 2024-01-04 01:01"
                     .to_owned()
             ),
             (
                 2,
-                "attempt 2 of 2024-01-03 00:00 → 2024-01-04 00:00 failed @ 2024-01-04 01:02:00 UTC"
+                "attempt 2 of 2024-01-03 00:00 → 2024-01-04 00:00 failed @ 2024-01-04 01:02"
                     .to_owned()
             ),
         ]
@@ -75,9 +74,17 @@ async fn a_run_failing_every_attempt_is_marked_failed_with_its_error() {
     assert_eq!(s.history().get(run.id).expect("get"), run, "as recorded");
     assert_eq!(lock(&log).len(), 3);
     let last = lock(&events).last().cloned();
-    assert_eq!(last.as_ref(), Some(&Event::Finished(run.clone())));
+    let Some(Event::RunFailed(failed)) = last else {
+        panic!("the last event is not the failure: {last:?}")
+    };
+    assert_eq!((failed.run_id, failed.attempts), (run.id, 3));
     assert_eq!(
-        last.map(|e| e.to_string()).unwrap_or_default(),
+        failed.duration,
+        std::time::Duration::from_secs(120),
+        "two retry delays"
+    );
+    assert_eq!(
+        failed.line(),
         format!(
             "run {} [2024-01-03 00:00 → 2024-01-04 00:00]: failed after 3 attempt(s): attempt 3 of \
              2024-01-03 00:00 → 2024-01-04 00:00 failed",
