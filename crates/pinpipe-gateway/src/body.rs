@@ -11,6 +11,18 @@
 //!    working on: clients that send slowly cannot take the permits of those that do not.
 //!
 //! `/health` and `/metrics` skip all of it. Handlers get the body as [`Bytes`].
+//!
+//! A request refused before its body was read to the end ([`close_when_unread`]) is answered with
+//! `Connection: close`: what is left of its body would otherwise be read as the next request, or
+//! cut off by hyper without a word to a client that reuses the connection. A refusal that does not
+//! depend on the body ([`discard`]) reads and drops a body within the size and time bounds first,
+//! so the client gets its answer rather than a reset while still sending.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll};
+use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -73,6 +85,74 @@ pub async fn read_body(State(state): State<AppState>, request: Request, next: Ne
         .await
 }
 
+/// Middleware: answers with `Connection: close` when the request's body was not read to its end
+/// (see the module documentation).
+pub async fn close_when_unread(request: Request, next: Next) -> Response {
+    if hyper::body::Body::is_end_stream(request.body()) {
+        return next.run(request).await;
+    }
+    let ended = Arc::new(AtomicBool::new(false));
+    let request = request.map(|inner| {
+        Body::new(Watched {
+            inner,
+            ended: ended.clone(),
+        })
+    });
+    let mut response = next.run(request).await;
+    if !ended.load(Ordering::Acquire) {
+        response.headers_mut().insert(
+            header::CONNECTION,
+            header::HeaderValue::from_static("close"),
+        );
+    }
+    response
+}
+
+/// A request body that notes when it has been read to its end.
+struct Watched {
+    inner: Body,
+    ended: Arc<AtomicBool>,
+}
+
+impl hyper::body::Body for Watched {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<hyper::body::Frame<Bytes>, axum::Error>>> {
+        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        if matches!(polled, Poll::Ready(None)) || self.inner.is_end_stream() {
+            self.ended.store(true, Ordering::Release);
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// Reads and drops `body`, giving up past `limit` bytes or after `timeout`, so that a refusal
+/// reaches a client still sending (see the module documentation).
+pub async fn discard(mut body: Body, limit: usize, timeout: Duration) {
+    let drain = async {
+        let mut read = 0usize;
+        while let Some(Ok(frame)) = body.frame().await {
+            read += frame.data_ref().map_or(0, Bytes::len);
+            if read > limit {
+                return;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(timeout, drain).await;
+}
+
 /// Why a body could not be read.
 enum Refused {
     TooLarge,
@@ -104,7 +184,7 @@ fn too_large(family: Family, limit: usize) -> Response {
 }
 
 /// The declared `Content-Length`, if any.
-fn declared_length(headers: &HeaderMap) -> Option<u64> {
+pub fn declared_length(headers: &HeaderMap) -> Option<u64> {
     headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())

@@ -14,11 +14,15 @@ use axum::middleware::Next;
 use axum::response::Response;
 use subtle::ConstantTimeEq;
 
-use crate::body::UNBOUNDED_ROUTES;
+use crate::body::{self, UNBOUNDED_ROUTES};
 use crate::envelope::Family;
 use crate::state::AppState;
 
 /// Routes (with their methods) that create or delete streams or topics.
+/// How long the body of a refused request is read and dropped at most, so the refusal reaches a
+/// client still sending it.
+const DISCARD_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
+
 const ADMIN_ROUTES: [(Method, &str); 2] = [
     (Method::POST, "/streams/{stream}"),
     (Method::DELETE, "/streams/{stream}"),
@@ -49,7 +53,20 @@ pub async fn require_api_key(
     };
     match allowed {
         Ok(()) => next.run(request).await,
-        Err(message) => family.error(StatusCode::FORBIDDEN, message),
+        Err(message) => {
+            let config = &state.config;
+            let too_large = body::declared_length(request.headers())
+                .is_some_and(|len| len > config.max_body_bytes as u64);
+            if !too_large {
+                body::discard(
+                    request.into_body(),
+                    config.max_body_bytes,
+                    config.body_read_timeout.min(DISCARD_TIMEOUT),
+                )
+                .await;
+            }
+            family.error(StatusCode::FORBIDDEN, message)
+        }
     }
 }
 

@@ -12,8 +12,8 @@
 //! Every request passes the same layers, outermost first:
 //!
 //! ```text
-//!  server (connections: timeouts, cap) ─► track (metrics, log) ─► ensure_envelope
-//!    ─► require_api_key (producer / admin keys) ─► read_body (size, memory, time, in flight) ─► handler
+//!  server (connections: timeouts, cap) ─► track (metrics, log) ─► close_when_unread
+//!    ─► ensure_envelope ─► require_api_key (producer / admin keys) ─► read_body (size, memory, time, in flight) ─► handler
 //! ```
 
 mod body;
@@ -71,6 +71,7 @@ pub fn router(state: AppState) -> Router {
             guard::require_api_key,
         ))
         .layer(middleware::from_fn(envelope::ensure_envelope))
+        .layer(middleware::from_fn(body::close_when_unread))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             metrics::track,

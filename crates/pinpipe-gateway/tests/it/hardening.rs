@@ -481,3 +481,78 @@ async fn a_full_disk_is_answered_50302_and_the_gateway_recovers_losing_nothing()
     );
     assert!(stored.iter().enumerate().all(|(i, r)| r.offset == i as i64));
 }
+
+/// Reads one HTTP/1.1 response with a `content-length` from `stream`: its head and its body.
+async fn read_response(stream: &mut TcpStream) -> (String, String) {
+    let mut buffer = Vec::new();
+    let mut byte = [0u8; 1];
+    while !buffer.ends_with(b"\r\n\r\n") {
+        let read = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut byte))
+            .await
+            .expect("an answer within 5 s")
+            .expect("read");
+        assert_eq!(
+            read,
+            1,
+            "closed mid-head: {}",
+            String::from_utf8_lossy(&buffer)
+        );
+        buffer.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&buffer).to_lowercase();
+    let length: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("a content-length");
+    let mut body = vec![0u8; length];
+    stream.read_exact(&mut body).await.expect("body");
+    (head, String::from_utf8_lossy(&body).into_owned())
+}
+
+#[tokio::test]
+async fn a_request_refused_before_its_body_was_read_does_not_break_the_connection() {
+    let gw = Gateway::with(GatewayConfig {
+        api_keys: vec!["producer".into()],
+        max_body_bytes: 100_000,
+        ..GatewayConfig::default()
+    })
+    .await;
+    let mut stream = TcpStream::connect(address(&gw)).await.expect("connect");
+    // A wrong key with a 70 kB body, then a good request on the same connection.
+    let record = r#"{"Data":{"index":1},"PartitionKey":"k"}"#;
+    let body = format!(
+        r#"{{"StreamName":"streaming-pinpipe-pin","Records":[{}]}}"#,
+        vec![record; 2000].join(",")
+    );
+    assert!(body.len() > 70_000);
+    let wrong = format!(
+        "PUT /streams/streaming-pinpipe-pin/records HTTP/1.1\r\nhost: x\r\nx-api-key: wrong\r\n\
+         content-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(wrong.as_bytes()).await.expect("write");
+    let (head, body) = read_response(&mut stream).await;
+    assert!(head.starts_with("http/1.1 403"), "{head}{body}");
+    assert!(!head.contains("connection: close"), "{head}");
+    let good = r#"{"records":[{"value":{"index":1}}]}"#;
+    let request = format!(
+        "POST /topics/pinpipe.pin HTTP/1.1\r\nhost: x\r\nx-api-key: producer\r\n\
+         content-type: application/vnd.kafka.json.v2+json\r\ncontent-length: {}\r\n\r\n{good}",
+        good.len()
+    );
+    stream.write_all(request.as_bytes()).await.expect("write");
+    let (head, body) = read_response(&mut stream).await;
+    assert!(head.starts_with("http/1.1 200"), "{head}{body}");
+    let stored = gw.bus.read("pinpipe.pin", 0, 0, 10).await.expect("read");
+    assert_eq!(stored.len(), 1);
+
+    // A body over the limit is not read: the answer says the connection closes.
+    let mut stream = TcpStream::connect(address(&gw)).await.expect("connect");
+    let head = "POST /topics/pinpipe.pin HTTP/1.1\r\nhost: x\r\nx-api-key: producer\r\n\
+                content-type: application/vnd.kafka.json.v2+json\r\ncontent-length: 200000\r\n\r\n{";
+    stream.write_all(head.as_bytes()).await.expect("write");
+    let (head, body) = read_response(&mut stream).await;
+    assert!(head.starts_with("http/1.1 413"), "{head}{body}");
+    assert!(head.contains("connection: close"), "{head}");
+}
