@@ -3,9 +3,12 @@
 //! Raw objects are newline-delimited records of any size: a sink with a large flush size, or a
 //! hand-made file, can hold gigabytes. [`LineChunker`] turns the object's bytes, as they arrive,
 //! into [`Piece`]s of whole lines of about `max_piece_bytes` each, so that memory (and every
-//! Arrow column built from a piece) stays bounded whatever the object's size. A single line
-//! longer than `max_line_bytes` is not kept: it becomes an [`Piece::Oversized`] with its first
-//! bytes, for the quarantine to say what it was, and the rest of it is skipped as it streams by.
+//! Arrow column built from a piece) stays bounded whatever the object's size. A line that grows
+//! past both `max_line_bytes` and a piece's worth is not kept: it becomes a [`Piece::Oversized`]
+//! with its first bytes, for the quarantine to say what it was, and the rest of it is skipped as
+//! it streams by. A line over the limit but within a piece comes out with its piece, and the
+//! cleaning refuses it by the same limit: either way it ends in the quarantine. (With the
+//! defaults, 32 MiB pieces and 16 MiB records, a piece always outgrows the line limit first.)
 //!
 //! Lines are numbered from 0 in the object, blank lines included, so a record's position is the
 //! object's start offset plus its line number, however the object was cut.
@@ -31,7 +34,8 @@ pub enum Piece {
         line: u64,
         /// Its length in bytes, without the `\n`.
         size: u64,
-        /// Its first [`OVERSIZED_HEAD_BYTES`] bytes.
+        /// Its first [`OVERSIZED_HEAD_BYTES`] bytes (fewer when a piece and the line limit are
+        /// both smaller: the chunker never holds more of a line than that).
         head: Bytes,
     },
 }

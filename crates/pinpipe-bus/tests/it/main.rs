@@ -31,6 +31,7 @@ mod conformance;
 mod kafka;
 #[cfg(feature = "kinesis")]
 mod kinesis;
+mod props;
 
 use std::sync::Arc;
 
