@@ -292,13 +292,17 @@ pub fn clean_lines(
     start: i64,
     max_record_bytes: usize,
 ) -> (RecordBatch, Vec<Rejected>, usize) {
-    let text = String::from_utf8_lossy(bytes);
-    if matches!(text, std::borrow::Cow::Owned(_)) {
-        tracing::warn!(
-            source,
-            "raw object is not valid UTF-8; invalid bytes read as U+FFFD"
-        );
-    }
+    // `from_utf8` checks valid text several times faster than `from_utf8_lossy` walks it.
+    let text = match std::str::from_utf8(bytes) {
+        Ok(text) => std::borrow::Cow::Borrowed(text),
+        Err(_) => {
+            tracing::warn!(
+                source,
+                "raw object is not valid UTF-8; invalid bytes read as U+FFFD"
+            );
+            String::from_utf8_lossy(bytes)
+        }
+    };
     let mut builder = TableBuilder::new(table);
     let mut records = 0;
     for (i, line) in text.split('\n').enumerate() {

@@ -7,10 +7,10 @@ use arrow_array::builder::{
     TimestampMicrosecondBuilder,
 };
 use arrow_array::{ArrayRef, RecordBatch};
-use serde_json::Value;
 
 use crate::clean::{self, GeoRow, PinRow, UserRow};
 use crate::fields::Object;
+use crate::json::Record;
 use crate::schema::{UTC, coordinates_item};
 use crate::{CleanError, Rejected, Table};
 
@@ -62,20 +62,10 @@ impl TableBuilder {
     ///
     /// Blank text is rejected as invalid JSON: callers reading files skip blank lines themselves.
     pub fn push_raw(&mut self, raw: &str, source: &str, position: i64) {
-        match serde_json::from_str::<Value>(raw) {
-            Ok(value) => self.push_value(&value, raw, source, position),
-            Err(e) => self.reject(
-                CleanError::InvalidJson(e.to_string()),
-                raw,
-                source,
-                position,
-            ),
-        }
-    }
-
-    /// Same as [`TableBuilder::push_raw`], for an already parsed value (`raw` is kept for quarantine).
-    pub fn push_value(&mut self, value: &Value, raw: &str, source: &str, position: i64) {
-        if let Err(e) = self.try_push(value) {
+        let pushed = Record::parse(raw)
+            .map_err(|e| CleanError::InvalidJson(e.to_string()))
+            .and_then(|record| self.try_push(&record));
+        if let Err(e) = pushed {
             self.reject(e, raw, source, position);
         }
     }
@@ -112,8 +102,8 @@ impl TableBuilder {
         (batch, std::mem::take(&mut self.rejected))
     }
 
-    fn try_push(&mut self, value: &Value) -> Result<(), CleanError> {
-        let obj = clean::object(value)?;
+    fn try_push(&mut self, record: &Record<'_>) -> Result<(), CleanError> {
+        let obj = clean::object(record)?;
         clean::check_topic(self.table, obj)?;
         self.columns.push(obj)
     }
@@ -166,7 +156,7 @@ enum Columns {
 
 impl Columns {
     /// Reads `obj` as this table's row and appends it; nothing is appended on error.
-    fn push(&mut self, obj: &Object) -> Result<(), CleanError> {
+    fn push(&mut self, obj: &Object<'_>) -> Result<(), CleanError> {
         match self {
             Columns::Pin(c) => c.append(PinRow::read(obj)?),
             Columns::Geo(c) => c.append(GeoRow::read(obj)?),
@@ -544,9 +534,9 @@ mod tests {
     }
 
     #[test]
-    fn push_value_keeps_given_raw_text() {
+    fn a_reject_keeps_its_source_and_position() {
         let mut b = TableBuilder::new(Table::User);
-        b.push_value(&serde_json::json!([1]), "[1]", "shardId-000000000000", 49);
+        b.push_raw("[1]", "shardId-000000000000", 49);
         let (_, rejected) = b.finish();
         assert_eq!(rejected[0].raw, "[1]");
         assert_eq!(rejected[0].source, "shardId-000000000000");

@@ -3,17 +3,16 @@
 
 use std::borrow::Cow;
 
-use serde_json::Value;
-
-use crate::error::kind;
 use crate::fields::{self, Object};
+use crate::json::Record;
 use crate::{CleanError, Table, rules};
 
-/// `value` as a JSON object, or [`CleanError::NotAnObject`].
-pub(crate) fn object(value: &Value) -> Result<&Object, CleanError> {
-    value
-        .as_object()
-        .ok_or_else(|| CleanError::NotAnObject(kind(value)))
+/// `record` as a JSON object, or [`CleanError::NotAnObject`].
+pub(crate) fn object<'r, 'a>(record: &'r Record<'a>) -> Result<&'r Object<'a>, CleanError> {
+    match record {
+        Record::Object(obj) => Ok(obj),
+        Record::Other(kind) => Err(CleanError::NotAnObject(kind)),
+    }
 }
 
 /// The table a field name belongs to, for fields found in one table only (`ind` is in two).
@@ -32,9 +31,9 @@ fn owner(field: &str) -> Option<Table> {
 /// `topic`'s own and at least one of another table's. With fields of several other tables, the one
 /// with the most wins (ties in [`Table::ALL`] order). A record with any field of its own table is
 /// read as that table's (other fields are ignored), so a stray extra field never rejects a row.
-pub(crate) fn check_topic(topic: Table, obj: &Object) -> Result<(), CleanError> {
+pub(crate) fn check_topic(topic: Table, obj: &Object<'_>) -> Result<(), CleanError> {
     let mut counts = [0_usize; Table::ALL.len()];
-    for (field, value) in obj {
+    for (field, value) in obj.iter() {
         if let Some(t) = owner(field).filter(|_| !value.is_null()) {
             counts[t as usize] += 1;
         }
@@ -78,7 +77,7 @@ pub(crate) struct PinRow<'a> {
 
 impl<'a> PinRow<'a> {
     /// Reads a pin record: key `index`, sentinels nulled, counts and flags converted.
-    pub(crate) fn read(obj: &'a Object) -> Result<Self, CleanError> {
+    pub(crate) fn read(obj: &'a Object<'_>) -> Result<Self, CleanError> {
         let ind = fields::key(obj, "index")?;
         let save_location = match fields::text(obj, "save_location")? {
             Some(Cow::Borrowed(s)) => rules::save_location(s).map(Cow::Borrowed),
@@ -113,7 +112,7 @@ pub(crate) struct GeoRow<'a> {
 
 impl<'a> GeoRow<'a> {
     /// Reads a geo record: coordinates are null only when both are absent; one alone is rejected.
-    pub(crate) fn read(obj: &'a Object) -> Result<Self, CleanError> {
+    pub(crate) fn read(obj: &'a Object<'_>) -> Result<Self, CleanError> {
         let ind = fields::key(obj, "ind")?;
         let country = fields::text(obj, "country")?;
         let coordinates = match (
@@ -157,7 +156,7 @@ pub(crate) struct UserRow<'a> {
 
 impl<'a> UserRow<'a> {
     /// Reads a user record.
-    pub(crate) fn read(obj: &'a Object) -> Result<Self, CleanError> {
+    pub(crate) fn read(obj: &'a Object<'_>) -> Result<Self, CleanError> {
         Ok(UserRow {
             ind: fields::key(obj, "ind")?,
             first_name: fields::text(obj, "first_name")?,
@@ -188,7 +187,7 @@ impl<'a> UserRow<'a> {
 mod tests {
     use super::*;
     use crate::test_support::{obj, reason};
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     fn pin() -> Value {
         json!({
@@ -203,13 +202,23 @@ mod tests {
 
     #[test]
     fn not_an_object_names_the_kind() {
+        let parsed = |text| Record::parse(text).expect("JSON");
         assert_eq!(
-            reason(object(&json!([1, 2]))),
+            reason(object(&parsed("[1, 2]"))),
             "not a JSON object: got array"
         );
-        assert_eq!(reason(object(&json!("x"))), "not a JSON object: got string");
-        assert_eq!(reason(object(&json!(null))), "not a JSON object: got null");
-        assert_eq!(reason(object(&json!(3))), "not a JSON object: got number");
+        assert_eq!(
+            reason(object(&parsed("\"x\""))),
+            "not a JSON object: got string"
+        );
+        assert_eq!(
+            reason(object(&parsed("null"))),
+            "not a JSON object: got null"
+        );
+        assert_eq!(
+            reason(object(&parsed("3"))),
+            "not a JSON object: got number"
+        );
     }
 
     #[test]

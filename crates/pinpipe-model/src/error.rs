@@ -1,8 +1,7 @@
 //! [`CleanError`]: why a record could not be read as its table's row. Its text is the quarantine reason.
 
-use serde_json::Value;
-
 use crate::Table;
+use crate::json::Json;
 
 /// Why a record was rejected. The `Display` text is the `reason` column of the quarantine table:
 /// human-readable, starting in lower case, and stable (tests and dashboards may match on it).
@@ -77,6 +76,21 @@ pub enum CleanError {
 }
 
 impl CleanError {
+    /// Every [`kind`](CleanError::kind) of reason, for turning one read back as text (from another
+    /// process) into its name.
+    pub const KINDS: [&'static str; 10] = [
+        "invalid_json",
+        "not_an_object",
+        "other_table",
+        "missing_key",
+        "non_integer_key",
+        "wrong_kind",
+        "follower_count_format",
+        "datetime",
+        "half_coordinates",
+        "too_large",
+    ];
+
     /// The kind of reason, a short stable name for metrics and grouping (`invalid_json`,
     /// `not_an_object`, `other_table`, `missing_key`, `non_integer_key`, `wrong_kind`,
     /// `follower_count_format`, `datetime`, `half_coordinates`, `too_large`).
@@ -100,25 +114,13 @@ impl CleanError {
 const SHOWN_CHARS: usize = 80;
 
 /// `value` as JSON text for a reason, cut to [`SHOWN_CHARS`] characters.
-pub(crate) fn shown(value: &Value) -> String {
+pub(crate) fn shown(value: &Json<'_>) -> String {
     let mut text = value.to_string();
     if let Some((cut, _)) = text.char_indices().nth(SHOWN_CHARS) {
         text.truncate(cut);
         text.push('…');
     }
     text
-}
-
-/// The name of `value`'s JSON kind, for [`CleanError::NotAnObject`].
-pub(crate) fn kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "boolean",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
-    }
 }
 
 #[cfg(test)]
@@ -156,12 +158,27 @@ mod tests {
             },
         ];
         for e in errors {
+            assert!(CleanError::KINDS.contains(&e.kind()), "{}", e.kind());
             let reason = e.to_string();
             assert!(
                 reason.starts_with(|c: char| c.is_ascii_lowercase()),
                 "{reason}"
             );
         }
+    }
+
+    #[test]
+    fn kinds_are_listed_once() {
+        let too_large = CleanError::TooLarge {
+            size: 2,
+            limit: 1,
+            kept: 1,
+        };
+        assert!(CleanError::KINDS.contains(&too_large.kind()));
+        let mut kinds = CleanError::KINDS.to_vec();
+        kinds.sort_unstable();
+        kinds.dedup();
+        assert_eq!(kinds.len(), CleanError::KINDS.len());
     }
 
     #[test]
@@ -175,9 +192,10 @@ mod tests {
 
     #[test]
     fn shown_quotes_text_and_cuts_long_values() {
-        assert_eq!(shown(&json!("abc")), "\"abc\"");
-        assert_eq!(shown(&json!(5.5)), "5.5");
-        let long = shown(&json!("é".repeat(200)));
+        let shown = |v: serde_json::Value| shown(&Json::from(v));
+        assert_eq!(shown(json!("abc")), "\"abc\"");
+        assert_eq!(shown(json!(5.5)), "5.5");
+        let long = shown(json!("é".repeat(200)));
         assert_eq!(long.chars().count(), SHOWN_CHARS + 1);
         assert!(long.ends_with('…'));
     }

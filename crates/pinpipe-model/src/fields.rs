@@ -6,16 +6,13 @@
 
 use std::borrow::Cow;
 
-use serde_json::{Map, Value};
-
 use crate::error::shown;
+use crate::json::Json;
+pub(crate) use crate::json::Object;
 use crate::{CleanError, datetime, rules};
 
-/// A JSON object, as the cleaners read it.
-pub(crate) type Object = Map<String, Value>;
-
 /// The value of `field`, or `None` when it is absent or JSON `null`.
-pub(crate) fn present<'a>(obj: &'a Object, field: &str) -> Option<&'a Value> {
+pub(crate) fn present<'a>(obj: &'a Object<'_>, field: &str) -> Option<&'a Json<'a>> {
     obj.get(field).filter(|v| !v.is_null())
 }
 
@@ -24,21 +21,21 @@ pub(crate) fn present<'a>(obj: &'a Object, field: &str) -> Option<&'a Value> {
 /// A JSON number or boolean is taken as its JSON text (`20` → `"20"`), as Spark reads a scalar into a
 /// string column; an array or object is a [`CleanError::WrongKind`].
 pub(crate) fn text<'a>(
-    obj: &'a Object,
+    obj: &'a Object<'_>,
     field: &'static str,
 ) -> Result<Option<Cow<'a, str>>, CleanError> {
     match present(obj, field) {
         None => Ok(None),
-        Some(Value::String(s)) => Ok(rules::clean_text(s)
+        Some(Json::Str(s)) => Ok(rules::clean_text(s)
             .filter(|t| !rules::is_sentinel(field, t))
             .map(Cow::Borrowed)),
-        Some(v @ (Value::Number(_) | Value::Bool(_))) => Ok(Some(Cow::Owned(v.to_string()))),
+        Some(v @ (Json::Number(_) | Json::Bool(_))) => Ok(Some(Cow::Owned(v.to_string()))),
         Some(v) => Err(wrong_kind(field, "text", v)),
     }
 }
 
 /// The key `field` (`index` or `ind`): required, an integer or an integer string.
-pub(crate) fn key(obj: &Object, field: &'static str) -> Result<i64, CleanError> {
+pub(crate) fn key(obj: &Object<'_>, field: &'static str) -> Result<i64, CleanError> {
     let value = present(obj, field).ok_or(CleanError::MissingKey(field))?;
     match integer(value) {
         Ok(Some(k)) => Ok(k),
@@ -52,7 +49,7 @@ pub(crate) fn key(obj: &Object, field: &'static str) -> Result<i64, CleanError> 
 
 /// `field` as an integer: a JSON integer (or integral number such as `20.0`), or an integer string
 /// (`"20"`, `"-3"`, `"+3"`).
-pub(crate) fn int(obj: &Object, field: &'static str) -> Result<Option<i64>, CleanError> {
+pub(crate) fn int(obj: &Object<'_>, field: &'static str) -> Result<Option<i64>, CleanError> {
     match present(obj, field) {
         None => Ok(None),
         Some(v) => integer(v).map_err(|NotInteger| wrong_kind(field, "an integer", v)),
@@ -60,13 +57,13 @@ pub(crate) fn int(obj: &Object, field: &'static str) -> Result<Option<i64>, Clea
 }
 
 /// `field` as a finite float: a JSON number or a numeric string (`"-12.5"`).
-pub(crate) fn float(obj: &Object, field: &'static str) -> Result<Option<f64>, CleanError> {
+pub(crate) fn float(obj: &Object<'_>, field: &'static str) -> Result<Option<f64>, CleanError> {
     let Some(v) = present(obj, field) else {
         return Ok(None);
     };
     let parsed = match v {
-        Value::Number(n) => n.as_f64(),
-        Value::String(s) => match rules::clean_text(s) {
+        Json::Number(n) => n.as_f64(),
+        Json::Str(s) => match rules::clean_text(s) {
             None => return Ok(None),
             Some(t) => t.parse::<f64>().ok(),
         },
@@ -79,18 +76,18 @@ pub(crate) fn float(obj: &Object, field: &'static str) -> Result<Option<f64>, Cl
 }
 
 /// `field` as a boolean: `0`/`1`, `"0"`/`"1"`, `true`/`false`, `"true"`/`"false"` (any case).
-pub(crate) fn boolean(obj: &Object, field: &'static str) -> Result<Option<bool>, CleanError> {
+pub(crate) fn boolean(obj: &Object<'_>, field: &'static str) -> Result<Option<bool>, CleanError> {
     let Some(v) = present(obj, field) else {
         return Ok(None);
     };
     let parsed = match v {
-        Value::Bool(b) => Some(*b),
-        Value::Number(_) => match integer(v) {
+        Json::Bool(b) => Some(*b),
+        Json::Number(_) => match integer(v) {
             Ok(Some(0)) => Some(false),
             Ok(Some(1)) => Some(true),
             _ => None,
         },
-        Value::String(s) => match rules::clean_text(s) {
+        Json::Str(s) => match rules::clean_text(s) {
             None => return Ok(None),
             Some("0") => Some(false),
             Some("1") => Some(true),
@@ -106,10 +103,10 @@ pub(crate) fn boolean(obj: &Object, field: &'static str) -> Result<Option<bool>,
 }
 
 /// `field` as a UTC instant in microseconds (formats: [`datetime::parse_utc_micros`]).
-pub(crate) fn timestamp(obj: &Object, field: &'static str) -> Result<Option<i64>, CleanError> {
+pub(crate) fn timestamp(obj: &Object<'_>, field: &'static str) -> Result<Option<i64>, CleanError> {
     match present(obj, field) {
         None => Ok(None),
-        Some(v @ Value::String(s)) => match rules::clean_text(s) {
+        Some(v @ Json::Str(s)) => match rules::clean_text(s) {
             None => Ok(None),
             Some(t) => {
                 datetime::parse_utc_micros(t)
@@ -126,17 +123,20 @@ pub(crate) fn timestamp(obj: &Object, field: &'static str) -> Result<Option<i64>
 
 /// `field` as a follower count ([`rules::parse_follower_count`]); its sentinel is `None`.
 /// A non-negative JSON integer is taken as it is.
-pub(crate) fn follower_count(obj: &Object, field: &'static str) -> Result<Option<i64>, CleanError> {
+pub(crate) fn follower_count(
+    obj: &Object<'_>,
+    field: &'static str,
+) -> Result<Option<i64>, CleanError> {
     let Some(v) = present(obj, field) else {
         return Ok(None);
     };
     let parsed = match v {
-        Value::String(s) => match rules::clean_text(s) {
+        Json::Str(s) => match rules::clean_text(s) {
             None => return Ok(None),
             Some(t) if rules::is_sentinel(field, t) => return Ok(None),
             Some(t) => rules::parse_follower_count(t),
         },
-        Value::Number(_) => integer(v).ok().flatten().filter(|&n| n >= 0),
+        Json::Number(_) => integer(v).ok().flatten().filter(|&n| n >= 0),
         _ => None,
     };
     parsed
@@ -148,9 +148,9 @@ pub(crate) fn follower_count(obj: &Object, field: &'static str) -> Result<Option
 struct NotInteger;
 
 /// `v` as an integer; `Ok(None)` for a blank string.
-fn integer(v: &Value) -> Result<Option<i64>, NotInteger> {
+fn integer(v: &Json<'_>) -> Result<Option<i64>, NotInteger> {
     match v {
-        Value::Number(n) => {
+        Json::Number(n) => {
             if let Some(i) = n.as_i64() {
                 return Ok(Some(i));
             }
@@ -168,7 +168,7 @@ fn integer(v: &Value) -> Result<Option<i64>, NotInteger> {
                 _ => Err(NotInteger),
             }
         }
-        Value::String(s) => match rules::clean_text(s) {
+        Json::Str(s) => match rules::clean_text(s) {
             None => Ok(None),
             Some(t) => t.parse::<i64>().map(Some).map_err(|_| NotInteger),
         },
@@ -176,7 +176,7 @@ fn integer(v: &Value) -> Result<Option<i64>, NotInteger> {
     }
 }
 
-fn wrong_kind(field: &'static str, expected: &'static str, value: &Value) -> CleanError {
+fn wrong_kind(field: &'static str, expected: &'static str, value: &Json<'_>) -> CleanError {
     CleanError::WrongKind {
         field,
         expected,

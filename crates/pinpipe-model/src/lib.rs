@@ -22,6 +22,7 @@ mod clean;
 mod datetime;
 mod error;
 mod fields;
+mod json;
 mod quarantine;
 mod records;
 mod rules;

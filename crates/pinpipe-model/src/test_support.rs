@@ -6,9 +6,9 @@ use crate::error::CleanError;
 use crate::fields::Object;
 
 /// The JSON object inside `v`.
-pub(crate) fn obj(v: Value) -> Object {
+pub(crate) fn obj(v: Value) -> Object<'static> {
     match v {
-        Value::Object(m) => m,
+        Value::Object(m) => m.into(),
         other => panic!("test input is not an object: {other}"),
     }
 }

@@ -38,7 +38,7 @@ fn clean_envelopes(table: Table, path: &str) -> (RecordBatch, Vec<Rejected>) {
         let offset = envelope["offset"]
             .as_i64()
             .unwrap_or_else(|| panic!("{path}: envelope without offset"));
-        builder.push_value(value, &value.to_string(), path, offset);
+        builder.push_raw(&value.to_string(), path, offset);
     }
     builder.finish()
 }

@@ -251,7 +251,7 @@ fn every_synthetic_record_cleans_without_rejects() {
         ];
         for (builder, value) in builders.iter_mut().zip(values) {
             let value = value.unwrap_or_default();
-            builder.push_value(&value, "", "synthetic", i as i64);
+            builder.push_raw(&value.to_string(), "synthetic", i as i64);
         }
     }
     for builder in &builders {
