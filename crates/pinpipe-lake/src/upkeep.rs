@@ -112,10 +112,15 @@ pub async fn optimize(lake: &Lake, tables: TableSet) -> Result<Vec<Optimized>> {
             }
         };
         let version = table.version().filter(|v| Some(*v) != before);
-        tracing::info!(
-            %path, files_before, removed = metrics.num_files_removed,
-            added = metrics.num_files_added, ?version, "optimized"
-        );
+        if let Some(version) = version {
+            pinpipe_telemetry::lake::FilesCompacted {
+                table: path.clone(),
+                version,
+                files_removed: metrics.num_files_removed,
+                files_added: metrics.num_files_added,
+            }
+            .emit();
+        }
         done.push(Optimized {
             path,
             files_before,
@@ -178,7 +183,12 @@ pub async fn vacuum(lake: &Lake, tables: TableSet, opts: &VacuumOptions) -> Resu
             .with_mode(VacuumMode::Full)
             .with_dry_run(opts.dry_run)
             .await?;
-        tracing::info!(%path, files = metrics.files_deleted.len(), dry_run = opts.dry_run, "vacuumed");
+        pinpipe_telemetry::lake::FilesVacuumed {
+            table: path.clone(),
+            files: metrics.files_deleted.len() as u64,
+            dry_run: opts.dry_run,
+        }
+        .emit();
         done.push(Vacuumed {
             path,
             files: metrics.files_deleted,
