@@ -18,6 +18,13 @@ pub enum BusError {
     /// The shard does not exist in the stream.
     #[error("shard {shard} not found in stream {stream}")]
     ShardNotFound { stream: String, shard: String },
+    /// Another member holds the consumer group, and the backend lets only one read it (the
+    /// embedded log's lease): the caller chose not to wait for it.
+    #[error(
+        "consumer group {group} is held by another member ({holder}), such as a running \
+         `pinpipe sink`; use another group, or stop that member"
+    )]
+    GroupBusy { group: String, holder: String },
     /// A topic or stream of that name already exists.
     #[error("{0} already exists")]
     AlreadyExists(String),

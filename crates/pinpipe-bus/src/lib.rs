@@ -31,7 +31,7 @@ pub use embedded::{
 pub use error::{BoxError, BusError, RecordError, Result, with_causes};
 pub use names::{validate_stream_name, validate_topic_name};
 pub use partitioner::{
-    kafka_partition_for_key, shard_for_partition_key, shard_hash_range, shard_id,
+    kafka_partition_for_key, shard_for_hash, shard_for_partition_key, shard_hash_range, shard_id,
 };
 pub use streams::{
     PutRecord, PutResult, ReadFrom, ReadLimit, ShardInfo, StreamInfo, StreamRecord, Streams,

@@ -43,7 +43,9 @@ pub fn shard_for_partition_key(partition_key: &str, shards: u32) -> u32 {
     shard_for_hash(hash, shards)
 }
 
-fn shard_for_hash(hash: u128, shards: u32) -> u32 {
+/// The shard index whose evenly split hash-key range holds the 128-bit `hash` (an MD5, or
+/// Kinesis's `ExplicitHashKey`).
+pub fn shard_for_hash(hash: u128, shards: u32) -> u32 {
     let shards = shards.max(1);
     u32::try_from(hash / shard_width(shards)).map_or(shards - 1, |i| i.min(shards - 1))
 }

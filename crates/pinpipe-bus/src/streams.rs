@@ -11,6 +11,20 @@ pub struct PutRecord {
     pub data: Vec<u8>,
     /// The key whose MD5 picks the shard.
     pub partition_key: String,
+    /// A 128-bit hash key that picks the shard instead of the key's MD5 (Kinesis's
+    /// `ExplicitHashKey`).
+    pub explicit_hash_key: Option<u128>,
+}
+
+impl PutRecord {
+    /// A record placed by the MD5 of its partition key.
+    pub fn new(data: Vec<u8>, partition_key: impl Into<String>) -> Self {
+        Self {
+            data,
+            partition_key: partition_key.into(),
+            explicit_hash_key: None,
+        }
+    }
 }
 
 /// A record read back from a shard.
@@ -74,6 +88,11 @@ pub struct ShardInfo {
     /// Records in the shard so far, where the backend knows (the embedded log does; Kinesis
     /// does not say).
     pub records: Option<i64>,
+    /// The sequence number of the shard's first record (Kinesis's `StartingSequenceNumber`).
+    pub starting_sequence_number: String,
+    /// The sequence number the shard's next record will get, where the backend knows (the
+    /// embedded log does): reading at it returns only records put from now on.
+    pub next_sequence_number: Option<String>,
 }
 
 /// A stream and its shards.
@@ -84,6 +103,8 @@ pub struct StreamInfo {
     /// (the embedded log's id for it, Kinesis's creation time), so that a reader can tell a
     /// re-created stream's shards, numbered from the start again, from the old ones.
     pub incarnation: String,
+    /// When the stream was created, in milliseconds since the Unix epoch.
+    pub created_ms: i64,
     pub shards: Vec<ShardInfo>,
 }
 

@@ -77,6 +77,13 @@ pub trait Topics: Send + Sync {
     /// A consumer in `group` for `topics`, starting from the group's committed offsets (or the
     /// earliest record where none is committed).
     async fn consumer(&self, group: &str, topics: &[String]) -> Result<Box<dyn TopicConsumer>>;
+    /// A consumer in `group` like [`Topics::consumer`], but one that never waits for another
+    /// member to leave: where the backend lets one member hold a group (the embedded log's
+    /// lease), a group held by someone else fails at once with [`crate::BusError::GroupBusy`].
+    /// On Kafka, members share a group's partitions, so this is [`Topics::consumer`].
+    async fn consumer_now(&self, group: &str, topics: &[String]) -> Result<Box<dyn TopicConsumer>> {
+        self.consumer(group, topics).await
+    }
 }
 
 /// A consumer-group member: reads its partitions and commits how far it has safely got.
@@ -96,4 +103,12 @@ pub trait TopicConsumer: Send {
     async fn close(&mut self) -> Result<()> {
         Ok(())
     }
+    /// The partitions this member reads now, as `(topic, partition)`.
+    async fn assignment(&mut self) -> Result<Vec<(String, i32)>>;
+    /// Moves this member's position in a partition it reads: the next poll reads it from
+    /// `offset`.
+    async fn seek(&mut self, topic: &str, partition: i32, offset: i64) -> Result<()>;
+    /// The group's committed position in a partition (the next offset to read), `None` when the
+    /// group has committed none there.
+    async fn committed(&mut self, topic: &str, partition: i32) -> Result<Option<i64>>;
 }

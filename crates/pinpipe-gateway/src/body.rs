@@ -10,7 +10,8 @@
 //! 4. then the in-flight cap (`max_in_flight`, 429), which so counts only requests the gateway is
 //!    working on: clients that send slowly cannot take the permits of those that do not.
 //!
-//! `/health` and `/metrics` skip all of it. Handlers get the body as [`Bytes`].
+//! `/health` and `/metrics` skip all of it, and so does REST Proxy v3 produce, which reads its
+//! body record by record within bounds of its own. Handlers get the body as [`Bytes`].
 //!
 //! A request refused before its body was read to the end ([`close_when_unread`]) is answered with
 //! `Connection: close`: what is left of its body would otherwise be read as the next request, or
@@ -44,10 +45,10 @@ pub const UNBOUNDED_ROUTES: [&str; 2] = ["/health", "/metrics"];
 /// Middleware: reads the body within its bounds (see the module documentation), then runs the
 /// request holding an in-flight permit and the body's share of the memory bound.
 pub async fn read_body(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    if UNBOUNDED_ROUTES.contains(&request.uri().path()) {
+    if UNBOUNDED_ROUTES.contains(&request.uri().path()) || streams_its_body(&request) {
         return next.run(request).await;
     }
-    let family = Family::of(request.uri().path());
+    let family = Family::of(request.uri().path(), request.headers());
     let config = &state.config;
     let (parts, body) = request.into_parts();
     let declared = declared_length(&parts.headers);
@@ -85,10 +86,20 @@ pub async fn read_body(State(state): State<AppState>, request: Request, next: Ne
         .await
 }
 
+/// Whether the request goes to a route that reads its body as it arrives, within bounds of its
+/// own (REST Proxy v3 produce).
+fn streams_its_body(request: &Request) -> bool {
+    request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .is_some_and(|route| crate::rest_v3::is_produce_route(route.as_str()))
+}
+
 /// Middleware: answers with `Connection: close` when the request's body was not read to its end
-/// (see the module documentation).
+/// (see the module documentation). A route that streams its body reads (or drops) it to its end
+/// itself, after its answer has started.
 pub async fn close_when_unread(request: Request, next: Next) -> Response {
-    if hyper::body::Body::is_end_stream(request.body()) {
+    if hyper::body::Body::is_end_stream(request.body()) || streams_its_body(&request) {
         return next.run(request).await;
     }
     let ended = Arc::new(AtomicBool::new(false));

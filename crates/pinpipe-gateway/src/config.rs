@@ -59,6 +59,66 @@ pub struct GatewayConfig {
     /// Keys for creating and deleting streams and topics. Without any, those routes are open only
     /// while no `api_keys` are set and the gateway listens on a loopback address.
     pub admin_api_keys: Vec<String>,
+    /// The Kinesis APIs' limits and names (`[gateway.kinesis]`).
+    pub kinesis: KinesisConfig,
+    /// REST Proxy v2 consumer instances with no request for this long are closed (REST Proxy's
+    /// `consumer.instance.timeout.ms`).
+    #[serde(with = "humantime_serde")]
+    pub consumer_instance_timeout: Duration,
+    /// Longest a REST Proxy consumer's `GET …/records` waits for records (REST Proxy's
+    /// `consumer.request.timeout.ms`); a request's `timeout` can only shorten it.
+    #[serde(with = "humantime_serde")]
+    pub consumer_request_timeout: Duration,
+    /// Most bytes of records one `GET …/records` returns (REST Proxy's
+    /// `consumer.request.max.bytes`); a request's `max_bytes` can only lower it.
+    pub consumer_max_bytes: usize,
+    /// Most REST Proxy consumer instances open at once (409 above it).
+    pub max_consumer_instances: usize,
+    /// The cluster id REST Proxy v3 shows (`/v3/clusters/{cluster_id}`).
+    pub cluster_id: String,
+    /// Consumer groups REST Proxy v2 consumers may not join: the sink's (`[sink] group`), so
+    /// that a consumer never takes partitions from it on Kafka, where the group is shared
+    /// silently. Set by `pinpipe serve`, not a setting of its own.
+    #[serde(skip)]
+    pub reserved_groups: Vec<String>,
+}
+
+/// The native Kinesis API's limits, Kinesis's own by default, and the names in its ARNs.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct KinesisConfig {
+    /// Largest record data, in bytes (ValidationException above it).
+    pub max_record_bytes: usize,
+    /// Most records in one `PutRecords` call.
+    pub max_records_per_call: usize,
+    /// Most bytes of data and partition keys in one `PutRecords` call.
+    pub max_call_bytes: usize,
+    /// Most records one `GetRecords` call returns (its `Limit` at most).
+    pub max_get_records: usize,
+    /// Most bytes of data one `GetRecords` call returns.
+    pub max_get_records_bytes: usize,
+    /// How long a shard iterator (and a `ListShards`/`ListStreams` `NextToken`) stays valid.
+    #[serde(with = "humantime_serde")]
+    pub iterator_ttl: Duration,
+    /// The region in stream ARNs.
+    pub region: String,
+    /// The 12-digit account id in stream ARNs and messages.
+    pub account_id: String,
+}
+
+impl Default for KinesisConfig {
+    fn default() -> Self {
+        Self {
+            max_record_bytes: 1024 * 1024,
+            max_records_per_call: 500,
+            max_call_bytes: 5 * 1024 * 1024,
+            max_get_records: 10_000,
+            max_get_records_bytes: 10 * 1024 * 1024,
+            iterator_ttl: Duration::from_secs(300),
+            region: "us-east-1".into(),
+            account_id: "000000000000".into(),
+        }
+    }
 }
 
 impl Default for GatewayConfig {
@@ -84,6 +144,13 @@ impl Default for GatewayConfig {
             slow_request: Duration::from_secs(1),
             api_keys: Vec::new(),
             admin_api_keys: Vec::new(),
+            kinesis: KinesisConfig::default(),
+            consumer_instance_timeout: Duration::from_secs(300),
+            consumer_request_timeout: Duration::from_secs(1),
+            consumer_max_bytes: 64 * 1024 * 1024,
+            max_consumer_instances: 1000,
+            cluster_id: "pinpipe".into(),
+            reserved_groups: Vec::new(),
         }
     }
 }
@@ -147,6 +214,19 @@ impl GatewayConfig {
             ("max_records_per_request", self.max_records_per_request),
             ("max_in_flight", self.max_in_flight),
             ("max_in_flight_body_bytes", self.max_in_flight_body_bytes),
+            ("consumer_max_bytes", self.consumer_max_bytes),
+            ("max_consumer_instances", self.max_consumer_instances),
+            ("kinesis.max_record_bytes", self.kinesis.max_record_bytes),
+            (
+                "kinesis.max_records_per_call",
+                self.kinesis.max_records_per_call,
+            ),
+            ("kinesis.max_call_bytes", self.kinesis.max_call_bytes),
+            ("kinesis.max_get_records", self.kinesis.max_get_records),
+            (
+                "kinesis.max_get_records_bytes",
+                self.kinesis.max_get_records_bytes,
+            ),
         ];
         for (setting, value) in positive {
             if value == 0 {
@@ -164,6 +244,9 @@ impl GatewayConfig {
             ("header_read_timeout", self.header_read_timeout),
             ("body_read_timeout", self.body_read_timeout),
             ("keep_alive_timeout", self.keep_alive_timeout),
+            ("consumer_instance_timeout", self.consumer_instance_timeout),
+            ("consumer_request_timeout", self.consumer_request_timeout),
+            ("kinesis.iterator_ttl", self.kinesis.iterator_ttl),
         ] {
             if value.is_zero() {
                 return Err(limit(
@@ -178,6 +261,15 @@ impl GatewayConfig {
                 "default_partitions",
                 self.default_partitions,
                 "must be between 1 and max_partitions",
+            ));
+        }
+        if self.kinesis.account_id.len() != 12
+            || !self.kinesis.account_id.bytes().all(|b| b.is_ascii_digit())
+        {
+            return Err(limit(
+                "kinesis.account_id",
+                &self.kinesis.account_id,
+                "must be 12 digits",
             ));
         }
         if !(1..=self.max_shards).contains(&self.default_shards) {

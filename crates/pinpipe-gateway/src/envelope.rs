@@ -4,16 +4,21 @@
 //! - REST Proxy routes: `{"error_code": N, "message": "..."}` ([`RestError`]).
 //! - Kinesis proxy routes (`/streams…`): `{"__type": "...Exception", "message": "..."}`
 //!   ([`KinesisError`]).
+//! - The native Kinesis API (`POST /`): the same envelope in the request's encoding, JSON or CBOR,
+//!   with the error type in `x-amzn-ErrorType` too (the Java SDKs read it from there first).
 //!
 //! Handlers answer with these types; [`ensure_envelope`] rewrites any other error response (those
 //! not carrying [`ErrorInfo`]) into the envelope of its route's [`Family`].
 
 use axum::Json;
 use axum::extract::Request;
-use axum::http::{StatusCode, Uri};
+use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http_body_util::BodyExt;
+
+use crate::body::media_type;
+use crate::kinesis_api::Codec;
 
 /// An error answer's code and message, carried in the response's extensions for the metrics
 /// and the log (REST Proxy's `error_code`; on the Kinesis routes, the HTTP status).
@@ -78,17 +83,54 @@ impl KinesisError {
     pub fn validation(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "ValidationException", message)
     }
-}
 
-impl IntoResponse for KinesisError {
-    fn into_response(self) -> Response {
-        let body = serde_json::json!({ "__type": self.kind, "message": self.message });
-        let mut response = (self.status, Json(body)).into_response();
+    /// An `InvalidArgumentException` (400).
+    pub fn invalid_argument(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "InvalidArgumentException", message)
+    }
+
+    /// A `SerializationException` (400): the body is not the document the operation takes.
+    pub fn serialization(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "SerializationException", message)
+    }
+
+    /// The error's Kinesis type.
+    #[cfg(test)]
+    pub fn kind(&self) -> &'static str {
+        self.kind
+    }
+
+    /// The answer in the native API's `codec`, with `x-amzn-ErrorType`.
+    pub fn respond(self, codec: Codec) -> Response {
+        let body = codec.encode(&self.body());
+        let headers = [
+            (header::CONTENT_TYPE, codec.content_type()),
+            (
+                header::HeaderName::from_static("x-amzn-errortype"),
+                self.kind,
+            ),
+        ];
+        self.answer((headers, body).into_response())
+    }
+
+    fn body(&self) -> serde_json::Value {
+        serde_json::json!({ "__type": self.kind, "message": self.message })
+    }
+
+    fn answer(self, mut response: Response) -> Response {
+        *response.status_mut() = self.status;
         response.extensions_mut().insert(ErrorInfo {
             code: u32::from(self.status.as_u16()),
             message: self.message,
         });
         response
+    }
+}
+
+impl IntoResponse for KinesisError {
+    fn into_response(self) -> Response {
+        let body = Json(self.body()).into_response();
+        self.answer(body)
     }
 }
 
@@ -122,12 +164,16 @@ pub enum Family {
     RestProxy,
     /// The Kinesis proxy routes of the original API Gateway, `/streams…`.
     KinesisProxy,
+    /// The native Kinesis API, `POST /`, answered in the request's encoding.
+    KinesisApi(Codec),
 }
 
 impl Family {
-    /// The family of the route at `path`.
-    pub fn of(path: &str) -> Family {
-        if path == "/streams" || path.starts_with("/streams/") {
+    /// The family of the route at `path`, for a request with `headers`.
+    pub fn of(path: &str, headers: &HeaderMap) -> Family {
+        if path == "/" {
+            Family::KinesisApi(Codec::of_media_type(media_type(headers).as_deref()))
+        } else if path == "/streams" || path.starts_with("/streams/") {
             Family::KinesisProxy
         } else {
             Family::RestProxy
@@ -141,6 +187,9 @@ impl Family {
             Family::KinesisProxy => {
                 KinesisError::new(status, kinesis_kind(status), message).into_response()
             }
+            Family::KinesisApi(codec) => {
+                KinesisError::new(status, kinesis_kind(status), message).respond(codec)
+            }
         }
     }
 }
@@ -149,7 +198,7 @@ impl Family {
 /// it cannot parse, any other) is rewritten into the envelope of its route's family, keeping its
 /// status and its text as the message.
 pub async fn ensure_envelope(request: Request, next: Next) -> Response {
-    let family = Family::of(request.uri().path());
+    let family = Family::of(request.uri().path(), request.headers());
     let response = next.run(request).await;
     let status = response.status();
     if !(status.is_client_error() || status.is_server_error())
@@ -176,6 +225,6 @@ pub async fn ensure_envelope(request: Request, next: Next) -> Response {
 }
 
 /// Any route the gateway does not have: 404 in the envelope of the family the path looks like.
-pub async fn not_found(uri: Uri) -> Response {
-    Family::of(uri.path()).error(StatusCode::NOT_FOUND, "HTTP 404 Not Found")
+pub async fn not_found(uri: Uri, headers: HeaderMap) -> Response {
+    Family::of(uri.path(), &headers).error(StatusCode::NOT_FOUND, "HTTP 404 Not Found")
 }

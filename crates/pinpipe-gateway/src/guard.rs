@@ -6,6 +6,13 @@
 //!   unless no key is configured at all and the gateway listens on a loopback address, as a local
 //!   REST Proxy or kinesalite would be (SPEC §3).
 //!
+//! - The native Kinesis API's admin operations are CreateStream and DeleteStream (by
+//!   `X-Amz-Target`), under the same rule.
+//! - A key goes in `x-api-key`, or, for AWS SDKs and the AWS CLI that sign requests with SigV4
+//!   and cannot easily add a header, as the access key id of the signature (`Authorization:
+//!   AWS4-HMAC-SHA256 Credential=<key>/…`). The signature itself is not checked: the key is a
+//!   bearer secret either way, so use TLS in front of the gateway beyond one machine.
+//!
 //! Keys are compared in constant time, against every key, without stopping at the first match.
 
 use axum::extract::{MatchedPath, Request, State};
@@ -15,7 +22,9 @@ use axum::response::Response;
 use subtle::ConstantTimeEq;
 
 use crate::body::{self, UNBOUNDED_ROUTES};
+use crate::config::GatewayConfig;
 use crate::envelope::Family;
+use crate::kinesis_api::Operation;
 use crate::state::AppState;
 
 /// Routes (with their methods) that create or delete streams or topics.
@@ -38,18 +47,20 @@ pub async fn require_api_key(
     if UNBOUNDED_ROUTES.contains(&path) {
         return next.run(request).await;
     }
-    let family = Family::of(path);
+    let family = Family::of(path, request.headers());
     let route = request
         .extensions()
         .get::<MatchedPath>()
         .map(MatchedPath::as_str);
     let admin = ADMIN_ROUTES
         .iter()
-        .any(|(method, admin)| request.method() == method && route == Some(*admin));
+        .any(|(method, admin)| request.method() == method && route == Some(*admin))
+        || (route == Some("/")
+            && Operation::of(request.headers()).is_some_and(Operation::is_admin));
     let allowed = if admin {
         admin_allowed(&state, request.headers())
     } else {
-        producer_allowed(&state, request.headers())
+        producer_allowed(&state.config, request.headers())
     };
     match allowed {
         Ok(()) => next.run(request).await,
@@ -70,9 +81,9 @@ pub async fn require_api_key(
     }
 }
 
-/// Whether the request's key may produce and read: always when no keys are configured.
-pub fn producer_allowed(state: &AppState, headers: &HeaderMap) -> Result<(), &'static str> {
-    let config = &state.config;
+/// Whether the request's key may produce and read: always when no keys are configured. (The web
+/// UI's API asks the same.)
+pub fn producer_allowed(config: &GatewayConfig, headers: &HeaderMap) -> Result<(), &'static str> {
     if config.api_keys.is_empty() && config.admin_api_keys.is_empty() {
         return Ok(());
     }
@@ -103,11 +114,24 @@ pub fn admin_allowed(state: &AppState, headers: &HeaderMap) -> Result<(), &'stat
     }
 }
 
+/// The key a request gives: `x-api-key`, else the access key id of a SigV4 `Authorization`.
 fn given_key(headers: &HeaderMap) -> &[u8] {
+    if let Some(key) = headers.get("x-api-key") {
+        return key.as_bytes();
+    }
     headers
-        .get("x-api-key")
-        .map(|v| v.as_bytes())
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(sigv4_access_key)
+        .map(str::as_bytes)
         .unwrap_or_default()
+}
+
+/// The access key id of `AWS4-HMAC-SHA256 Credential=<id>/<date>/<region>/<service>/aws4_request, …`.
+fn sigv4_access_key(authorization: &str) -> Option<&str> {
+    let rest = authorization.strip_prefix("AWS4-HMAC-SHA256")?;
+    let credential = rest.split_once("Credential=")?.1;
+    credential.split_once('/').map(|(id, _)| id)
 }
 
 /// Compares against every key without stopping early, each comparison in constant time. An
@@ -125,6 +149,19 @@ fn key_matches(keys: &[String], given: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sigv4_access_key_ids_are_keys() {
+        let signed = "AWS4-HMAC-SHA256 Credential=my-key/20261205/us-east-1/kinesis/aws4_request, \
+                      SignedHeaders=content-type;host, Signature=60e4";
+        assert_eq!(sigv4_access_key(signed), Some("my-key"));
+        assert_eq!(sigv4_access_key("Bearer x"), None);
+        let mut headers = HeaderMap::new();
+        headers.insert("authorization", signed.parse().unwrap());
+        assert_eq!(given_key(&headers), b"my-key");
+        headers.insert("x-api-key", "other".parse().unwrap());
+        assert_eq!(given_key(&headers), b"other");
+    }
 
     #[test]
     fn keys_match_exactly() {

@@ -19,10 +19,6 @@ use crate::metrics::RecordsAccepted;
 use crate::rest::compact_json;
 use crate::state::AppState;
 
-/// Most records in one `PutRecords` call.
-const MAX_RECORDS_PER_CALL: usize = 500;
-/// Most bytes of data and keys in one `PutRecords` call.
-const MAX_BYTES_PER_CALL: usize = 5 * 1024 * 1024;
 /// Longest partition key.
 const MAX_PARTITION_KEY: usize = 256;
 
@@ -120,7 +116,7 @@ pub async fn put_record(
     let record = to_put_record(
         request.data,
         request.partition_key,
-        state.config.max_record_bytes,
+        state.config.kinesis.max_record_bytes,
     )?;
     let mut results = state.streams.put_records(&stream, vec![record]).await?;
     let result = results
@@ -152,23 +148,26 @@ pub async fn put_records(
     let entries = request
         .records
         .ok_or_else(|| KinesisError::validation("Records is required"))?;
-    if entries.is_empty() || entries.len() > MAX_RECORDS_PER_CALL {
+    let limits = &state.config.kinesis;
+    if entries.is_empty() || entries.len() > limits.max_records_per_call {
         return Err(KinesisError::validation(format!(
-            "Records must hold 1 to {MAX_RECORDS_PER_CALL} records, got {}",
+            "Records must hold 1 to {} records, got {}",
+            limits.max_records_per_call,
             entries.len()
         )));
     }
     let records = entries
         .into_iter()
-        .map(|e| to_put_record(e.data, e.partition_key, state.config.max_record_bytes))
+        .map(|e| to_put_record(e.data, e.partition_key, limits.max_record_bytes))
         .collect::<Result<Vec<_>, _>>()?;
     let total: usize = records
         .iter()
         .map(|r| r.data.len() + r.partition_key.len())
         .sum();
-    if total > MAX_BYTES_PER_CALL {
+    if total > limits.max_call_bytes {
         return Err(KinesisError::validation(format!(
-            "the records total {total} bytes, over the {MAX_BYTES_PER_CALL} bytes a call may carry"
+            "the records total {total} bytes, over the {} bytes a call may carry",
+            limits.max_call_bytes
         )));
     }
     let results = state.streams.put_records(&stream, records).await?;
@@ -314,15 +313,13 @@ fn to_put_record(
             "a record of {size} bytes exceeds the limit of {max_record_bytes} bytes"
         )));
     }
-    Ok(PutRecord {
-        data,
-        partition_key,
-    })
+    Ok(PutRecord::new(data, partition_key))
 }
 
 /// A single record that failed: a bad record is the caller's error (400); a record Kinesis did
-/// not take this time (throttled, an internal failure) may be sent again (503 / 500).
-fn record_error(e: RecordError) -> KinesisError {
+/// not take this time (throttled: 400 as Kinesis answers it; an internal failure: 500) may be
+/// sent again.
+pub fn record_error(e: RecordError) -> KinesisError {
     match &e {
         RecordError::Rejected { .. } => {
             let (status, kind) = entry_error_code(&e);
@@ -335,10 +332,11 @@ fn record_error(e: RecordError) -> KinesisError {
 }
 
 /// The Kinesis error code (and HTTP status, for a single record) of a failed record.
-fn entry_error_code(e: &RecordError) -> (StatusCode, &'static str) {
+pub fn entry_error_code(e: &RecordError) -> (StatusCode, &'static str) {
     match e {
+        // Kinesis answers throttling with 400, which every SDK retries by its `__type`.
         RecordError::Rejected { code, .. } if code == THROTTLED => {
-            (StatusCode::SERVICE_UNAVAILABLE, THROTTLED)
+            (StatusCode::BAD_REQUEST, THROTTLED)
         }
         _ => (StatusCode::INTERNAL_SERVER_ERROR, "InternalFailure"),
     }

@@ -19,11 +19,14 @@
 mod body;
 mod config;
 mod connections;
+mod consumers;
 mod envelope;
 mod guard;
 mod kinesis;
+mod kinesis_api;
 mod metrics;
 mod rest;
+mod rest_v3;
 mod server;
 mod state;
 
@@ -36,12 +39,14 @@ use axum::routing::{get, post, put};
 use pinpipe_bus::{BusError, Streams, Topics};
 use tokio::net::TcpListener;
 
-pub use config::{ConfigError, GatewayConfig};
+pub use config::{ConfigError, GatewayConfig, KinesisConfig};
+pub use guard::producer_allowed;
 pub use state::AppState;
 
 /// The gateway's routes over `state`, with every layer but the server's connection bounds.
 pub fn router(state: AppState) -> Router {
     Router::new()
+        .route("/", post(kinesis_api::dispatch))
         .route("/topics", get(rest::list))
         .route("/topics/{topic}", post(rest::produce).get(rest::describe))
         .route(
@@ -57,6 +62,9 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/streams/{stream}/record", put(kinesis::put_record))
         .route("/streams/{stream}/records", put(kinesis::put_records))
+        .merge(consumers::routes())
+        .nest(rest_v3::PREFIXES[0], rest_v3::routes(rest_v3::PREFIXES[0]))
+        .nest(rest_v3::PREFIXES[1], rest_v3::routes(rest_v3::PREFIXES[1]))
         .route("/health", get(|| async { "ok" }))
         .merge(pinpipe_telemetry::metrics_router())
         .fallback(envelope::not_found)

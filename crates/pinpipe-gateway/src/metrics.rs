@@ -2,10 +2,17 @@
 //!
 //! Handlers say what they acknowledged by putting [`RecordsAccepted`] in the response's
 //! extensions, and error answers carry their [`ErrorInfo`]; this middleware turns both into the
-//! event, so the numbers cannot drift from the responses.
+//! event, so the numbers cannot drift from the responses. An answer that streams (REST Proxy v3
+//! produce) carries [`StreamedRecords`] instead, counted as records are acknowledged; its event
+//! is emitted when its body ends.
 
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
 use std::time::Instant;
 
+use axum::body::Body;
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
@@ -25,6 +32,25 @@ pub struct RecordsAccepted {
     pub bytes: u64,
 }
 
+/// Records acknowledged so far by an answer that is still streaming.
+#[derive(Clone, Debug)]
+pub struct StreamedRecords {
+    /// The topic.
+    pub target: String,
+    /// Records acknowledged so far.
+    pub records: Arc<AtomicU64>,
+}
+
+impl StreamedRecords {
+    /// None acknowledged yet, to `target`.
+    pub fn new(target: String) -> Self {
+        Self {
+            target,
+            records: Arc::new(AtomicU64::new(0)),
+        }
+    }
+}
+
 /// Middleware: times the request and emits what the response says.
 pub async fn track(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let route = request
@@ -33,6 +59,30 @@ pub async fn track(State(state): State<AppState>, request: Request, next: Next) 
         .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
     let started = Instant::now();
     let response = next.run(request).await;
+    if let Some(streamed) = response.extensions().get::<StreamedRecords>().cloned() {
+        let status = response.status().as_u16();
+        let (parts, body) = response.into_parts();
+        let pending = Pending {
+            event: RequestServed {
+                route,
+                target: Some(streamed.target.clone()),
+                status,
+                error_code: None,
+                message: None,
+                records: 0,
+                bytes: 0,
+                duration: std::time::Duration::ZERO,
+                slow_after: std::time::Duration::MAX,
+            },
+            streamed,
+            started,
+        };
+        let body = EmitWhenDone {
+            inner: body,
+            pending: Some(pending),
+        };
+        return Response::from_parts(parts, Body::new(body));
+    }
     let accepted = response.extensions().get::<RecordsAccepted>();
     let error = response.extensions().get::<ErrorInfo>();
     RequestServed {
@@ -48,4 +98,53 @@ pub async fn track(State(state): State<AppState>, request: Request, next: Next) 
     }
     .emit();
     response
+}
+
+/// The event of a streaming answer, completed when its body ends.
+struct Pending {
+    event: RequestServed,
+    streamed: StreamedRecords,
+    started: Instant,
+}
+
+/// A streaming answer's body that emits its [`RequestServed`] once, when it is dropped (sent to
+/// its end, or abandoned by the client).
+struct EmitWhenDone {
+    inner: Body,
+    pending: Option<Pending>,
+}
+
+impl hyper::body::Body for EmitWhenDone {
+    type Data = bytes::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
+        Pin::new(&mut self.inner).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+impl Drop for EmitWhenDone {
+    fn drop(&mut self) {
+        if let Some(Pending {
+            mut event,
+            streamed,
+            started,
+        }) = self.pending.take()
+        {
+            event.records = streamed.records.load(Ordering::Relaxed);
+            event.duration = started.elapsed();
+            event.emit();
+        }
+    }
 }

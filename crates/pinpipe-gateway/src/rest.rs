@@ -276,7 +276,7 @@ pub fn compact_json(raw: &RawValue) -> Vec<u8> {
 
 /// Maps a body that is not the expected JSON to REST Proxy's answer: unknown fields are 422
 /// `Unrecognized field: <name>`, anything else malformed is 400.
-fn json_error(e: serde_json::Error) -> RestError {
+pub fn json_error(e: serde_json::Error) -> RestError {
     let text = e.to_string();
     if let Some(rest) = text.strip_prefix("unknown field `") {
         let field = rest.split('`').next().unwrap_or_default();

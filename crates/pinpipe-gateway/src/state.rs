@@ -6,6 +6,7 @@ use pinpipe_bus::{Streams, Topics};
 use tokio::sync::Semaphore;
 
 use crate::GatewayConfig;
+use crate::consumers::Registry;
 
 /// Shared by every request; cheap to clone.
 #[derive(Clone)]
@@ -17,6 +18,8 @@ pub struct AppState {
     pub in_flight: Arc<Semaphore>,
     /// One permit per byte of request body held; none left means 429.
     pub body_memory: Arc<Semaphore>,
+    /// The REST Proxy v2 consumer instances.
+    pub consumers: Arc<Registry>,
 }
 
 impl AppState {
@@ -25,9 +28,14 @@ impl AppState {
         let body_memory = Arc::new(Semaphore::new(
             config.max_in_flight_body_bytes.min(Semaphore::MAX_PERMITS),
         ));
+        let consumers = Arc::new(Registry::new(
+            config.consumer_instance_timeout,
+            config.max_consumer_instances,
+        ));
         Self {
             topics,
             streams,
+            consumers,
             config: Arc::new(config),
             in_flight,
             body_memory,

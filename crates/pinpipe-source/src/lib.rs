@@ -22,7 +22,7 @@ pub mod synth;
 
 pub use db::{PROGRESS_EVERY, Post, RowCounts, SourceDb, redact_url};
 pub use emulator::{
-    EmulatorConfig, EmulatorProgress, EmulatorSummary, Paths, emulate, emulate_until,
+    EmulatorConfig, EmulatorProgress, EmulatorSummary, Paths, StreamApi, emulate, emulate_until,
 };
 pub use error::{Result, SourceError};
 pub use import::ImportSummary;

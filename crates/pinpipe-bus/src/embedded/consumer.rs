@@ -39,8 +39,9 @@ pub(super) struct EmbeddedConsumer {
 }
 
 impl EmbeddedConsumer {
-    /// Joins `group`, waiting for its lease if another member holds it.
-    pub async fn new(bus: EmbeddedBus, group: &str, topics: &[String]) -> Result<Self> {
+    /// Joins `group`, waiting for its lease if another member holds it (when `wait`; else
+    /// failing with [`BusError::GroupBusy`]).
+    pub async fn new(bus: EmbeddedBus, group: &str, topics: &[String], wait: bool) -> Result<Self> {
         let owner = format!(
             "{}:{}:{:x}",
             hostname(),
@@ -54,6 +55,12 @@ impl EmbeddedConsumer {
             let lease = bus.lease(group, &owner, LEASE_TTL).await?;
             if lease.holder == owner {
                 break;
+            }
+            if !wait {
+                return Err(BusError::GroupBusy {
+                    group: group.to_owned(),
+                    holder: lease.holder,
+                });
             }
             if !warned {
                 tracing::warn!(
@@ -111,7 +118,8 @@ impl EmbeddedConsumer {
                     let committed = self
                         .bus
                         .committed_offset(&self.group, meta, partition)
-                        .await?;
+                        .await?
+                        .unwrap_or(0);
                     self.positions.insert(slot, committed);
                 }
             }
@@ -179,6 +187,31 @@ impl TopicConsumer for EmbeddedConsumer {
             .lease(&self.group, &self.owner, Duration::ZERO)
             .await
             .map(|_| ())
+    }
+
+    async fn assignment(&mut self) -> Result<Vec<(String, i32)>> {
+        self.assign().await?;
+        Ok(self.positions.keys().cloned().collect())
+    }
+
+    async fn seek(&mut self, topic: &str, partition: i32, offset: i64) -> Result<()> {
+        self.keep_lease().await?;
+        match self.positions.get_mut(&(topic.to_owned(), partition)) {
+            Some(position) => {
+                *position = offset.max(0);
+                Ok(())
+            }
+            None => Err(BusError::InvalidRequest(format!(
+                "No current assignment for partition {topic}-{partition}"
+            ))),
+        }
+    }
+
+    async fn committed(&mut self, topic: &str, partition: i32) -> Result<Option<i64>> {
+        let meta = self.bus.fresh_meta(LogKind::Topic, topic).await?;
+        self.bus
+            .committed_offset(&self.group, meta, partition)
+            .await
     }
 
     async fn commit(&mut self, topic: &str, partition: i32, next_offset: i64) -> Result<()> {

@@ -88,6 +88,7 @@ pub const MAX_PARTITIONS: i32 = 10_000;
 struct LogMeta {
     id: i64,
     partitions: i32,
+    created_ms: i64,
 }
 
 /// Topics and streams stored in one SQLite file. Cheap to clone.
@@ -278,7 +279,12 @@ impl EmbeddedBus {
             .await
     }
 
-    async fn committed_offset(&self, group: &str, meta: LogMeta, partition: i32) -> Result<i64> {
+    async fn committed_offset(
+        &self,
+        group: &str,
+        meta: LogMeta,
+        partition: i32,
+    ) -> Result<Option<i64>> {
         let group = group.to_owned();
         self.with_reader(move |conn| {
             Ok(conn
@@ -287,8 +293,7 @@ impl EmbeddedBus {
                     rusqlite::params![group, meta.id, partition],
                     |row| row.get(0),
                 )
-                .optional()?
-                .unwrap_or(0))
+                .optional()?)
         })
         .await
     }

@@ -104,12 +104,13 @@ pub(super) fn log_exists(conn: &Connection, id: i64) -> Result<bool> {
 pub(super) fn find_log(conn: &Connection, kind: LogKind, name: &str) -> Result<Option<LogMeta>> {
     Ok(conn
         .query_row(
-            "SELECT id, partitions FROM logs WHERE kind = ?1 AND name = ?2",
+            "SELECT id, partitions, created_ms FROM logs WHERE kind = ?1 AND name = ?2",
             params![kind.as_str(), name],
             |row| {
                 Ok(LogMeta {
                     id: row.get(0)?,
                     partitions: row.get(1)?,
+                    created_ms: row.get(2)?,
                 })
             },
         )
@@ -117,14 +118,16 @@ pub(super) fn find_log(conn: &Connection, kind: LogKind, name: &str) -> Result<O
 }
 
 pub(super) fn list_logs(conn: &Connection, kind: LogKind) -> Result<Vec<(String, LogMeta)>> {
-    let mut stmt =
-        conn.prepare_cached("SELECT name, id, partitions FROM logs WHERE kind = ?1 ORDER BY name")?;
+    let mut stmt = conn.prepare_cached(
+        "SELECT name, id, partitions, created_ms FROM logs WHERE kind = ?1 ORDER BY name",
+    )?;
     let rows = stmt.query_map(params![kind.as_str()], |row| {
         Ok((
             row.get(0)?,
             LogMeta {
                 id: row.get(1)?,
                 partitions: row.get(2)?,
+                created_ms: row.get(3)?,
             },
         ))
     })?;

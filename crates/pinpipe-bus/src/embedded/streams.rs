@@ -7,8 +7,8 @@ use super::writer::{AdminOp, Entry, WriteOp};
 use super::{EmbeddedBus, LogKind, schema};
 use crate::{
     BusError, PutRecord, PutResult, ReadFrom, ReadLimit, RecordError, Result, ShardInfo,
-    StreamInfo, StreamRecord, Streams, shard_for_partition_key, shard_hash_range, shard_id,
-    validate_stream_name,
+    StreamInfo, StreamRecord, Streams, shard_for_hash, shard_for_partition_key, shard_hash_range,
+    shard_id, validate_stream_name,
 };
 
 /// Digits of the offset at the end of a sequence number.
@@ -81,17 +81,21 @@ impl Streams for EmbeddedBus {
             .zip(0..)
             .map(|(records, index)| {
                 let (start, end) = shard_hash_range(index, shards);
+                let shard = i32::try_from(index).unwrap_or(i32::MAX);
                 ShardInfo {
                     shard_id: shard_id(index),
                     starting_hash_key: start.to_string(),
                     ending_hash_key: end.to_string(),
                     records: Some(records),
+                    starting_sequence_number: sequence_number(shard, 0),
+                    next_sequence_number: Some(sequence_number(shard, records)),
                 }
             })
             .collect();
         Ok(StreamInfo {
             name: name.to_owned(),
             incarnation: meta.id.to_string(),
+            created_ms: meta.created_ms,
             shards,
         })
     }
@@ -112,7 +116,10 @@ impl Streams for EmbeddedBus {
                 outcome.push(Err(RecordError::TooLarge { size, limit }));
                 continue;
             }
-            let shard = shard_for_partition_key(&record.partition_key, shards);
+            let shard = record.explicit_hash_key.map_or_else(
+                || shard_for_partition_key(&record.partition_key, shards),
+                |hash| shard_for_hash(hash, shards),
+            );
             outcome.push(Ok(shard));
             entries.push(Entry {
                 partition: i32::try_from(shard).unwrap_or(0),
@@ -163,7 +170,9 @@ impl Streams for EmbeddedBus {
         let start = match from {
             ReadFrom::Oldest => 0,
             ReadFrom::At(seq) => offset_of(seq)?,
-            ReadFrom::After(seq) => offset_of(seq)? + 1,
+            ReadFrom::After(seq) => offset_of(seq)?.checked_add(1).ok_or_else(|| {
+                BusError::InvalidRequest(format!("no record follows sequence number {seq}"))
+            })?,
             ReadFrom::Since(ms) => {
                 self.with_reader(move |conn| schema::offset_since(conn, meta.id, index, ms))
                     .await?

@@ -100,7 +100,14 @@ impl Topics for EmbeddedBus {
     }
 
     async fn consumer(&self, group: &str, topics: &[String]) -> Result<Box<dyn TopicConsumer>> {
-        let consumer = super::consumer::EmbeddedConsumer::new(self.clone(), group, topics).await?;
+        let consumer =
+            super::consumer::EmbeddedConsumer::new(self.clone(), group, topics, true).await?;
+        Ok(Box::new(consumer))
+    }
+
+    async fn consumer_now(&self, group: &str, topics: &[String]) -> Result<Box<dyn TopicConsumer>> {
+        let consumer =
+            super::consumer::EmbeddedConsumer::new(self.clone(), group, topics, false).await?;
         Ok(Box::new(consumer))
     }
 }
@@ -185,7 +192,11 @@ impl EmbeddedBus {
         let meta = self.fresh_meta(LogKind::Topic, topic).await?;
         let mut offsets = Vec::with_capacity(meta.partitions as usize);
         for partition in 0..meta.partitions {
-            offsets.push(self.committed_offset(group, meta, partition).await?);
+            offsets.push(
+                self.committed_offset(group, meta, partition)
+                    .await?
+                    .unwrap_or(0),
+            );
         }
         Ok(offsets)
     }

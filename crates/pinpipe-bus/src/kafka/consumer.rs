@@ -154,6 +154,46 @@ impl TopicConsumer for KafkaConsumer {
         Ok(assignment.find_partition(topic, partition).is_some())
     }
 
+    async fn assignment(&mut self) -> Result<Vec<(String, i32)>> {
+        let list = self
+            .consumer()?
+            .assignment()
+            .map_err(|e| kafka_error(&self.servers, e))?;
+        Ok(list
+            .elements()
+            .iter()
+            .map(|e| (e.topic().to_owned(), e.partition()))
+            .collect())
+    }
+
+    async fn seek(&mut self, topic: &str, partition: i32, offset: i64) -> Result<()> {
+        let consumer = Arc::clone(self.consumer()?);
+        let (servers, topic, timeout) = (self.servers.clone(), topic.to_owned(), self.join_timeout);
+        tokio::task::spawn_blocking(move || {
+            consumer.seek(&topic, partition, Offset::Offset(offset), timeout)
+        })
+        .await
+        .map_err(|e| BusError::unavailable_because("the Kafka seek task failed", e))?
+        .map_err(|e| kafka_error(&servers, e))
+    }
+
+    async fn committed(&mut self, topic: &str, partition: i32) -> Result<Option<i64>> {
+        let mut wanted = TopicPartitionList::new();
+        wanted.add_partition(topic, partition);
+        let consumer = Arc::clone(self.consumer()?);
+        let (servers, timeout) = (self.servers.clone(), self.join_timeout);
+        let list = tokio::task::spawn_blocking(move || consumer.committed_offsets(wanted, timeout))
+            .await
+            .map_err(|e| BusError::unavailable_because("the Kafka offsets task failed", e))?
+            .map_err(|e| kafka_error(&servers, e))?;
+        Ok(list
+            .find_partition(topic, partition)
+            .and_then(|e| match e.offset() {
+                Offset::Offset(n) => Some(n),
+                _ => None,
+            }))
+    }
+
     async fn commit(&mut self, topic: &str, partition: i32, next_offset: i64) -> Result<()> {
         if !self.still_owns(topic, partition).await? {
             return Err(BusError::Refused {

@@ -94,12 +94,14 @@ impl KinesisBus {
             .send()
             .await
             .map_err(|e| self.error(Some(name), e))?;
-        let incarnation = summary
+        let created = summary
             .stream_description_summary
-            .map(|s| {
-                let created = s.stream_creation_timestamp;
-                format!("{}.{:09}", created.secs(), created.subsec_nanos())
-            })
+            .map(|s| s.stream_creation_timestamp);
+        let incarnation = created
+            .map(|at| format!("{}.{:09}", at.secs(), at.subsec_nanos()))
+            .unwrap_or_default();
+        let created_ms = created
+            .and_then(|at| at.to_millis().ok())
             .unwrap_or_default();
         let mut shards = Vec::new();
         let mut next_token: Option<String> = None;
@@ -122,6 +124,7 @@ impl KinesisBus {
         Ok(StreamInfo {
             name: name.to_owned(),
             incarnation,
+            created_ms,
             shards,
         })
     }
@@ -181,5 +184,10 @@ fn shard_info(shard: Shard) -> ShardInfo {
         starting_hash_key,
         ending_hash_key,
         records: None,
+        starting_sequence_number: shard
+            .sequence_number_range
+            .map(|range| range.starting_sequence_number)
+            .unwrap_or_default(),
+        next_sequence_number: None,
     }
 }

@@ -74,6 +74,7 @@ impl KinesisBus {
                 PutRecordsRequestEntry::builder()
                     .data(Blob::new(record.data))
                     .partition_key(record.partition_key)
+                    .set_explicit_hash_key(record.explicit_hash_key.map(|h| h.to_string()))
                     .build()
                     .map_err(|e| BusError::InvalidRequest(e.to_string()))
             })
@@ -153,10 +154,7 @@ mod tests {
     use super::*;
 
     fn record(bytes: usize) -> PutRecord {
-        PutRecord {
-            data: vec![b'x'; bytes],
-            partition_key: "k".to_owned(),
-        }
+        PutRecord::new(vec![b'x'; bytes], "k")
     }
 
     #[test]

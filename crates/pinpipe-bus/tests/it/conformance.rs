@@ -193,10 +193,7 @@ pub async fn streams_put_read_and_resume_by_sequence_number(streams: Arc<dyn Str
     let stream = unique_name("clicks");
     streams.create_stream(&stream, 2).await.expect("create");
     let records: Vec<PutRecord> = (0..20)
-        .map(|i| PutRecord {
-            data: format!("{{\"n\":{i}}}").into_bytes(),
-            partition_key: format!("key-{i}"),
-        })
+        .map(|i| PutRecord::new(format!("{{\"n\":{i}}}").into_bytes(), format!("key-{i}")))
         .collect();
     let put = streams.put_records(&stream, records).await.expect("put");
     let mut by_shard: std::collections::BTreeMap<String, Vec<String>> = Default::default();
@@ -279,13 +276,7 @@ pub async fn stream_lifecycle(streams: Arc<dyn Streams>) {
     ));
     assert!(matches!(
         streams
-            .put_records(
-                &stream,
-                vec![PutRecord {
-                    data: b"1".to_vec(),
-                    partition_key: "k".into()
-                }]
-            )
+            .put_records(&stream, vec![PutRecord::new(b"1".to_vec(), "k")])
             .await,
         Err(BusError::StreamNotFound(_))
     ));

@@ -54,10 +54,7 @@ macro_rules! kinesis_suite {
 streams_conformance!(kinesis_suite);
 
 fn keyed(key: &str, data: &str) -> PutRecord {
-    PutRecord {
-        data: data.as_bytes().to_vec(),
-        partition_key: key.to_owned(),
-    }
+    PutRecord::new(data.as_bytes().to_vec(), key)
 }
 
 fn data(records: &[pinpipe_bus::StreamRecord]) -> Vec<String> {

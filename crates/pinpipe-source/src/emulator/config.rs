@@ -48,6 +48,18 @@ impl Paths {
     }
 }
 
+/// Which API the stream path speaks.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum StreamApi {
+    /// The original API Gateway's Kinesis proxy: `PUT /streams/<stream>/record` with the row as
+    /// JSON `Data`.
+    #[default]
+    Proxy,
+    /// Kinesis's own API, as an AWS SDK sends it: `POST /` with
+    /// `X-Amz-Target: Kinesis_20131202.PutRecord` and the row's JSON as base64 `Data`.
+    Kinesis,
+}
+
 impl Default for Paths {
     /// The batch path, as the original's main emulator.
     fn default() -> Self {
@@ -67,6 +79,8 @@ pub struct EmulatorConfig {
     pub rate: Option<f64>,
     /// Which paths each post goes on.
     pub paths: Paths,
+    /// Which API the stream path uses.
+    pub stream_api: StreamApi,
     /// Seeds the sequence of keys: the same seed over the same keys sends the same posts in order.
     pub seed: u64,
     /// Topic and stream names' prefix (`[A-Za-z0-9._-]+`).
@@ -84,7 +98,8 @@ pub struct EmulatorConfig {
 }
 
 impl EmulatorConfig {
-    /// The defaults, sending to `gateway`: forever, as fast as possible, batch path, seed
+    /// The defaults, sending to `gateway`: forever, as fast as possible, batch path (the stream
+    /// path, when chosen, through the Kinesis proxy), seed
     /// [`DEFAULT_SEED`], prefix [`DEFAULT_TOPIC_PREFIX`], no API key, [`DEFAULT_CONCURRENCY`] requests in
     /// flight, [`DEFAULT_MAX_RETRIES`] retries.
     pub fn new(gateway: impl Into<String>) -> EmulatorConfig {
@@ -93,6 +108,7 @@ impl EmulatorConfig {
             count: None,
             rate: None,
             paths: Paths::default(),
+            stream_api: StreamApi::default(),
             seed: DEFAULT_SEED,
             topic_prefix: DEFAULT_TOPIC_PREFIX.to_owned(),
             api_key: None,

@@ -70,6 +70,9 @@ impl Sender {
         let mut builder = builder
             .header(CONTENT_TYPE, request.content_type)
             .body(request.body.clone());
+        if let Some(target) = request.target {
+            builder = builder.header("x-amz-target", target);
+        }
         if let Some(key) = &self.api_key {
             builder = builder.header("x-api-key", key.clone());
         }

@@ -32,7 +32,7 @@ use tokio::time::{Interval, MissedTickBehavior};
 
 pub use self::config::{
     DEFAULT_CONCURRENCY, DEFAULT_MAX_RETRIES, DEFAULT_REQUEST_TIMEOUT, DEFAULT_SEED,
-    DEFAULT_TOPIC_PREFIX, EmulatorConfig, Paths,
+    DEFAULT_TOPIC_PREFIX, EmulatorConfig, Paths, StreamApi,
 };
 pub use self::keys::KeySequence;
 pub use self::retry::Backoff;
@@ -64,7 +64,12 @@ pub async fn emulate_until(
     shutdown: impl Future<Output = ()>,
 ) -> Result<EmulatorSummary> {
     config.validate()?;
-    let targets = Targets::new(&config.gateway, &config.topic_prefix, config.paths);
+    let targets = Targets::new(
+        &config.gateway,
+        &config.topic_prefix,
+        config.paths,
+        config.stream_api,
+    );
     let sender = Arc::new(Sender::new(config)?);
     let store = db.store();
     let keys = blocking({

@@ -9,13 +9,20 @@
 //! The partition key is the post's key, so a post's three rows land on the same shard number of their
 //! streams and keys spread over shards.
 //!
+//! Stream path through Kinesis's own API ([`StreamApi::Kinesis`], as an AWS SDK sends it):
+//! `POST {gateway}/` with `X-Amz-Target: Kinesis_20131202.PutRecord`, `Content-Type:
+//! application/x-amz-json-1.1` and body `{"StreamName":…,"Data":"<base64 of the row's JSON>",
+//! "PartitionKey":…}`: the stream stores the same bytes as through the proxy.
+//!
 //! Rows go out in the source tables' column order with datetimes as `YYYY-MM-DD HH:MM:SS`.
 
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
 use pinpipe_model::Table;
 use serde::Serialize;
 
-use super::config::Paths;
+use super::config::{Paths, StreamApi};
 use crate::db::Post;
 use crate::error::{Result, SourceError};
 
@@ -23,6 +30,10 @@ use crate::error::{Result, SourceError};
 pub const BATCH_CONTENT_TYPE: &str = "application/vnd.kafka.json.v2+json";
 /// The stream path's content type.
 pub const STREAM_CONTENT_TYPE: &str = "application/json";
+/// The content type of Kinesis's own API.
+pub const KINESIS_CONTENT_TYPE: &str = "application/x-amz-json-1.1";
+/// The `X-Amz-Target` of a Kinesis `PutRecord`.
+pub const PUT_RECORD_TARGET: &str = "Kinesis_20131202.PutRecord";
 
 /// Which gateway path a request goes to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -55,6 +66,8 @@ pub struct RecordRequest {
     pub url: String,
     /// The `Content-Type` header.
     pub content_type: &'static str,
+    /// The `X-Amz-Target` header of Kinesis's own API.
+    pub target: Option<&'static str>,
     /// The JSON body.
     pub body: Bytes,
 }
@@ -73,6 +86,7 @@ pub fn stream_name(prefix: &str, table: Table) -> String {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Targets {
     paths: Paths,
+    stream_api: StreamApi,
     /// `(table, url)` of the batch path.
     topics: Vec<(Table, String)>,
     /// `(table, stream name, url)` of the stream path.
@@ -80,8 +94,9 @@ pub struct Targets {
 }
 
 impl Targets {
-    /// The targets of `paths` under `gateway` (a trailing `/` is ignored) and `prefix`.
-    pub fn new(gateway: &str, prefix: &str, paths: Paths) -> Targets {
+    /// The targets of `paths` under `gateway` (a trailing `/` is ignored) and `prefix`, the
+    /// stream path through `stream_api`.
+    pub fn new(gateway: &str, prefix: &str, paths: Paths, stream_api: StreamApi) -> Targets {
         let base = gateway.trim_end_matches('/');
         let topics = Table::ALL
             .into_iter()
@@ -91,12 +106,16 @@ impl Targets {
             .into_iter()
             .map(|t| {
                 let name = stream_name(prefix, t);
-                let url = format!("{base}/streams/{name}/record");
+                let url = match stream_api {
+                    StreamApi::Proxy => format!("{base}/streams/{name}/record"),
+                    StreamApi::Kinesis => format!("{base}/"),
+                };
                 (t, name, url)
             })
             .collect();
         Targets {
             paths,
+            stream_api,
             topics,
             streams,
         }
@@ -113,27 +132,32 @@ impl Targets {
                     method: Method::Post,
                     url: url.clone(),
                     content_type: BATCH_CONTENT_TYPE,
+                    target: None,
                     body: row_body(post, *table, &Encoding::Batch)?,
                 });
             }
         }
         if self.paths.stream {
             let partition_key = post.key().to_string();
+            let kinesis = self.stream_api == StreamApi::Kinesis;
             for (table, name, url) in &self.streams {
+                let encoding = Encoding::Stream {
+                    name,
+                    partition_key: &partition_key,
+                    base64: kinesis,
+                };
                 requests.push(RecordRequest {
                     path: PathKind::Stream,
                     table: *table,
-                    method: Method::Put,
+                    method: if kinesis { Method::Post } else { Method::Put },
                     url: url.clone(),
-                    content_type: STREAM_CONTENT_TYPE,
-                    body: row_body(
-                        post,
-                        *table,
-                        &Encoding::Stream {
-                            name,
-                            partition_key: &partition_key,
-                        },
-                    )?,
+                    content_type: if kinesis {
+                        KINESIS_CONTENT_TYPE
+                    } else {
+                        STREAM_CONTENT_TYPE
+                    },
+                    target: kinesis.then_some(PUT_RECORD_TARGET),
+                    body: row_body(post, *table, &encoding)?,
                 });
             }
         }
@@ -145,10 +169,12 @@ impl Targets {
 enum Encoding<'a> {
     /// `{"records":[{"value":<row>}]}`.
     Batch,
-    /// `{"StreamName":…,"Data":<row>,"PartitionKey":…}`.
+    /// `{"StreamName":…,"Data":<row>,"PartitionKey":…}`, `Data` as base64 of the row's JSON for
+    /// Kinesis's own API.
     Stream {
         name: &'a str,
         partition_key: &'a str,
+        base64: bool,
     },
 }
 
@@ -158,7 +184,17 @@ fn encode<T: Serialize>(row: &T, encoding: &Encoding<'_>) -> serde_json::Result<
         Encoding::Stream {
             name,
             partition_key,
+            base64: false,
         } => stream_body(name, row, partition_key),
+        Encoding::Stream {
+            name,
+            partition_key,
+            base64: true,
+        } => stream_body(
+            name,
+            &STANDARD.encode(serde_json::to_vec(row)?),
+            partition_key,
+        ),
     }
 }
 
@@ -257,7 +293,12 @@ mod tests {
 
     #[test]
     fn both_paths_in_order() -> Result<()> {
-        let targets = Targets::new("http://127.0.0.1:8080/dev/", "pinpipe", Paths::BOTH);
+        let targets = Targets::new(
+            "http://127.0.0.1:8080/dev/",
+            "pinpipe",
+            Paths::BOTH,
+            StreamApi::Proxy,
+        );
         let requests = targets.requests_for(&post())?;
         let summary: Vec<(PathKind, Method, &str, &str)> = requests
             .iter()
@@ -309,7 +350,7 @@ mod tests {
 
     #[test]
     fn exact_bodies() -> Result<()> {
-        let targets = Targets::new("http://gw", "x1", Paths::BOTH);
+        let targets = Targets::new("http://gw", "x1", Paths::BOTH, StreamApi::Proxy);
         let requests = targets.requests_for(&post())?;
         let bodies: Vec<&str> = requests.iter().map(|r| text(&r.body)).collect();
         assert_eq!(
@@ -332,11 +373,45 @@ mod tests {
     }
 
     #[test]
+    fn kinesis_api_sends_put_record_with_base64_data() -> Result<()> {
+        let targets = Targets::new("http://gw/", "x1", Paths::STREAM, StreamApi::Kinesis);
+        let requests = targets.requests_for(&post())?;
+        let user = &requests[2];
+        assert_eq!(
+            (
+                user.method,
+                user.url.as_str(),
+                user.content_type,
+                user.target
+            ),
+            (
+                Method::Post,
+                "http://gw/",
+                KINESIS_CONTENT_TYPE,
+                Some(PUT_RECORD_TARGET)
+            )
+        );
+        let body: serde_json::Value = serde_json::from_slice(&user.body).expect("JSON");
+        assert_eq!(body["StreamName"], "streaming-x1-user");
+        assert_eq!(body["PartitionKey"], "7528");
+        let data = STANDARD
+            .decode(body["Data"].as_str().expect("base64 Data"))
+            .expect("base64");
+        assert_eq!(
+            data,
+            br#"{"ind":7528,"first_name":"Abigail","last_name":"Ali","age":20,"date_joined":"2015-10-24 11:23:51"}"#
+        );
+        Ok(())
+    }
+
+    #[test]
     fn one_path_only() -> Result<()> {
-        let stream_only = Targets::new("http://gw", "p", Paths::STREAM).requests_for(&post())?;
+        let stream_only =
+            Targets::new("http://gw", "p", Paths::STREAM, StreamApi::Proxy).requests_for(&post())?;
         assert_eq!(stream_only.len(), 3);
         assert!(stream_only.iter().all(|r| r.path == PathKind::Stream));
-        let batch_only = Targets::new("http://gw", "p", Paths::BATCH).requests_for(&post())?;
+        let batch_only =
+            Targets::new("http://gw", "p", Paths::BATCH, StreamApi::Proxy).requests_for(&post())?;
         assert_eq!(batch_only.len(), 3);
         assert!(batch_only.iter().all(|r| r.method == Method::Post));
         Ok(())

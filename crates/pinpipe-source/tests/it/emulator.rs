@@ -9,7 +9,8 @@ use std::time::Duration;
 use pinpipe_source::emulator::request::{BATCH_CONTENT_TYPE, PathKind, Targets};
 use pinpipe_source::emulator::{Backoff, KeySequence};
 use pinpipe_source::{
-    EmulatorConfig, EmulatorProgress, Paths, SourceDb, SourceError, emulate, emulate_until,
+    EmulatorConfig, EmulatorProgress, Paths, SourceDb, SourceError, StreamApi, emulate,
+    emulate_until,
 };
 
 use crate::backend::{conformance, io_error};
@@ -31,8 +32,13 @@ fn requests_of_a_synthetic_post() -> Result<(), SourceError> {
     let mut db = SourceDb::open("sqlite::memory:")?;
     db.init(30, 1, &mut |_| {})?;
     let post = db.fetch(17)?.ok_or(SourceError::MissingKey(17))?;
-    let requests =
-        Targets::new("http://127.0.0.1:9/", "pinpipe", Paths::BOTH).requests_for(&post)?;
+    let requests = Targets::new(
+        "http://127.0.0.1:9/",
+        "pinpipe",
+        Paths::BOTH,
+        StreamApi::Proxy,
+    )
+    .requests_for(&post)?;
     assert_eq!(requests.len(), 6);
     let batch_pin = &requests[0];
     assert_eq!(batch_pin.url, "http://127.0.0.1:9/topics/pinpipe.pin");
@@ -51,6 +57,38 @@ fn requests_of_a_synthetic_post() -> Result<(), SourceError> {
             format!(r#"{{"StreamName":"streaming-pinpipe-user","Data":{user_json},"PartitionKey":"17"}}"#)
                 .as_str()
         )
+    );
+    Ok(())
+}
+
+#[test]
+fn the_kinesis_api_sends_put_record_with_base64_data() -> Result<(), SourceError> {
+    let mut db = SourceDb::open("sqlite::memory:")?;
+    db.init(30, 1, &mut |_| {})?;
+    let post = db.fetch(17)?.ok_or(SourceError::MissingKey(17))?;
+    let targets = Targets::new(
+        "http://127.0.0.1:9/",
+        "pinpipe",
+        Paths::STREAM,
+        StreamApi::Kinesis,
+    );
+    let requests = targets.requests_for(&post)?;
+    assert_eq!(requests.len(), 3);
+    let geo = &requests[1];
+    assert_eq!(geo.url, "http://127.0.0.1:9/");
+    assert_eq!(geo.target, Some("Kinesis_20131202.PutRecord"));
+    assert_eq!(geo.content_type, "application/x-amz-json-1.1");
+    let body: serde_json::Value =
+        serde_json::from_slice(&geo.body).map_err(|e| SourceError::Config(e.to_string()))?;
+    assert_eq!(body["StreamName"], "streaming-pinpipe-geo");
+    assert_eq!(body["PartitionKey"], "17");
+    use base64::Engine as _;
+    let data = base64::engine::general_purpose::STANDARD
+        .decode(body["Data"].as_str().unwrap_or_default())
+        .map_err(|e| SourceError::Config(e.to_string()))?;
+    assert_eq!(
+        data,
+        serde_json::to_vec(&post.geo).map_err(|e| SourceError::Config(e.to_string()))?
     );
     Ok(())
 }
@@ -145,7 +183,12 @@ async fn empty_source_and_bad_config_are_errors() -> Result<(), SourceError> {
 
 /// The request bodies of the emulator's first `n` posts under `seed`, as it reads and sends them.
 fn first_requests(db: &SourceDb, seed: u64, n: usize) -> Result<Vec<Vec<u8>>, SourceError> {
-    let targets = Targets::new("http://127.0.0.1:9/", "pinpipe", Paths::BOTH);
+    let targets = Targets::new(
+        "http://127.0.0.1:9/",
+        "pinpipe",
+        Paths::BOTH,
+        StreamApi::Proxy,
+    );
     let mut bodies = Vec::new();
     for key in KeySequence::new(seed, db.keys()?)?.take(n) {
         let post = db.fetch(key)?.ok_or(SourceError::MissingKey(key))?;
