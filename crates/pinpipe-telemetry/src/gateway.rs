@@ -44,6 +44,7 @@ impl RequestServed {
                 status: self.status,
             })
             .inc();
+        m.gateway_requests.inc();
         m.request_duration
             .get_or_create(&route)
             .observe(self.duration.as_secs_f64());
@@ -54,10 +55,12 @@ impl RequestServed {
                     target: target.clone(),
                 })
                 .inc_by(self.records);
+            m.gateway_records.inc_by(self.records);
             m.request_bytes.get_or_create(&route).inc_by(self.bytes);
         }
         if let Some(code) = self.error_code {
             m.request_errors.get_or_create(&Code { code }).inc();
+            m.gateway_errors.inc();
         }
         let millis = self.duration.as_secs_f64() * 1000.0;
         let message = self.message.as_deref().unwrap_or_default();

@@ -9,8 +9,8 @@
 //!                                             └─► listeners (progress bars, the web UI)
 //! ```
 //!
-//! - One module per component ([`gateway`], [`sink`], [`stream`], [`batch`], [`schedule`],
-//!   [`lake`]) holds its events; [`Event`] wraps them all for listeners.
+//! - One module per component ([`gateway`], [`sink`], [`stream`], [`batch`], [`cluster`],
+//!   [`schedule`], [`lake`]) holds its events; [`Event`] wraps them all for listeners.
 //! - [`metrics`] holds every metric family of the process in one registry; [`render`] writes them
 //!   in Prometheus's text format and [`serve_metrics`] serves them on `/metrics` for the processes
 //!   that have no HTTP server of their own.
@@ -19,6 +19,7 @@
 //!   its own in the components.
 
 pub mod batch;
+pub mod cluster;
 pub mod gateway;
 pub mod lake;
 mod listen;
@@ -30,7 +31,7 @@ pub mod sink;
 pub mod stream;
 
 pub use listen::{Listener, listen};
-pub use metrics::render;
+pub use metrics::{GatewayTotals, gateway_totals, render};
 pub use serve::{metrics_router, serve_metrics};
 
 /// Every event, for [`listen`]ers.
@@ -65,6 +66,10 @@ pub enum Event {
     ObjectSkipped(batch::ObjectSkipped),
     /// See [`batch::TableCommitted`].
     TableCommitted(batch::TableCommitted),
+    /// See [`cluster::TaskFinished`].
+    TaskFinished(cluster::TaskFinished),
+    /// See [`cluster::JobProgress`].
+    JobProgress(cluster::JobProgress),
     /// See [`schedule::WaitingForLock`].
     WaitingForLock(schedule::WaitingForLock),
     /// See [`schedule::RunStarted`].

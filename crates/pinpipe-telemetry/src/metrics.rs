@@ -130,6 +130,15 @@ pub struct TableOp {
     pub op: &'static str,
 }
 
+/// An executor of the cluster and how its tasks ended.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ExecutorTasks {
+    /// The executor's id.
+    pub executor: String,
+    /// `succeeded` or `failed`.
+    pub outcome: &'static str,
+}
+
 /// A schedule and a run state.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ScheduleState {
@@ -190,6 +199,38 @@ pub struct Metrics {
     pub(crate) run_duration: Histograms<Schedule>,
     pub(crate) files_compacted: Family<Table, Counter>,
     pub(crate) files_vacuumed: Family<Table, Counter>,
+    pub(crate) cluster_tasks: Family<ExecutorTasks, Counter>,
+    pub(crate) cluster_task_setup: Histogram,
+    pub(crate) cluster_task_work: Histogram,
+    /// The gateway's counters summed over their labels (not exported: the families are), for
+    /// [`gateway_totals`].
+    pub(crate) gateway_records: Counter,
+    pub(crate) gateway_requests: Counter,
+    pub(crate) gateway_errors: Counter,
+}
+
+/// The gateway's counters summed over their labels: what the web UI shows of this process.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct GatewayTotals {
+    /// Records acknowledged.
+    pub records_total: u64,
+    /// Requests answered.
+    pub requests_total: u64,
+    /// Error answers.
+    pub errors_total: u64,
+    /// Client connections open now.
+    pub connections: i64,
+}
+
+/// The gateway's totals so far in this process.
+pub fn gateway_totals() -> GatewayTotals {
+    let m = get();
+    GatewayTotals {
+        records_total: m.gateway_records.get(),
+        requests_total: m.gateway_requests.get(),
+        errors_total: m.gateway_errors.get(),
+        connections: m.connections.get(),
+    }
 }
 
 impl Metrics {
@@ -229,6 +270,12 @@ impl Metrics {
             run_duration: Family::new_with_constructor(latency),
             files_compacted: Family::default(),
             files_vacuumed: Family::default(),
+            cluster_tasks: Family::default(),
+            cluster_task_setup: latency(),
+            cluster_task_work: latency(),
+            gateway_records: Counter::default(),
+            gateway_requests: Counter::default(),
+            gateway_errors: Counter::default(),
             registry: Registry::default(),
         };
         let r = &mut registry;
@@ -396,6 +443,21 @@ impl Metrics {
             "lake_files_vacuumed",
             "Unreferenced files deleted by vacuum, by table",
             m.files_vacuumed.clone(),
+        );
+        r.register(
+            "cluster_tasks",
+            "Tasks finished on the cluster's executors, by executor and outcome (scheduler)",
+            m.cluster_tasks.clone(),
+        );
+        r.register(
+            "cluster_task_setup_seconds",
+            "Time from a task's launch on an executor to the start of its work (scheduler)",
+            m.cluster_task_setup.clone(),
+        );
+        r.register(
+            "cluster_task_work_seconds",
+            "Time a task worked on an executor (scheduler)",
+            m.cluster_task_work.clone(),
         );
         Metrics { registry, ..m }
     }

@@ -1,0 +1,74 @@
+//! The nine analyses on the cluster: the lake's SQL engine ([`pinpipe_lake::analyses::sql`]) in
+//! a session whose queries Ballista runs on the executors, over the files of the tables' current
+//! versions (never the folders, which may hold files no version has, e.g. of a retried task).
+//!
+//! A table with no file yet has no rows to spread: the analyses then run in this process.
+
+use std::sync::Arc;
+
+use ballista_core::extension::{SessionConfigExt, SessionStateExt};
+use datafusion::datasource::file_format::parquet::ParquetFormat;
+use datafusion::datasource::listing::{
+    ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
+};
+use datafusion::execution::session_state::SessionStateBuilder;
+use datafusion::prelude::SessionContext;
+use pinpipe_lake::analyses::{AnalysisResult, sql, write_results};
+use pinpipe_lake::delta::table_path;
+use pinpipe_lake::{Lake, LakeError};
+use pinpipe_model::Table;
+
+use crate::address::SchedulerAddress;
+use crate::error::{ClusterError, Result};
+use crate::options::{self, PinpipeOptions};
+use crate::progress::watching;
+
+/// Runs the nine analyses over the cleaned tables in `tables_dir` on the cluster and writes each
+/// one's CSV to `results/<file>`.
+pub async fn run_analyses(
+    scheduler: &SchedulerAddress,
+    lake: &Lake,
+    tables_dir: &str,
+) -> Result<Vec<AnalysisResult>> {
+    let name = format!(
+        "pinpipe analyses {}",
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    );
+    let config = options::session_config()
+        .with_option_extension(PinpipeOptions::for_lake(lake))
+        .with_ballista_job_name(&name);
+    let runtime = options::runtime(&config, &std::env::temp_dir().display().to_string())?;
+    let state = SessionStateBuilder::new()
+        .with_default_features()
+        .with_config(config)
+        .with_runtime_env(runtime)
+        .build()
+        .upgrade_for_ballista(scheduler.grpc_url())?;
+    let ctx = SessionContext::new_with_state(state);
+    for table in Table::ALL {
+        let path = table_path(tables_dir, table);
+        let delta = lake.require_table(&path).await?;
+        let files: Vec<String> = delta.get_file_uris().map_err(LakeError::from)?.collect();
+        if files.is_empty() {
+            tracing::info!(table = %path, "table has no rows: the analyses run in this process");
+            return Ok(pinpipe_lake::run_analyses(lake, tables_dir).await?);
+        }
+        let urls = files
+            .iter()
+            .map(ListingTableUrl::parse)
+            .collect::<datafusion::error::Result<Vec<_>>>()?;
+        let listing = ListingTableConfig::new_with_multi_paths(urls)
+            .with_listing_options(
+                ListingOptions::new(Arc::new(ParquetFormat::default()))
+                    .with_file_extension(".parquet"),
+            )
+            .with_schema(table.schema());
+        ctx.register_table(table.name(), Arc::new(ListingTable::try_new(listing)?))?;
+    }
+    let results = watching(scheduler, &name, &Default::default(), async {
+        sql::run(&ctx).await.map_err(ClusterError::from)
+    })
+    .await?;
+    write_results(lake, &results).await?;
+    Ok(results)
+}

@@ -1,0 +1,81 @@
+//! A client's view of its jobs while they run: [`watching`] polls the scheduler's status and
+//! emits a [`JobProgress`] event whenever one of the client's jobs moves on (stages and tasks
+//! done), which the CLI shows as progress. It is also the client's watchdog: a scheduler that
+//! stops answering for [`SILENCE`] fails the run, rather than leaving it waiting forever.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use pinpipe_telemetry::cluster::JobProgress;
+
+use crate::address::SchedulerAddress;
+use crate::error::{ClusterError, Result};
+use crate::status::{STATUS_TIMEOUT, fetch_status};
+
+/// How often the status is polled.
+const POLL: Duration = Duration::from_millis(500);
+
+/// How long the scheduler may not answer before the run fails.
+pub const SILENCE: Duration = Duration::from_secs(30);
+
+/// Runs `work` while reporting the progress of the jobs whose names start with `prefix`;
+/// `planned` gives the tasks of the jobs (by name) whose tasks are known in advance.
+pub async fn watching<T>(
+    scheduler: &SchedulerAddress,
+    prefix: &str,
+    planned: &HashMap<String, u64>,
+    work: impl Future<Output = Result<T>>,
+) -> Result<T> {
+    let watch = async {
+        let mut shown: HashMap<String, JobProgress> = HashMap::new();
+        let mut answered = Instant::now();
+        loop {
+            tokio::time::sleep(POLL).await;
+            match fetch_status(scheduler, STATUS_TIMEOUT).await {
+                Ok(status) => {
+                    answered = Instant::now();
+                    for job in status.jobs.iter().filter(|j| j.name.starts_with(prefix)) {
+                        let progress = JobProgress {
+                            job: job.name.clone(),
+                            state: state_name(&job.state),
+                            stages_done: job.stages_done,
+                            stages: job.stages,
+                            tasks_done: job.tasks_completed,
+                            tasks_planned: planned.get(&job.name).copied(),
+                        };
+                        if shown.get(&job.id) != Some(&progress) {
+                            shown.insert(job.id.clone(), progress.clone());
+                            progress.emit();
+                        }
+                    }
+                }
+                Err(e) if answered.elapsed() >= SILENCE => {
+                    return ClusterError::NoScheduler {
+                        address: scheduler.clone(),
+                        reason: format!(
+                            "it stopped answering during the run ({}s): {e}",
+                            SILENCE.as_secs()
+                        ),
+                    };
+                }
+                Err(_) => {}
+            }
+        }
+    };
+    tokio::select! {
+        done = work => done,
+        error = watch => Err(error),
+    }
+}
+
+/// The static name of a job state as the status reports it.
+fn state_name(state: &str) -> &'static str {
+    match state {
+        "queued" => "queued",
+        "running" => "running",
+        "succeeded" => "succeeded",
+        "failed" => "failed",
+        _ => "unknown",
+    }
+}
