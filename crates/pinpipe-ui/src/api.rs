@@ -1,0 +1,84 @@
+//! The JSON API under `/api/`: one handler per view, behind the API key check.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{Request, State};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+
+use crate::UiConfig;
+use crate::cache::Cached;
+use crate::error::UiError;
+use crate::overview::{self, LakeState};
+use crate::quarantine::{self, QuarantineView};
+use crate::results::{self, ResultsView};
+use crate::runs;
+
+/// How long what is costly to read is reused (see [`crate::cache`]).
+const TTL: Duration = Duration::from_secs(5);
+/// How long the source database's count is reused: it changes only when a user loads it.
+const SOURCE_TTL: Duration = Duration::from_secs(30);
+
+/// The API's state: where to read, and the cached reads.
+pub struct Api {
+    pub config: UiConfig,
+    pub lake_state: Cached<LakeState>,
+    pub source_rows: Cached<Option<u64>>,
+    pub quarantine: Cached<QuarantineView>,
+    pub results: Cached<ResultsView>,
+}
+
+pub fn router(config: UiConfig) -> Router {
+    let api = Arc::new(Api {
+        config,
+        lake_state: Cached::new(TTL),
+        source_rows: Cached::new(SOURCE_TTL),
+        quarantine: Cached::new(TTL),
+        results: Cached::new(TTL),
+    });
+    Router::new()
+        .route("/api/overview", get(overview))
+        .route("/api/runs", get(runs))
+        .route("/api/quarantine", get(quarantine))
+        .route("/api/results", get(results))
+        .layer(middleware::from_fn_with_state(api.clone(), require_key))
+        .with_state(api)
+}
+
+/// 403 without a key that may read.
+async fn require_key(State(api): State<Arc<Api>>, request: Request, next: Next) -> Response {
+    if (api.config.authorize)(request.headers()) {
+        next.run(request).await
+    } else {
+        UiError::Forbidden.into_response()
+    }
+}
+
+async fn overview(State(api): State<Arc<Api>>) -> Result<impl IntoResponse, UiError> {
+    Ok(Json(overview::read(&api).await?))
+}
+
+async fn runs(State(api): State<Arc<Api>>) -> Result<impl IntoResponse, UiError> {
+    let path = api.config.history.clone();
+    let runs = tokio::task::spawn_blocking(move || runs::read(&path)).await??;
+    Ok(Json(runs))
+}
+
+async fn quarantine(State(api): State<Arc<Api>>) -> Result<impl IntoResponse, UiError> {
+    let view = api
+        .quarantine
+        .get_or_try(|| quarantine::read(&api.config.lake))
+        .await?;
+    Ok(Json(view))
+}
+
+async fn results(State(api): State<Arc<Api>>) -> Result<impl IntoResponse, UiError> {
+    let view = api
+        .results
+        .get_or_try(|| results::read(&api.config.lake))
+        .await?;
+    Ok(Json(view))
+}

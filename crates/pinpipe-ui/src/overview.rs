@@ -1,0 +1,275 @@
+//! `/api/overview`: every stage of the pipeline in one document — the source, this process's
+//! gateway, the topics with the sink group's offsets, the streams with the stream job's
+//! positions, the raw objects, the Delta tables and the results.
+//!
+//! The bus is read on every call (offsets are cheap to read and what users watch move); the lake
+//! (listings, Delta logs) through the [cache](crate::cache).
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use futures::TryStreamExt;
+use object_store::path::Path;
+use pinpipe_bus::{EmbeddedBus, Streams, Topics};
+use pinpipe_lake::delta::{QUARANTINE_PATH, table_path};
+use pinpipe_lake::raw::RAW_ROOT;
+use pinpipe_lake::{Lake, LakeError, ShardLag, StreamOptions, stream_lag};
+use pinpipe_model::Table;
+use pinpipe_telemetry::GatewayTotals;
+use serde::Serialize;
+
+use crate::api::Api;
+use crate::error::UiError;
+
+/// The overview.
+#[derive(Serialize)]
+pub struct Overview {
+    generated_at: DateTime<Utc>,
+    source: SourceView,
+    gateway: GatewayTotals,
+    topics: Vec<TopicView>,
+    streams: Vec<StreamView>,
+    raw: RawView,
+    tables: Vec<TableView>,
+    results: ResultsSummary,
+}
+
+#[derive(Serialize)]
+struct SourceView {
+    url: Option<String>,
+    rows: Option<u64>,
+}
+
+#[derive(Serialize)]
+struct TopicView {
+    name: String,
+    partitions: Vec<PartitionView>,
+}
+
+#[derive(Serialize)]
+struct PartitionView {
+    partition: i32,
+    records: i64,
+    /// Where the sink group resumes; unknown on Kafka.
+    sink_committed: Option<i64>,
+    lag: Option<i64>,
+}
+
+#[derive(Clone, Serialize)]
+struct StreamView {
+    name: String,
+    /// The stream table the stream job writes it to, for pinpipe's own streams.
+    table: Option<String>,
+    shards: Vec<ShardView>,
+}
+
+#[derive(Clone, Serialize)]
+struct ShardView {
+    shard_id: String,
+    records: Option<i64>,
+    /// The sequence number of the last record in the stream table.
+    position: Option<String>,
+    lag: Option<i64>,
+}
+
+#[derive(Clone, Copy, Default, Serialize)]
+struct RawView {
+    objects: u64,
+    bytes: u64,
+}
+
+#[derive(Clone, Serialize)]
+struct TableView {
+    path: String,
+    /// Rows, from the Delta log's file statistics.
+    rows: Option<u64>,
+    version: u64,
+}
+
+#[derive(Serialize)]
+struct ResultsSummary {
+    files: usize,
+    updated: Option<DateTime<Utc>>,
+}
+
+/// What the overview reads from the lake, cached.
+#[derive(Clone)]
+pub struct LakeState {
+    raw: RawView,
+    tables: Vec<TableView>,
+    stream_lags: Vec<ShardLag>,
+}
+
+/// The overview now.
+pub async fn read(api: &Api) -> Result<Overview, UiError> {
+    let config = &api.config;
+    let lake_state = api
+        .lake_state
+        .get_or_try(|| {
+            read_lake(
+                &config.lake,
+                config.streams.as_ref(),
+                &config.tables_dir,
+                &config.stream,
+            )
+        })
+        .await?;
+    let results = api
+        .results
+        .get_or_try(|| crate::results::read(&config.lake))
+        .await?;
+    let source_rows = match &config.count_source {
+        Some(count) => {
+            let count = Arc::clone(count);
+            api.source_rows
+                .get_or_try(|| async move { tokio::task::spawn_blocking(move || count()).await })
+                .await?
+        }
+        None => None,
+    };
+    Ok(Overview {
+        generated_at: Utc::now(),
+        source: SourceView {
+            url: config.source_url.clone(),
+            rows: source_rows,
+        },
+        gateway: pinpipe_telemetry::gateway_totals(),
+        topics: topics(
+            config.topics.as_ref(),
+            config.embedded_topics.as_deref(),
+            &config.sink_group,
+        )
+        .await?,
+        streams: streams(config.streams.as_ref(), &lake_state.stream_lags).await?,
+        raw: lake_state.raw,
+        tables: lake_state.tables,
+        results: ResultsSummary {
+            files: results.files(),
+            updated: results.updated,
+        },
+    })
+}
+
+/// Every topic with its partitions' records and, on the embedded log, the sink group's offsets.
+async fn topics(
+    topics: &dyn Topics,
+    embedded: Option<&EmbeddedBus>,
+    group: &str,
+) -> Result<Vec<TopicView>, UiError> {
+    let mut views = Vec::new();
+    for topic in topics.list_topics().await? {
+        let committed = match embedded {
+            Some(bus) => Some(bus.committed_offsets(group, &topic.name).await?),
+            None => None,
+        };
+        let partitions = topic
+            .partitions
+            .iter()
+            .map(|p| {
+                let sink_committed = committed
+                    .as_ref()
+                    .and_then(|c| c.get(usize::try_from(p.partition).ok()?).copied());
+                PartitionView {
+                    partition: p.partition,
+                    records: p.high_watermark,
+                    sink_committed,
+                    lag: sink_committed.map(|c| (p.high_watermark - c).max(0)),
+                }
+            })
+            .collect();
+        views.push(TopicView {
+            name: topic.name,
+            partitions,
+        });
+    }
+    Ok(views)
+}
+
+/// Every stream: pinpipe's own with the stream job's positions, the others with their records.
+async fn streams(streams: &dyn Streams, lags: &[ShardLag]) -> Result<Vec<StreamView>, UiError> {
+    let mut views = Vec::new();
+    for name in streams.list_streams().await? {
+        let mine: Vec<&ShardLag> = lags.iter().filter(|l| l.stream == name).collect();
+        let view = if let Some(first) = mine.first() {
+            StreamView {
+                table: Some(first.table.name().to_owned()),
+                shards: mine
+                    .iter()
+                    .map(|l| ShardView {
+                        shard_id: l.shard_id.clone(),
+                        records: l.records,
+                        position: l.position.clone(),
+                        lag: l.lag,
+                    })
+                    .collect(),
+                name,
+            }
+        } else {
+            let info = match streams.describe_stream(&name).await {
+                Ok(info) => info,
+                // Deleted since it was listed.
+                Err(pinpipe_bus::BusError::StreamNotFound(_)) => continue,
+                Err(e) => return Err(e.into()),
+            };
+            StreamView {
+                table: None,
+                shards: info
+                    .shards
+                    .into_iter()
+                    .map(|s| ShardView {
+                        shard_id: s.shard_id,
+                        records: s.records,
+                        position: None,
+                        lag: None,
+                    })
+                    .collect(),
+                name,
+            }
+        };
+        views.push(view);
+    }
+    Ok(views)
+}
+
+/// The raw objects, the Delta tables and the stream job's positions.
+async fn read_lake(
+    lake: &Lake,
+    streams: &dyn Streams,
+    tables_dir: &str,
+    stream: &StreamOptions,
+) -> Result<LakeState, UiError> {
+    let mut raw = RawView::default();
+    let mut listing = lake.store().list(Some(&Path::from(RAW_ROOT)));
+    while let Some(meta) = listing.try_next().await.map_err(LakeError::from)? {
+        raw.objects += 1;
+        raw.bytes += meta.size;
+    }
+    let mut paths: Vec<String> = Vec::new();
+    for dir in [tables_dir, stream.tables_dir.as_str()] {
+        paths.extend(Table::ALL.map(|t| table_path(dir, t)));
+    }
+    paths.push(QUARANTINE_PATH.to_owned());
+    let mut tables = Vec::new();
+    for path in paths {
+        let Some(table) = lake.open_table(&path).await? else {
+            continue;
+        };
+        let snapshot = table.snapshot().map_err(LakeError::from)?;
+        let rows = snapshot
+            .log_data()
+            .iter()
+            .map(|file| file.num_records().map(|n| n as u64))
+            .sum::<Option<u64>>();
+        tables.push(TableView {
+            path,
+            rows,
+            version: snapshot.version(),
+        });
+    }
+    let stream_lags = stream_lag(lake, streams, stream).await?;
+    Ok(LakeState {
+        raw,
+        tables,
+        stream_lags,
+    })
+}
