@@ -61,6 +61,10 @@ pub enum Command {
     Sink(SinkArgs),
     /// Clean the raw data into Delta tables and run the nine analyses.
     Batch(BatchArgs),
+    /// Run the batch job on a cluster: start a scheduler or an executor, show their status
+    /// (Apache DataFusion Ballista).
+    #[command(subcommand)]
+    Cluster(ClusterCommand),
     /// Follow the streams into the Delta tables stream/pin|geo|user, exactly once.
     Stream(StreamArgs),
     /// Table upkeep: compact small files, delete unreferenced ones.
@@ -139,6 +143,15 @@ pub enum PathArg {
     Stream,
 }
 
+/// Which API the stream path speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StreamApiArg {
+    /// The original API Gateway's Kinesis proxy: PUT /streams/{stream}/record.
+    Proxy,
+    /// Kinesis's own API, as an AWS SDK sends it: POST / with X-Amz-Target PutRecord.
+    Kinesis,
+}
+
 #[derive(Debug, Args)]
 pub struct EmulateArgs {
     /// Gateway base URL (ours, or the original's API Gateway invoke URL).
@@ -156,6 +169,9 @@ pub struct EmulateArgs {
     /// Paths to send on.
     #[arg(long, value_enum, value_delimiter = ',', default_values_t = [PathArg::Batch, PathArg::Stream])]
     pub paths: Vec<PathArg>,
+    /// API of the stream path.
+    #[arg(long, value_enum, default_value_t = StreamApiArg::Proxy)]
+    pub stream_api: StreamApiArg,
     /// Seed: the same seed sends the same posts in the same order.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
@@ -178,6 +194,8 @@ pub struct SinkArgs {
     /// Write what is on the topics now and exit, instead of following them.
     #[arg(long)]
     pub once: bool,
+    #[command(flatten)]
+    pub metrics: MetricsArgs,
 }
 
 #[derive(Debug, Args)]
@@ -186,6 +204,93 @@ pub struct BatchArgs {
     /// overwrite per table), instead of merging only what is new.
     #[arg(long)]
     pub full_refresh: bool,
+    /// Run the work on the cluster whose scheduler is at df://HOST:PORT (see `pinpipe cluster`)
+    /// [default: in this process].
+    #[arg(long, value_name = "df://HOST:PORT")]
+    pub cluster: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClusterCommand {
+    /// Start a scheduler: it plans the jobs of `pinpipe batch --cluster` and hands their tasks
+    /// to executors.
+    Scheduler(ClusterSchedulerArgs),
+    /// Start an executor: it runs the tasks its scheduler gives it.
+    Executor(ClusterExecutorArgs),
+    /// Show a scheduler's executors, with the tasks each completed, and its jobs.
+    Status(ClusterStatusArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ClusterSchedulerArgs {
+    /// Address to listen on (gRPC for executors and clients, /pinpipe/status, /metrics).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:50050")]
+    pub listen: SocketAddr,
+    /// Host name or IP address executors reach it at (needed when listening on 0.0.0.0)
+    /// [default: the listen address].
+    #[arg(long, value_name = "HOST")]
+    pub advertise: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ClusterExecutorArgs {
+    /// The scheduler to register with.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub scheduler: String,
+    /// Address of the executor's Arrow Flight service (shuffle data, results); port 0 picks a
+    /// free one.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:50051")]
+    pub listen: SocketAddr,
+    /// Port of its gRPC service, where the scheduler launches tasks [default: the listen port
+    /// + 1].
+    #[arg(long, value_name = "PORT")]
+    pub grpc_port: Option<u16>,
+    /// Host name or IP address the scheduler, other executors and clients reach it at
+    /// [default: the address the scheduler sees it connect from].
+    #[arg(long, value_name = "HOST")]
+    pub advertise: Option<String>,
+    /// Tasks it runs at once [default: the machine's cores].
+    #[arg(long, value_name = "N")]
+    pub concurrency: Option<usize>,
+    /// Memory its tasks may hold in all, in MiB [default: 70% of the machine's].
+    #[arg(long, value_name = "MIB")]
+    pub memory: Option<u64>,
+    /// Where it keeps shuffle files [default: <data-dir>/executor-<port>].
+    #[arg(long, value_name = "DIR")]
+    pub work_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StatusFormat {
+    Table,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct ClusterStatusArgs {
+    /// The scheduler.
+    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:50050")]
+    pub scheduler: String,
+    /// How to print it.
+    #[arg(long, value_enum, default_value_t = StatusFormat::Table)]
+    pub format: StatusFormat,
+}
+
+/// Where a long-running process without an HTTP server serves `/metrics`.
+#[derive(Debug, Args)]
+pub struct MetricsArgs {
+    /// Serve Prometheus metrics on http://ADDR/metrics (and /health), e.g. 127.0.0.1:9101
+    /// [default: not served; `[metrics] listen` in the config file].
+    #[arg(long = "metrics-listen", value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
+}
+
+impl MetricsArgs {
+    fn overrides(&self, root: &mut Map<String, Value>) {
+        if let Some(listen) = self.listen {
+            root.insert("metrics".into(), json!({ "listen": listen.to_string() }));
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -199,6 +304,8 @@ pub struct StreamArgs {
     /// Write what is on the streams now and exit, instead of following them.
     #[arg(long)]
     pub once: bool,
+    #[command(flatten)]
+    pub metrics: MetricsArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -261,6 +368,8 @@ pub struct ScheduleArgs {
     /// No interval starting before this runs, e.g. 2024-01-01 (UTC).
     #[arg(long, value_name = "DATE")]
     pub start_date: Option<String>,
+    #[command(flatten)]
+    pub metrics: MetricsArgs,
 }
 
 #[derive(Debug, Args)]
@@ -536,9 +645,19 @@ impl Cli {
                     args.max_records.map(|n| json!(n)),
                 );
                 root.insert("stream".into(), Value::Object(stream));
+                args.metrics.overrides(&mut root);
             }
-            Command::Batch(args) if args.full_refresh => {
-                root.insert("batch".into(), json!({ "full_refresh": true }));
+            Command::Batch(args) => {
+                let mut batch = Map::new();
+                if args.full_refresh {
+                    batch.insert("full_refresh".into(), json!(true));
+                }
+                put(
+                    &mut batch,
+                    "cluster",
+                    args.cluster.as_ref().map(|c| json!(c)),
+                );
+                root.insert("batch".into(), Value::Object(batch));
             }
             Command::Sink(args) => {
                 let mut sink = Map::new();
@@ -549,6 +668,7 @@ impl Cli {
                     args.rotate_interval.as_ref().map(|d| json!(d)),
                 );
                 root.insert("sink".into(), Value::Object(sink));
+                args.metrics.overrides(&mut root);
             }
             Command::Schedule(args) => {
                 let mut schedule = args.retry.overrides();
@@ -560,6 +680,7 @@ impl Cli {
                     args.start_date.as_ref().map(|v| json!(v)),
                 );
                 root.insert("schedule".into(), Value::Object(schedule));
+                args.metrics.overrides(&mut root);
             }
             Command::Runs(RunsCommand::Trigger(retry)) => {
                 root.insert("schedule".into(), Value::Object(retry.overrides()));

@@ -13,7 +13,6 @@ use crate::cli::Cli;
 use crate::settings::Settings;
 
 fn main() -> std::process::ExitCode {
-    restore_sigpipe();
     let cli = Cli::parse();
     let settings = match Settings::load(cli.global.config.as_deref(), cli.overrides()) {
         Ok(settings) => settings,
@@ -24,8 +23,17 @@ fn main() -> std::process::ExitCode {
     };
     let servers_log = matches!(
         cli.command,
-        cli::Command::Serve(_) | cli::Command::Sink(_) | cli::Command::Stream(_)
+        cli::Command::Serve(_)
+            | cli::Command::Sink(_)
+            | cli::Command::Stream(_)
+            | cli::Command::Cluster(
+                cli::ClusterCommand::Scheduler(_) | cli::ClusterCommand::Executor(_)
+            )
     );
+    let long_running = servers_log || matches!(cli.command, cli::Command::Schedule(_));
+    if !long_running {
+        restore_sigpipe();
+    }
     let default_log = if servers_log { "info" } else { "warn" };
     init_logging(settings.log.as_deref().unwrap_or(default_log));
     if matches!(
@@ -70,7 +78,9 @@ fn init_logging(filter: &str) {
 }
 
 /// Ends quietly when the reader of stdout goes away (`pinpipe batch | head`), as Unix tools do,
-/// instead of failing on the next write: Rust ignores SIGPIPE by default.
+/// instead of failing on the next write: Rust ignores SIGPIPE by default. Only for commands that
+/// print their work: a server keeps ignoring it, since a SIGPIPE from one closed connection of a
+/// library (a Ballista executor's, say) would kill the whole process.
 fn restore_sigpipe() {
     #[cfg(unix)]
     // SAFETY: setting a signal's disposition to the default at the start of `main`, before any

@@ -49,6 +49,8 @@ pub struct Settings {
     pub stream: StreamSettings,
     /// The scheduler (`pinpipe schedule`, `pinpipe runs`, `pinpipe airflow-dag`).
     pub schedule: ScheduleSettings,
+    /// `/metrics` of the processes without an HTTP server of their own.
+    pub metrics: MetricsSettings,
     /// Log filter (`info`, `pinpipe_lake=debug`, ...); `RUST_LOG` wins when set. Default: `info`
     /// for the servers (`serve`, `sink`), `warn` for commands that print their own progress.
     pub log: Option<String>,
@@ -70,6 +72,7 @@ impl Default for Settings {
             batch: BatchSettings::default(),
             stream: StreamSettings::default(),
             schedule: ScheduleSettings::default(),
+            metrics: MetricsSettings::default(),
             log: None,
         }
     }
@@ -154,6 +157,15 @@ impl Default for SinkSettings {
     }
 }
 
+/// Where `pinpipe sink`, `stream` and `schedule` serve `/metrics` (`pinpipe serve` serves it on
+/// the gateway's port).
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsSettings {
+    /// Address to serve `/metrics` and `/health` on (`--metrics-listen`); unset: not served.
+    pub listen: Option<std::net::SocketAddr>,
+}
+
 /// Settings of the stream job.
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
@@ -188,6 +200,12 @@ pub struct BatchSettings {
     pub max_record_bytes: usize,
     /// Read every raw object again and replace the tables' rows (`--full-refresh`).
     pub full_refresh: bool,
+    /// Run the work on the cluster whose scheduler is at `df://host:port` (`--cluster`);
+    /// unset: in this process.
+    pub cluster: Option<String>,
+    /// On a cluster, bytes of raw objects one task of the first stage reads, about; unset: the
+    /// input over twice the cluster's task slots, at most 128 MiB.
+    pub cluster_task_bytes: Option<u64>,
 }
 
 impl Default for BatchSettings {
@@ -198,6 +216,8 @@ impl Default for BatchSettings {
             max_piece_bytes: batch.read_limits.max_piece_bytes,
             max_record_bytes: batch.read_limits.max_record_bytes,
             full_refresh: batch.full_refresh,
+            cluster: None,
+            cluster_task_bytes: None,
         }
     }
 }
@@ -411,6 +431,25 @@ mod tests {
             assert_eq!(schedule.retry_delay, "30s");
             assert_eq!(schedule.name, "pinpipe_batch");
             assert_eq!(schedule.start_date, None);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn the_batch_cluster_comes_from_every_layer() {
+        figment::Jail::expect_with(|jail| {
+            let cluster = |settings: Settings| settings.batch.cluster;
+            let none = Settings::load(None, serde_json::json!({})).expect("loads");
+            assert_eq!(cluster(none), None, "in this process unless configured");
+            jail.create_file("pinpipe.toml", "[batch]\ncluster = \"df://file:50050\"\n")?;
+            let settings = Settings::load(None, serde_json::json!({})).expect("loads");
+            assert_eq!(cluster(settings).as_deref(), Some("df://file:50050"));
+            jail.set_env("PINPIPE_BATCH__CLUSTER", "df://env:50050");
+            let settings = Settings::load(None, serde_json::json!({})).expect("loads");
+            assert_eq!(cluster(settings).as_deref(), Some("df://env:50050"));
+            let flags = serde_json::json!({"batch": {"cluster": "df://flag:50050"}});
+            let settings = Settings::load(None, flags).expect("loads");
+            assert_eq!(cluster(settings).as_deref(), Some("df://flag:50050"));
             Ok(())
         });
     }

@@ -1,11 +1,19 @@
-//! `pinpipe batch`: raw → Delta tables → the nine analyses → results and report.
+//! `pinpipe batch`: raw → Delta tables → the nine analyses → results and report, in this
+//! process or, with `--cluster df://HOST:PORT`, on a cluster (`pinpipe cluster`).
+
+use std::collections::HashMap;
+use std::sync::Mutex;
 
 use anyhow::{Context, Result};
-use pinpipe_lake::{BatchOptions, BatchReport, Lake, run_analyses, run_batch, write_report};
-use pinpipe_telemetry::{Event, listen};
+use pinpipe_cluster::{ClusterOptions, SchedulerAddress};
+use pinpipe_lake::{
+    AnalysisResult, BatchOptions, BatchReport, Lake, run_analyses, run_batch, write_report,
+};
+use pinpipe_telemetry::cluster::JobProgress;
+use pinpipe_telemetry::{Event, Listener, listen};
 
 use super::open_lake;
-use crate::output::{bar, print_analyses, table};
+use crate::output::{bar, print_analyses, spinner, table};
 use crate::settings::Settings;
 
 pub async fn run(settings: &Settings) -> Result<()> {
@@ -15,11 +23,16 @@ pub async fn run(settings: &Settings) -> Result<()> {
 
 /// The batch job and the analyses on an open lake; shared with `pinpipe demo`.
 pub async fn run_on(lake: &Lake, settings: &Settings) -> Result<()> {
-    let report = clean(lake, settings).await?;
+    let cluster: Option<SchedulerAddress> = match &settings.batch.cluster {
+        Some(address) => Some(address.parse()?),
+        None => None,
+    };
+    let report = match &cluster {
+        Some(scheduler) => clean_on_cluster(scheduler, lake, settings).await?,
+        None => clean(lake, settings).await?,
+    };
     print_batch_report(&report);
-    let results = run_analyses(lake, &BatchOptions::default().tables_dir)
-        .await
-        .context("the analyses failed")?;
+    let results = analyses(lake, cluster.as_ref()).await?;
     print_analyses(&results);
     let report_path = write_report(lake, &BatchOptions::default().tables_dir, &results)
         .await
@@ -29,6 +42,73 @@ pub async fn run_on(lake: &Lake, settings: &Settings) -> Result<()> {
         loc = lake.location()
     );
     Ok(())
+}
+
+/// The nine analyses, in this process or on the cluster (with a line of its progress).
+async fn analyses(lake: &Lake, cluster: Option<&SchedulerAddress>) -> Result<Vec<AnalysisResult>> {
+    let tables_dir = BatchOptions::default().tables_dir;
+    let Some(scheduler) = cluster else {
+        return run_analyses(lake, &tables_dir)
+            .await
+            .context("the analyses failed");
+    };
+    let progress = spinner("analyses");
+    let shown = progress.clone();
+    let _listener = listen(move |event| {
+        if let Event::JobProgress(job) = event {
+            shown.set_message(job.line());
+        }
+    });
+    let results = pinpipe_cluster::run_analyses(scheduler, lake, &tables_dir)
+        .await
+        .context("the analyses failed on the cluster")?;
+    progress.finish_and_clear();
+    Ok(results)
+}
+
+/// Runs the batch job on the cluster with a progress bar over its tasks (of the three table
+/// jobs) and its stages, fed by the jobs' events.
+async fn clean_on_cluster(
+    scheduler: &SchedulerAddress,
+    lake: &Lake,
+    settings: &Settings,
+) -> Result<BatchReport> {
+    let options = settings.batch_options();
+    let progress = bar(0, "cluster");
+    progress.set_message("tasks, planning");
+    let shown = progress.clone();
+    let jobs: Mutex<HashMap<String, JobProgress>> = Mutex::default();
+    let _listener: Listener = listen(move |event| match event {
+        Event::JobProgress(job) => {
+            let Ok(mut jobs) = jobs.lock() else {
+                return;
+            };
+            jobs.insert(job.job.clone(), job.clone());
+            let planned: u64 = jobs.values().filter_map(|j| j.tasks_planned).sum();
+            let done: u64 = jobs
+                .values()
+                .map(|j| j.tasks_done.min(j.tasks_planned.unwrap_or(u64::MAX)))
+                .sum();
+            let stages: usize = jobs.values().map(|j| j.stages).sum();
+            let stages_done: usize = jobs.values().map(|j| j.stages_done).sum();
+            shown.set_length(planned);
+            shown.set_position(done);
+            shown.set_message(format!("tasks, stages {stages_done}/{stages}"));
+        }
+        Event::ObjectSkipped(skipped) => {
+            shown.suspend(|| eprintln!("skipped {}: {}", skipped.path, skipped.reason));
+        }
+        _ => {}
+    });
+    let cluster = ClusterOptions {
+        scheduler: scheduler.clone(),
+        task_bytes: settings.batch.cluster_task_bytes,
+    };
+    let report = pinpipe_cluster::run_batch(&cluster, lake, &options)
+        .await
+        .with_context(|| format!("the batch job failed on the cluster at {scheduler}"))?;
+    progress.finish_and_clear();
+    Ok(report)
 }
 
 /// Runs the batch job with a progress bar over the raw objects, fed by the job's events.

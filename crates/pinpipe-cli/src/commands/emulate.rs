@@ -2,11 +2,12 @@
 
 use anyhow::{Context, Result};
 use pinpipe_source::{
-    EmulatorConfig, EmulatorProgress, EmulatorSummary, Paths, SourceDb, emulate_until, redact_url,
+    EmulatorConfig, EmulatorProgress, EmulatorSummary, Paths, SourceDb, StreamApi, emulate_until,
+    redact_url,
 };
 
 use super::interrupted;
-use crate::cli::{EmulateArgs, PathArg};
+use crate::cli::{EmulateArgs, PathArg, StreamApiArg};
 use crate::output::{bar, spinner};
 use crate::settings::Settings;
 
@@ -22,6 +23,10 @@ pub async fn run(settings: &Settings, args: &EmulateArgs) -> Result<()> {
         count: (!args.forever).then_some(args.count),
         rate: args.rate,
         paths: paths(&args.paths),
+        stream_api: match args.stream_api {
+            StreamApiArg::Proxy => StreamApi::Proxy,
+            StreamApiArg::Kinesis => StreamApi::Kinesis,
+        },
         seed: args.seed,
         topic_prefix: settings.topic_prefix.clone(),
         api_key: args.api_key.clone(),

@@ -6,6 +6,7 @@ mod bench;
 mod bench_soak;
 mod bench_stream;
 mod bus;
+mod cluster;
 mod demo;
 mod emulate;
 mod inspect;
@@ -39,6 +40,7 @@ pub async fn run(command: Command, settings: Settings) -> Result<()> {
         Command::Emulate(args) => emulate::run(&settings, &args).await,
         Command::Sink(args) => sink::run(&settings, args.once).await,
         Command::Batch(_) => batch::run(&settings).await,
+        Command::Cluster(command) => cluster::run(&settings, command).await,
         Command::Stream(args) => stream::run(&settings, args.once).await,
         Command::Lake(command) => lake::run(&settings, command).await,
         Command::Query(args) => query::run(&settings, &args).await,
@@ -72,6 +74,26 @@ pub fn open_lake(settings: &Settings) -> Result<Lake> {
     let location = settings.lake_location();
     let options: HashMap<String, String> = settings.storage_options.clone();
     Lake::open(&location, options).with_context(|| format!("cannot open the lake at {location}"))
+}
+
+/// Serves `/metrics` (and `/health`) on `[metrics] listen`, when set, for as long as the process
+/// runs: what `pinpipe sink`, `stream` and `schedule` have instead of the gateway's port.
+pub async fn serve_metrics(settings: &Settings) -> Result<()> {
+    let Some(address) = settings.metrics.listen else {
+        return Ok(());
+    };
+    let listener = tokio::net::TcpListener::bind(address)
+        .await
+        .with_context(|| format!("cannot serve metrics on {address}"))?;
+    let address = listener.local_addr()?;
+    tracing::info!(%address, "serving /metrics");
+    eprintln!("metrics on http://{address}/metrics");
+    tokio::spawn(async move {
+        if let Err(error) = pinpipe_telemetry::serve_metrics(listener, interrupted()).await {
+            tracing::warn!(%error, "the metrics server stopped");
+        }
+    });
+    Ok(())
 }
 
 /// Resolves when the user presses Ctrl-C (or the process gets SIGTERM).

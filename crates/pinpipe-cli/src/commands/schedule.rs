@@ -11,6 +11,7 @@ use super::{interrupted, open_lake};
 use crate::settings::{Settings, parse_duration};
 
 pub async fn run(settings: &Settings) -> Result<()> {
+    super::serve_metrics(settings).await?;
     let scheduler = open(settings)?;
     let _printing = print_events();
     let schedule = scheduler.schedule();

@@ -10,6 +10,7 @@ use crate::output::spinner;
 use crate::settings::Settings;
 
 pub async fn run(settings: &Settings, once: bool) -> Result<()> {
+    super::serve_metrics(settings).await?;
     let bus = Bus::open(settings).await?;
     ensure_defaults(bus.topics.as_ref(), bus.streams.as_ref(), &settings.gateway).await?;
     let lake = open_lake(settings)?;
