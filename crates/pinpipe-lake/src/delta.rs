@@ -1,13 +1,15 @@
 //! Writing cleaned rows and rejects into the lake's Delta tables, idempotently.
 //!
 //! - [`ensure_table`] creates a table with its SPEC §5 schema (standard protocol: reader 1, writer 2).
-//! - [`keep_last`] keeps the last copy of each key, in arrival order.
+//! - [`keep_last`] keeps the last copy of each key, in arrival order ([`last_copies`]).
 //! - [`upsert`] merges rows on `ind`: a matched row is replaced, a new key inserted. Merging the same
 //!   rows twice leaves the same table.
 //! - [`insert_rejects`] adds rejects to the quarantine table unless a row with the same
 //!   (`source`, `position`) is there: reading the same record twice never duplicates it.
 //!
 //! - [`commit_transactions`] commits application transactions (a stream job's positions) alone.
+//! - [`commit_files`] commits data files written beforehand ([`data_file_properties`]), adding
+//!   them to the table or replacing every file it had, in one commit.
 //! - [`reload_for_retry`]: after a commit lost to another writer, reloads the table for another try.
 //!
 //! The batch job uses these for `tables/*`; the stream job uses them for `stream/*`, passing
@@ -30,11 +32,13 @@ use deltalake::arrow::compute::{concat_batches, take_record_batch};
 use deltalake::arrow::datatypes::{Int64Type, SchemaRef};
 use deltalake::datafusion::common::Column;
 use deltalake::datafusion::prelude::{Expr, SessionContext, col};
-use deltalake::kernel::Action;
 use deltalake::kernel::StructType;
 use deltalake::kernel::engine::arrow_conversion::TryFromArrow;
 use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
+use deltalake::kernel::{Action, Add};
 use deltalake::operations::create::CreateBuilder;
+use deltalake::parquet::basic::Compression;
+use deltalake::parquet::file::properties::WriterProperties;
 use deltalake::protocol::{DeltaOperation, OutputMode, SaveMode};
 use deltalake::writer::{DeltaWriter, RecordBatchWriter};
 use deltalake::{DeltaTable, DeltaTableError};
@@ -156,20 +160,27 @@ pub fn keep_last(schema: &SchemaRef, batches: &[RecordBatch]) -> Result<RecordBa
     if keys.null_count() > 0 {
         return Err(LakeError::Internal("column ind holds nulls".into()));
     }
+    let last = last_copies(keys.values())?;
+    if last.len() == all.num_rows() {
+        return Ok(all);
+    }
+    Ok(take_record_batch(&all, &UInt32Array::from(last))?)
+}
+
+/// Where the last copy of each key of `keys` (in arrival order) is, in the order of those last
+/// copies: the rows [`keep_last`] keeps.
+pub fn last_copies(keys: &[i64]) -> Result<Vec<u32>> {
     let mut seen = HashSet::with_capacity(keys.len());
     let mut last: Vec<u32> = Vec::with_capacity(keys.len());
-    for i in (0..keys.len()).rev() {
-        if seen.insert(keys.value(i)) {
+    for (i, key) in keys.iter().enumerate().rev() {
+        if seen.insert(*key) {
             let i =
                 u32::try_from(i).map_err(|_| LakeError::Internal("batch over 4G rows".into()))?;
             last.push(i);
         }
     }
-    if last.len() == all.num_rows() {
-        return Ok(all);
-    }
     last.reverse();
-    Ok(take_record_batch(&all, &UInt32Array::from(last))?)
+    Ok(last)
 }
 
 fn qualified(relation: &str, name: &str) -> Expr {
@@ -311,6 +322,61 @@ pub async fn append_rows(
         path: path.to_owned(),
         version,
     })
+}
+
+/// Rows per Parquet row group of a data file: bounds the memory of a file being written.
+const ROW_GROUP_ROWS: usize = 64 * 1024;
+
+/// The Parquet settings of the data files the batch job writes (Snappy, row groups of at most
+/// 64 Ki rows), whichever process writes them.
+pub fn data_file_properties() -> WriterProperties {
+    WriterProperties::builder()
+        .set_compression(Compression::SNAPPY)
+        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+        .build()
+}
+
+/// Commits `adds`, data files written into `table`'s folder and not yet part of it, in one commit
+/// made on the version `table` holds (it fails if the table moved on, see
+/// [`LakeError::is_commit_conflict`]). With `replace`, the commit also removes every file the
+/// table had (an overwrite); otherwise it appends. `None` when there is nothing to add or remove.
+pub async fn commit_files(
+    table: &DeltaTable,
+    path: &str,
+    adds: Vec<Add>,
+    replace: bool,
+) -> Result<Option<Commit>> {
+    let snapshot = table.snapshot()?;
+    let mut actions: Vec<Action> = adds.into_iter().map(Action::Add).collect();
+    if replace {
+        actions.extend(
+            snapshot
+                .log_data()
+                .iter()
+                .map(|file| Action::Remove(file.remove_action(true))),
+        );
+    }
+    if actions.is_empty() {
+        return Ok(None);
+    }
+    let mode = if replace {
+        SaveMode::Overwrite
+    } else {
+        SaveMode::Append
+    };
+    let operation = DeltaOperation::Write {
+        mode,
+        partition_by: None,
+        predicate: None,
+    };
+    let committed = CommitBuilder::from(CommitProperties::default().with_max_retries(0))
+        .with_actions(actions)
+        .build(Some(snapshot), table.log_store(), operation)
+        .await?;
+    Ok(Some(Commit {
+        path: path.to_owned(),
+        version: committed.version(),
+    }))
 }
 
 /// The keys (`ind`) of every row of `table`.

@@ -202,9 +202,56 @@ impl Lake {
         &self.storage_options
     }
 
+    /// The storage options another process needs to reach this lake as this one does (a
+    /// cluster's executors): the configured ones and, for S3, the standard `AWS_*` variables of
+    /// this process's environment that are not configured — what object_store reads from the
+    /// environment here. Paths to local files (`AWS_PROFILE`, `AWS_CONFIG_FILE`,
+    /// `AWS_SHARED_CREDENTIALS_FILE`, `AWS_WEB_IDENTITY_TOKEN_FILE`) are left out: they mean
+    /// nothing elsewhere, so credentials the AWS SDK only finds through them must be configured.
+    pub fn portable_storage_options(&self) -> HashMap<String, String> {
+        const LOCAL: [&str; 4] = [
+            "AWS_PROFILE",
+            "AWS_CONFIG_FILE",
+            "AWS_SHARED_CREDENTIALS_FILE",
+            "AWS_WEB_IDENTITY_TOKEN_FILE",
+        ];
+        let mut options = self.storage_options.clone();
+        if is_s3(&self.root) {
+            for (key, value) in std::env::vars() {
+                let Some(short) = key.strip_prefix("AWS_") else {
+                    continue;
+                };
+                let configured = options
+                    .keys()
+                    .any(|k| k.eq_ignore_ascii_case(&key) || k.eq_ignore_ascii_case(short));
+                if !LOCAL.contains(&key.as_str()) && !configured {
+                    options.insert(key, value);
+                }
+            }
+        }
+        options
+    }
+
     /// An object store rooted at the lake root: `raw/topics/…` addresses the raw layout.
     pub fn store(&self) -> Arc<dyn ObjectStore> {
         Arc::clone(&self.store)
+    }
+
+    /// For a lake on an object store (S3): the URL of its bucket (`s3://bucket/`) and a store
+    /// rooted there, with the lake's storage options — what an engine that addresses files by
+    /// full URL (DataFusion's object store registry) needs. `None` for a local lake.
+    pub fn bucket_store(&self) -> Result<Option<(Url, Arc<dyn ObjectStore>)>> {
+        if self.root.scheme() == "file" {
+            return Ok(None);
+        }
+        let mut bucket = self.root.clone();
+        bucket.set_path("/");
+        let store =
+            store_for(&bucket, &self.storage_options).map_err(|reason| LakeError::Location {
+                location: self.location.clone(),
+                reason,
+            })?;
+        Ok(Some((bucket, store)))
     }
 
     /// The URI delta-rs opens for the table at `path` below the root (e.g. `tables/pin`).

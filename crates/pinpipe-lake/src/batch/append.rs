@@ -18,22 +18,15 @@ use deltalake::DeltaTable;
 use deltalake::arrow::array::{AsArray, BooleanArray, RecordBatch};
 use deltalake::arrow::compute::filter_record_batch;
 use deltalake::arrow::datatypes::Int64Type;
-use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
-use deltalake::kernel::{Action, Add};
+use deltalake::kernel::Add;
 use deltalake::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use deltalake::parquet::basic::Compression;
-use deltalake::parquet::file::properties::WriterProperties;
-use deltalake::protocol::{DeltaOperation, SaveMode};
 use deltalake::writer::{DeltaWriter, RecordBatchWriter};
 use object_store::ObjectStoreExt;
 use object_store::path::Path;
 
 use super::Written;
-use crate::delta::Commit;
+use crate::delta::{commit_files, data_file_properties};
 use crate::error::{LakeError, Result};
-
-/// Rows per Parquet row group: bounds the memory of the file being written.
-const ROW_GROUP_ROWS: usize = 64 * 1024;
 
 /// Where the last copy of a key is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -69,11 +62,8 @@ impl AppendWriter {
         budget: usize,
         overwrite: bool,
     ) -> Result<Self> {
-        let properties = WriterProperties::builder()
-            .set_compression(Compression::SNAPPY)
-            .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
-            .build();
-        let writer = RecordBatchWriter::for_table(&table)?.with_writer_properties(properties);
+        let writer =
+            RecordBatchWriter::for_table(&table)?.with_writer_properties(data_file_properties());
         Ok(Self {
             table,
             path: path.to_owned(),
@@ -161,38 +151,12 @@ impl AppendWriter {
             self.rewrite(file, rows).await?;
         }
         let adds: Vec<Add> = self.files.into_iter().flatten().collect();
-        let snapshot = self.table.snapshot()?;
-        let mut actions: Vec<Action> = adds.into_iter().map(Action::Add).collect();
-        if self.overwrite {
-            actions.extend(
-                snapshot
-                    .log_data()
-                    .iter()
-                    .map(|file| Action::Remove(file.remove_action(true))),
-            );
-        }
-        if actions.is_empty() {
+        let Some(commit) = commit_files(&self.table, &self.path, adds, self.overwrite).await?
+        else {
             return Ok(None);
-        }
-        let mode = if self.overwrite {
-            SaveMode::Overwrite
-        } else {
-            SaveMode::Append
         };
-        let operation = DeltaOperation::Write {
-            mode,
-            partition_by: None,
-            predicate: None,
-        };
-        let committed = CommitBuilder::from(CommitProperties::default().with_max_retries(0))
-            .with_actions(actions)
-            .build(Some(snapshot), self.table.log_store(), operation)
-            .await?;
         Ok(Some(Written {
-            commit: Commit {
-                path: self.path,
-                version: committed.version(),
-            },
+            commit,
             inserted: self.index.len(),
             updated: 0,
             duration: self.started.elapsed(),

@@ -32,6 +32,10 @@
 //! inserted twice. If a table is missing while the manifest remembers objects for it (deleted by
 //! hand), its objects are all read again. A run with nothing new writes no Delta version.
 //!
+//! [`plan`] (open the tables, list what is new) is the first step of every run, whichever engine
+//! runs the rest: [`run_batch`] here, or a Ballista cluster (crate `pinpipe-cluster`), which
+//! reads and cleans with the same [`cleaned`] stream and commits with [`delta::commit_files`].
+//!
 //! Run one batch job per lake at a time (`pinpipe schedule` takes a lease for it): a concurrent run
 //! cannot corrupt a table (Delta commits are atomic), and a commit that finds the table moved on
 //! fails the run with a commit conflict rather than guess; the next run picks up the objects.
@@ -39,6 +43,8 @@
 mod append;
 mod merge;
 mod pipeline;
+
+pub use pipeline::{Cleaned, cleaned};
 
 use std::time::{Duration, Instant};
 
@@ -179,12 +185,42 @@ impl BatchReport {
     }
 }
 
-/// Runs the batch job on `lake` (see the module documentation). Progress is emitted as
-/// [`pinpipe_telemetry`] events.
-pub async fn run_batch(lake: &Lake, opts: &BatchOptions) -> Result<BatchReport> {
+/// What a batch run starts from, whichever engine runs it (this process, or a cluster with
+/// `pinpipe batch --cluster`): the tables opened (created if missing), and per table the raw
+/// objects to read — new or changed since the manifest last recorded them, all of them after a
+/// full refresh or when the table or the quarantine was missing.
+pub struct Planned {
+    /// The manifest as loaded, with what is read again forgotten.
+    pub manifest: Manifest,
+    /// Where the manifest is saved.
+    pub manifest_path: String,
+    /// The quarantine table.
+    pub quarantine: DeltaTable,
+    /// Commits made while planning (tables created).
+    pub commits: Vec<Commit>,
+    /// Per table, in the order pin, geo, user.
+    pub tables: Vec<PlannedTable>,
+    /// Raw objects found with a name following the layout.
+    pub objects_listed: usize,
+    /// Objects skipped because their names do not follow the layout.
+    pub objects_ignored: usize,
+}
+
+/// One table of a [`Planned`] run.
+pub struct PlannedTable {
+    /// The table.
+    pub table: Table,
+    /// Its Delta table.
+    pub clean: DeltaTable,
+    /// The raw objects to read, in arrival order.
+    pub objects: Vec<RawObject>,
+}
+
+/// Opens the lake's tables and lists what a batch run must read (see [`Planned`]); emits
+/// [`ObjectSkipped`] for objects off the layout and [`ObjectsPlanned`] per table.
+pub async fn plan(lake: &Lake, opts: &BatchOptions) -> Result<Planned> {
     opts.validate()?;
     lake.check().await?;
-    let started = Instant::now();
     let manifest_path = manifest_path(&opts.tables_dir);
     let mut manifest = Manifest::load(&lake.store(), &manifest_path).await?;
     let (quarantine, quarantine_created) = delta::ensure_quarantine(lake).await?;
@@ -203,22 +239,14 @@ pub async fn run_batch(lake: &Lake, opts: &BatchOptions) -> Result<BatchReport> 
             manifest.forget(table);
         }
     }
-    let mut run = Run {
-        lake,
-        opts,
-        manifest,
-        manifest_path,
-        quarantine,
-        commits,
-    };
     let mut tables = Vec::with_capacity(Table::ALL.len());
     let mut objects_listed = 0;
     let mut objects_ignored = 0;
     for table in Table::ALL {
         let (clean, created) = delta::ensure_clean_table(lake, &opts.tables_dir, table).await?;
         if let Some(commit) = created {
-            run.commits.push(commit);
-            if run.manifest.forget(table) {
+            commits.push(commit);
+            if manifest.forget(table) {
                 tracing::warn!(table = %table, "cleaned table was missing; reading all its raw objects again");
             }
         }
@@ -233,16 +261,59 @@ pub async fn run_batch(lake: &Lake, opts: &BatchOptions) -> Result<BatchReport> 
             }
             .emit();
         }
-        let new: Vec<RawObject> = objects
+        let objects: Vec<RawObject> = objects
             .into_iter()
-            .filter(|o| !run.manifest.contains(table, o))
+            .filter(|o| !manifest.contains(table, o))
             .collect();
-        tables.push(run.table(table, clean, new).await?);
+        ObjectsPlanned {
+            table: table.name(),
+            objects: objects.len(),
+            bytes: objects.iter().map(|o| o.size).sum(),
+        }
+        .emit();
+        tables.push(PlannedTable {
+            table,
+            clean,
+            objects,
+        });
+    }
+    Ok(Planned {
+        manifest,
+        manifest_path,
+        quarantine,
+        commits,
+        tables,
+        objects_listed,
+        objects_ignored,
+    })
+}
+
+/// Runs the batch job on `lake` (see the module documentation). Progress is emitted as
+/// [`pinpipe_telemetry`] events.
+pub async fn run_batch(lake: &Lake, opts: &BatchOptions) -> Result<BatchReport> {
+    let started = Instant::now();
+    let planned = plan(lake, opts).await?;
+    let mut run = Run {
+        lake,
+        opts,
+        manifest: planned.manifest,
+        manifest_path: planned.manifest_path,
+        quarantine: planned.quarantine,
+        commits: planned.commits,
+    };
+    let mut tables = Vec::with_capacity(planned.tables.len());
+    for planned_table in planned.tables {
+        let PlannedTable {
+            table,
+            clean,
+            objects,
+        } = planned_table;
+        tables.push(run.table(table, clean, objects).await?);
     }
     Ok(BatchReport {
-        objects_listed,
+        objects_listed: planned.objects_listed,
         objects_read: tables.iter().map(|t| t.objects_read).sum(),
-        objects_ignored,
+        objects_ignored: planned.objects_ignored,
         records_read: tables.iter().map(|t| t.records_read).sum(),
         tables,
         commits: run.commits,
@@ -295,12 +366,6 @@ impl Run<'_> {
             rejected: 0,
             quarantined: 0,
         };
-        ObjectsPlanned {
-            table: table.name(),
-            objects: objects.len(),
-            bytes: objects.iter().map(|o| o.size).sum(),
-        }
-        .emit();
         if objects.is_empty() {
             return Ok(report);
         }

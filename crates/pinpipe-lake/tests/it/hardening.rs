@@ -132,10 +132,10 @@ async fn records_put_into_a_deleted_stream_are_refused_not_lost() -> TestResult 
         .bus
         .put_records(
             &stream(Table::Pin),
-            vec![PutRecord {
-                data: pin(2, "into the void").into_bytes(),
-                partition_key: "2".to_owned(),
-            }],
+            vec![PutRecord::new(
+                pin(2, "into the void").into_bytes(),
+                "2".to_owned(),
+            )],
         )
         .await;
     assert!(
@@ -226,10 +226,10 @@ async fn a_full_disk_stops_the_sink_and_the_batch_job_and_loses_nothing() -> Tes
             .bus
             .put_records(
                 &stream(Table::Pin),
-                vec![PutRecord {
-                    data: big_pin(i, 20_000).into_bytes(),
-                    partition_key: i.to_string(),
-                }],
+                vec![PutRecord::new(
+                    big_pin(i, 20_000).into_bytes(),
+                    i.to_string(),
+                )],
             )
             .await?
             .remove(0)?;

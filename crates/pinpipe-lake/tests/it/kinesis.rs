@@ -26,10 +26,7 @@ async fn kinesis(endpoint: String) -> TestResult<KinesisBus> {
 async fn put(kinesis: &KinesisBus, stream: &str, records: &[(i64, String)]) -> TestResult {
     let records = records
         .iter()
-        .map(|(key, data)| PutRecord {
-            data: data.clone().into_bytes(),
-            partition_key: key.to_string(),
-        })
+        .map(|(key, data)| PutRecord::new(data.clone().into_bytes(), key.to_string()))
         .collect();
     for outcome in kinesis.put_records(stream, records).await? {
         outcome?;

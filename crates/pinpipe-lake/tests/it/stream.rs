@@ -39,10 +39,7 @@ impl StreamLake {
     pub async fn put(&self, table: Table, records: &[(String, String)]) -> TestResult {
         let records = records
             .iter()
-            .map(|(key, data)| PutRecord {
-                data: data.clone().into_bytes(),
-                partition_key: key.clone(),
-            })
+            .map(|(key, data)| PutRecord::new(data.clone().into_bytes(), key.clone()))
             .collect();
         for outcome in self.bus.put_records(&stream(table), records).await? {
             outcome?;
