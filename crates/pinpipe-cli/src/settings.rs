@@ -206,6 +206,9 @@ pub struct BatchSettings {
     /// On a cluster, bytes of raw objects one task of the first stage reads, about; unset: the
     /// input over twice the cluster's task slots, at most 128 MiB.
     pub cluster_task_bytes: Option<u64>,
+    /// On a cluster, a run fails when its jobs make no progress for this long (an executor lost
+    /// with work no other can finish); nothing is committed then.
+    pub cluster_stall_timeout: String,
 }
 
 impl Default for BatchSettings {
@@ -218,6 +221,7 @@ impl Default for BatchSettings {
             full_refresh: batch.full_refresh,
             cluster: None,
             cluster_task_bytes: None,
+            cluster_stall_timeout: "5m".into(),
         }
     }
 }
@@ -309,6 +313,10 @@ impl Settings {
 
     pub fn stream_trigger(&self) -> Result<Duration> {
         parse_duration(&self.stream.trigger)
+    }
+
+    pub fn cluster_stall_timeout(&self) -> Result<Duration> {
+        parse_duration(&self.batch.cluster_stall_timeout)
     }
 
     /// The batch job's options from `[batch]` and the topic prefix.

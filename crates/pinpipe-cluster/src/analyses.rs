@@ -18,15 +18,15 @@ use pinpipe_lake::delta::table_path;
 use pinpipe_lake::{Lake, LakeError};
 use pinpipe_model::Table;
 
-use crate::address::SchedulerAddress;
 use crate::error::{ClusterError, Result};
+use crate::job::ClusterOptions;
 use crate::options::{self, PinpipeOptions};
 use crate::progress::watching;
 
 /// Runs the nine analyses over the cleaned tables in `tables_dir` on the cluster and writes each
 /// one's CSV to `results/<file>`.
 pub async fn run_analyses(
-    scheduler: &SchedulerAddress,
+    cluster: &ClusterOptions,
     lake: &Lake,
     tables_dir: &str,
 ) -> Result<Vec<AnalysisResult>> {
@@ -43,7 +43,7 @@ pub async fn run_analyses(
         .with_config(config)
         .with_runtime_env(runtime)
         .build()
-        .upgrade_for_ballista(scheduler.grpc_url())?;
+        .upgrade_for_ballista(cluster.scheduler.grpc_url())?;
     let ctx = SessionContext::new_with_state(state);
     for table in Table::ALL {
         let path = table_path(tables_dir, table);
@@ -65,9 +65,13 @@ pub async fn run_analyses(
             .with_schema(table.schema());
         ctx.register_table(table.name(), Arc::new(ListingTable::try_new(listing)?))?;
     }
-    let results = watching(scheduler, &name, &Default::default(), async {
-        sql::run(&ctx).await.map_err(ClusterError::from)
-    })
+    let results = watching(
+        &cluster.scheduler,
+        &name,
+        &Default::default(),
+        cluster.stall_timeout,
+        async { sql::run(&ctx).await.map_err(ClusterError::from) },
+    )
     .await?;
     write_results(lake, &results).await?;
     Ok(results)

@@ -16,6 +16,7 @@ pub type Result<T, E = ClusterError> = std::result::Result<T, E>;
 /// |---|---|
 /// | [`Address`](ClusterError::Address) | fix the `df://host:port` |
 /// | [`NoScheduler`](ClusterError::NoScheduler), [`NoExecutors`](ClusterError::NoExecutors) | start the processes the message names |
+/// | [`Stalled`](ClusterError::Stalled) | see which executors are lost (`pinpipe cluster status`); nothing was committed, run again |
 /// | [`Job`](ClusterError::Job) | read the cause (an executor lost for good, the lake unreachable from executors, …); nothing was committed, run again |
 /// | [`Lake`](ClusterError::Lake) | as the lake's error says (e.g. a commit conflict: run again) |
 /// | [`Start`](ClusterError::Start), [`Io`](ClusterError::Io) | a scheduler or executor could not start (port taken, directory not writable) |
@@ -60,6 +61,20 @@ pub enum ClusterError {
         job: String,
         /// Why, as Ballista reports it.
         source: DataFusionError,
+    },
+    /// The run's jobs made no progress for the stall timeout (an executor lost with work only it
+    /// could finish, say); the client gave up on them.
+    #[error(
+        "the jobs on the cluster at {address} made no progress for {secs} s (no task or stage \
+         finished); nothing was committed: check the executors with `pinpipe cluster status \
+         --scheduler {}:{}` and run the batch again",
+        .address.host, .address.port
+    )]
+    Stalled {
+        /// The scheduler.
+        address: SchedulerAddress,
+        /// The stall timeout, in seconds.
+        secs: u64,
     },
     /// The lake: opening, planning, committing.
     #[error(transparent)]

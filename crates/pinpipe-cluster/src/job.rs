@@ -14,7 +14,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use ballista_core::execution_plans::execute_physical_plan;
 use ballista_core::extension::SessionConfigExt;
@@ -51,6 +51,8 @@ pub struct ClusterOptions {
     /// Bytes one first-stage task reads, about; `None`: [`task_bytes`] (the input over twice the
     /// cluster's task slots, at most [`MAX_TASK_BYTES`](crate::plan::MAX_TASK_BYTES)).
     pub task_bytes: Option<u64>,
+    /// A run fails when its jobs make no progress (no task or stage finishes) for this long.
+    pub stall_timeout: Duration,
 }
 
 /// Runs the batch job on the cluster of `cluster` (see the module documentation). Progress is
@@ -100,6 +102,7 @@ pub async fn run_batch(
         scheduler,
         &prefix,
         &planned_tasks,
+        cluster.stall_timeout,
         futures::future::try_join_all(submitted),
     )
     .await?;

@@ -1,7 +1,8 @@
 //! A client's view of its jobs while they run: [`watching`] polls the scheduler's status and
 //! emits a [`JobProgress`] event whenever one of the client's jobs moves on (stages and tasks
-//! done), which the CLI shows as progress. It is also the client's watchdog: a scheduler that
-//! stops answering for [`SILENCE`] fails the run, rather than leaving it waiting forever.
+//! done), which the CLI shows as progress. It is also the client's watchdog, so that a run never
+//! waits forever: a scheduler that stops answering for [`SILENCE`] fails the run, and so do jobs
+//! that make no progress (no task finishes, no stage ends) for the run's stall timeout.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -20,16 +21,19 @@ const POLL: Duration = Duration::from_millis(500);
 pub const SILENCE: Duration = Duration::from_secs(30);
 
 /// Runs `work` while reporting the progress of the jobs whose names start with `prefix`;
-/// `planned` gives the tasks of the jobs (by name) whose tasks are known in advance.
+/// `planned` gives the tasks of the jobs (by name) whose tasks are known in advance. Fails with
+/// [`ClusterError::Stalled`] when those jobs move on for none of `stall`.
 pub async fn watching<T>(
     scheduler: &SchedulerAddress,
     prefix: &str,
     planned: &HashMap<String, u64>,
+    stall: Duration,
     work: impl Future<Output = Result<T>>,
 ) -> Result<T> {
     let watch = async {
         let mut shown: HashMap<String, JobProgress> = HashMap::new();
         let mut answered = Instant::now();
+        let mut moved = Instant::now();
         loop {
             tokio::time::sleep(POLL).await;
             match fetch_status(scheduler, STATUS_TIMEOUT).await {
@@ -47,7 +51,14 @@ pub async fn watching<T>(
                         if shown.get(&job.id) != Some(&progress) {
                             shown.insert(job.id.clone(), progress.clone());
                             progress.emit();
+                            moved = Instant::now();
                         }
+                    }
+                    if moved.elapsed() >= stall {
+                        return ClusterError::Stalled {
+                            address: scheduler.clone(),
+                            secs: stall.as_secs(),
+                        };
                     }
                 }
                 Err(e) if answered.elapsed() >= SILENCE => {

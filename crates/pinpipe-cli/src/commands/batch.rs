@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use anyhow::{Context, Result};
-use pinpipe_cluster::{ClusterOptions, SchedulerAddress};
+use pinpipe_cluster::ClusterOptions;
 use pinpipe_lake::{
     AnalysisResult, BatchOptions, BatchReport, Lake, run_analyses, run_batch, write_report,
 };
@@ -23,12 +23,16 @@ pub async fn run(settings: &Settings) -> Result<()> {
 
 /// The batch job and the analyses on an open lake; shared with `pinpipe demo`.
 pub async fn run_on(lake: &Lake, settings: &Settings) -> Result<()> {
-    let cluster: Option<SchedulerAddress> = match &settings.batch.cluster {
-        Some(address) => Some(address.parse()?),
+    let cluster: Option<ClusterOptions> = match &settings.batch.cluster {
+        Some(address) => Some(ClusterOptions {
+            scheduler: address.parse()?,
+            task_bytes: settings.batch.cluster_task_bytes,
+            stall_timeout: settings.cluster_stall_timeout()?,
+        }),
         None => None,
     };
     let report = match &cluster {
-        Some(scheduler) => clean_on_cluster(scheduler, lake, settings).await?,
+        Some(cluster) => clean_on_cluster(cluster, lake, settings).await?,
         None => clean(lake, settings).await?,
     };
     print_batch_report(&report);
@@ -45,9 +49,9 @@ pub async fn run_on(lake: &Lake, settings: &Settings) -> Result<()> {
 }
 
 /// The nine analyses, in this process or on the cluster (with a line of its progress).
-async fn analyses(lake: &Lake, cluster: Option<&SchedulerAddress>) -> Result<Vec<AnalysisResult>> {
+async fn analyses(lake: &Lake, cluster: Option<&ClusterOptions>) -> Result<Vec<AnalysisResult>> {
     let tables_dir = BatchOptions::default().tables_dir;
-    let Some(scheduler) = cluster else {
+    let Some(cluster) = cluster else {
         return run_analyses(lake, &tables_dir)
             .await
             .context("the analyses failed");
@@ -59,7 +63,7 @@ async fn analyses(lake: &Lake, cluster: Option<&SchedulerAddress>) -> Result<Vec
             shown.set_message(job.line());
         }
     });
-    let results = pinpipe_cluster::run_analyses(scheduler, lake, &tables_dir)
+    let results = pinpipe_cluster::run_analyses(cluster, lake, &tables_dir)
         .await
         .context("the analyses failed on the cluster")?;
     progress.finish_and_clear();
@@ -69,7 +73,7 @@ async fn analyses(lake: &Lake, cluster: Option<&SchedulerAddress>) -> Result<Vec
 /// Runs the batch job on the cluster with a progress bar over its tasks (of the three table
 /// jobs) and its stages, fed by the jobs' events.
 async fn clean_on_cluster(
-    scheduler: &SchedulerAddress,
+    cluster: &ClusterOptions,
     lake: &Lake,
     settings: &Settings,
 ) -> Result<BatchReport> {
@@ -100,13 +104,14 @@ async fn clean_on_cluster(
         }
         _ => {}
     });
-    let cluster = ClusterOptions {
-        scheduler: scheduler.clone(),
-        task_bytes: settings.batch.cluster_task_bytes,
-    };
-    let report = pinpipe_cluster::run_batch(&cluster, lake, &options)
+    let report = pinpipe_cluster::run_batch(cluster, lake, &options)
         .await
-        .with_context(|| format!("the batch job failed on the cluster at {scheduler}"))?;
+        .with_context(|| {
+            format!(
+                "the batch job failed on the cluster at {}",
+                cluster.scheduler
+            )
+        })?;
     progress.finish_and_clear();
     Ok(report)
 }

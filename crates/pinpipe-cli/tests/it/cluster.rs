@@ -490,6 +490,8 @@ fn an_executor_killed_mid_run_leaves_no_partial_commit() {
     let mut batch = clustered
         .pinpipe()
         .args(["batch", "--cluster", &cluster.address])
+        // A job that waits on the lost executor's work fails the run rather than hang the test.
+        .env("PINPIPE_BATCH__CLUSTER_STALL_TIMEOUT", "60s")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
