@@ -2,12 +2,15 @@
 //! emits a [`JobProgress`] event whenever one of the client's jobs moves on (stages and tasks
 //! done), which the CLI shows as progress. It is also the client's watchdog, so that a run never
 //! waits forever: a scheduler that stops answering for [`SILENCE`] fails the run, and so do jobs
-//! that make no progress (no task finishes, no stage ends) for the run's stall timeout.
+//! that make no progress (no task finishes, no stage ends) for the run's stall timeout. A run
+//! that fails cancels its jobs still on the cluster, so they do not hold executors' task slots.
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::time::{Duration, Instant};
 
+use ballista_core::serde::protobuf::CancelJobParams;
+use ballista_core::serde::protobuf::scheduler_grpc_client::SchedulerGrpcClient;
 use pinpipe_telemetry::cluster::JobProgress;
 
 use crate::address::SchedulerAddress;
@@ -16,6 +19,9 @@ use crate::status::{STATUS_TIMEOUT, fetch_status};
 
 /// How often the status is polled.
 const POLL: Duration = Duration::from_millis(500);
+
+/// How long cancelling a failed run's jobs may take.
+const CANCEL_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How long the scheduler may not answer before the run fails.
 pub const SILENCE: Duration = Duration::from_secs(30);
@@ -74,9 +80,41 @@ pub async fn watching<T>(
             }
         }
     };
-    tokio::select! {
+    let outcome = tokio::select! {
         done = work => done,
         error = watch => Err(error),
+    };
+    if outcome.is_err() {
+        cancel_jobs(scheduler, prefix).await;
+    }
+    outcome
+}
+
+/// Cancels the jobs named `prefix…` that are still queued or running, so that a run which failed
+/// (one of its jobs did, or it stalled) leaves no work holding the executors' task slots. Best
+/// effort, and bounded: the run has already failed for its own reason.
+async fn cancel_jobs(scheduler: &SchedulerAddress, prefix: &str) {
+    let cancel = async {
+        let status = fetch_status(scheduler, STATUS_TIMEOUT).await.ok()?;
+        let mut client = SchedulerGrpcClient::connect(scheduler.grpc_url())
+            .await
+            .ok()?;
+        let live = status.jobs.iter().filter(|job| {
+            job.name.starts_with(prefix) && matches!(job.state.as_str(), "queued" | "running")
+        });
+        for job in live {
+            let request = CancelJobParams {
+                job_id: job.id.clone(),
+            };
+            match client.cancel_job(request).await {
+                Ok(_) => tracing::info!(job = %job.name, "job cancelled on the cluster"),
+                Err(error) => tracing::warn!(job = %job.name, %error, "cannot cancel the job"),
+            }
+        }
+        Some(())
+    };
+    if tokio::time::timeout(CANCEL_TIMEOUT, cancel).await.is_err() {
+        tracing::warn!(%scheduler, "cancelling the run's jobs timed out");
     }
 }
 

@@ -265,6 +265,8 @@ impl TestLake {
         command.arg("batch");
         if let Some(address) = cluster {
             command.args(["--cluster", address]);
+            // A stuck cluster fails the test in a minute rather than after the default 5.
+            command.env("PINPIPE_BATCH__CLUSTER_STALL_TIMEOUT", "60s");
         }
         run(&mut command)
     }
