@@ -12,6 +12,7 @@ cd "$(dirname "$0")/.."
 
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/pinpipe-target}"
 airflow_version=3.3.2
+croniter_version=7.0.0
 venv="${PINPIPE_AIRFLOW_VENV:-$HOME/.cache/pinpipe-airflow}"
 pinpipe="$CARGO_TARGET_DIR/debug/pinpipe"
 [ -x "$pinpipe" ] || cargo build -p pinpipe
@@ -23,6 +24,9 @@ if [ "$("$venv/bin/airflow" version 2>/dev/null | tail -n 1)" != "$airflow_versi
   python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet --disable-pip-version-check "apache-airflow==$airflow_version"
 fi
+# croniter pinned to what Airflow $airflow_version installs today: how it reads day fields has changed
+# between versions (see crates/pinpipe-scheduler/src/cron.rs). A no-op once installed.
+"$venv/bin/pip" install --quiet --disable-pip-version-check "croniter==$croniter_version"
 installed=$SECONDS
 
 work="$(mktemp -d)"

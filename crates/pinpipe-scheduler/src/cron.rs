@@ -12,9 +12,11 @@
 //!
 //! Each field is a comma-separated list of items; an item is `*`, a value, or a range `a-b`, each
 //! optionally followed by a step `/n` (`*/15`, `1-10/3`). Names are case-insensitive. Days follow
-//! Vixie cron: when both day-of-month and day-of-week are restricted (neither starts with `*`), a
-//! day matches if **either** matches (`0 0 1,15 * MON` = the 1st, the 15th and every Monday);
-//! otherwise both must match. Schedules are evaluated in UTC, as Airflow's default time zone is.
+//! POSIX cron, as the croniter that Airflow 3.3 installs (7.x) reads them: when both day-of-month
+//! and day-of-week are restricted (neither is `*`), a day matches if **either** matches
+//! (`0 0 1,15 * MON` = the 1st, the 15th and every Monday; `0 0 */2 * 1` = odd days and Mondays);
+//! otherwise both must match. (Vixie cron, and older croniter versions, treat a field starting with
+//! `*`, like `*/2`, as unrestricted instead.) Schedules are evaluated in UTC, as Airflow's default time zone is.
 //!
 //! croner does the parsing and the search for occurrences; this module adds what a schedule shared
 //! with Airflow needs around it:
@@ -170,10 +172,11 @@ impl Cron {
             .zip(Field::ALL)
             .map(|(text, field)| single_value_steps(text, field))
             .collect();
-        // Vixie cron: a day field that starts with `*` (`*/2`) restricts the days with the other;
-        // croner combines two restricted day fields with "or" unless told to use "and".
+        // POSIX: only a day field that is `*` leaves the days to the other; croner combines two
+        // restricted day fields with "or" unless told to use "and".
+        let unrestricted = |field: &str| field == "*" || field == "?";
         let parser = croner::parser::CronParser::builder()
-            .dom_and_dow(fields[2].starts_with('*') || fields[4].starts_with('*'))
+            .dom_and_dow(unrestricted(&fields[2]) || unrestricted(&fields[4]))
             .build();
         let schedule = parser.parse(&fields.join(" ")).map_err(|e| {
             // Which field croner refused: the first that fails on its own.
@@ -511,14 +514,15 @@ mod tests {
     }
 
     #[test]
-    fn a_star_day_field_means_both() {
-        // Day-of-month `*/2` starts with `*`: odd days that are also Mondays.
+    fn a_stepped_day_field_is_restricted() {
+        // Day-of-month `*/2` is restricted (POSIX, croniter 7): odd days, and Mondays.
         assert_eq!(
-            fires("0 0 */2 * 1", "2024-01-01T00:00:00Z", 3),
+            fires("0 0 */2 * 1", "2024-01-01T00:00:00Z", 4),
             [
-                "2024-01-15 00:00 Mon",
-                "2024-01-29 00:00 Mon",
-                "2024-02-05 00:00 Mon"
+                "2024-01-03 00:00 Wed",
+                "2024-01-05 00:00 Fri",
+                "2024-01-07 00:00 Sun",
+                "2024-01-08 00:00 Mon"
             ]
         );
     }
@@ -651,7 +655,7 @@ mod tests {
         assert_eq!(e.field, Some(Field::DayOfMonth));
         assert!(e.reason.contains("never falls"), "{e}");
         assert!(error("0 0 31 4,6,9,11 *").reason.contains("never falls"));
-        // With a restricted weekday the Vixie rule makes it fire on those weekdays.
+        // With a restricted weekday the either-day rule makes it fire on those weekdays.
         assert!(Cron::parse("0 0 30 2 MON").is_ok());
     }
 }
