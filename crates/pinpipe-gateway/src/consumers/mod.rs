@@ -569,6 +569,7 @@ async fn committed(
 }
 
 /// Where a seek goes.
+#[derive(Clone, Copy)]
 enum Target {
     Offset(i64),
     Beginning,
@@ -643,13 +644,7 @@ async fn seek_beginning(
     Path((group, name)): Path<(String, String)>,
     bytes: Bytes,
 ) -> Result<StatusCode, RestError> {
-    let request: PartitionsIn = required(body(&bytes)?)?;
-    let targets = request
-        .partitions
-        .into_iter()
-        .map(|p| (p.topic, p.partition, Target::Beginning))
-        .collect();
-    seek_to(&state, &group, &name, targets).await
+    seek_partitions(&state, &group, &name, &bytes, Target::Beginning).await
 }
 
 /// `POST …/positions/end`.
@@ -658,11 +653,22 @@ async fn seek_end(
     Path((group, name)): Path<(String, String)>,
     bytes: Bytes,
 ) -> Result<StatusCode, RestError> {
-    let request: PartitionsIn = required(body(&bytes)?)?;
+    seek_partitions(&state, &group, &name, &bytes, Target::End).await
+}
+
+/// Seeks every partition a `{"partitions": [...]}` body lists to `target`.
+async fn seek_partitions(
+    state: &AppState,
+    group: &str,
+    name: &str,
+    bytes: &[u8],
+    target: Target,
+) -> Result<StatusCode, RestError> {
+    let request: PartitionsIn = required(body(bytes)?)?;
     let targets = request
         .partitions
         .into_iter()
-        .map(|p| (p.topic, p.partition, Target::End))
+        .map(|p| (p.topic, p.partition, target))
         .collect();
-    seek_to(&state, &group, &name, targets).await
+    seek_to(state, group, name, targets).await
 }
