@@ -57,6 +57,7 @@ pub mod plan;
 pub mod progress;
 pub mod read;
 pub mod scheduler;
+pub mod slots;
 pub mod status;
 pub mod tally;
 pub mod wide;

@@ -5,6 +5,9 @@
 //! Ballista keeps no count of tasks per executor, so the gRPC service is Ballista's wrapped in
 //! [`Counting`], which tallies the task statuses executors report on their way in.
 //!
+//! Its cluster state is Ballista's in a [`SlotLedger`], which gives back the task slots Ballista
+//! loses when an executor dies (see [`crate::slots`]).
+//!
 //! Lost executors are noticed fast: executors send a heartbeat every
 //! [`HEARTBEAT_SECS`](crate::executor::HEARTBEAT_SECS) seconds, and one silent for
 //! [`EXECUTOR_TIMEOUT_SECS`] is dropped and its tasks run again elsewhere (Ballista's defaults
@@ -13,7 +16,7 @@
 use std::future::{Future, IntoFuture};
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::extract::State;
 use axum::routing::get;
@@ -30,6 +33,7 @@ use datafusion_proto::protobuf::{LogicalPlanNode, PhysicalPlanNode};
 use tonic::{Request, Response, Status};
 
 use crate::error::{ClusterError, Result};
+use crate::slots::SlotLedger;
 use crate::status::{ClusterStatus, ExecutorStatus, JobStatus};
 use crate::tally::Tally;
 use crate::{codec, options};
@@ -102,16 +106,20 @@ pub async fn run_scheduler(
         source,
     };
     config.validate().map_err(failed)?;
-    let cluster = BallistaCluster::new_from_config(&config)
+    let memory = BallistaCluster::new_from_config(&config)
         .await
         .map_err(failed)?;
+    let ledger = Arc::new(SlotLedger::new(memory.cluster_state()));
+    let cluster = BallistaCluster::new(ledger.clone(), memory.job_state());
     let inner = create_scheduler::<LogicalPlanNode, PhysicalPlanNode>(cluster, Arc::new(config))
         .await
         .map_err(failed)?;
     let counting = Arc::new(Counting {
         inner,
         tally: Arc::new(Tally::default()),
+        ledger,
     });
+    let reconciling = tokio::spawn(reconcile_slots(Arc::clone(&counting)));
     let grpc = SchedulerGrpcServer::from_arc(Arc::clone(&counting))
         .max_decoding_message_size(MAX_MESSAGE_BYTES as usize)
         .max_encoding_message_size(MAX_MESSAGE_BYTES as usize);
@@ -133,12 +141,50 @@ pub async fn run_scheduler(
     )
     .into_future();
     // Executors hold their connections open: stop at once rather than wait for them.
-    tokio::select! {
+    let ended = tokio::select! {
         served = serve => served.map_err(|source| ClusterError::Io {
             context: format!("serving on {listen}"),
             source,
         }),
         () = shutdown => Ok(()),
+    };
+    reconciling.abort();
+    ended
+}
+
+/// How often idle executors get back the task slots the scheduler lost track of.
+const RECONCILE_EVERY: Duration = Duration::from_secs(2);
+
+/// Runs [`SlotLedger::reconcile`] every [`RECONCILE_EVERY`], for as long as the scheduler serves.
+async fn reconcile_slots(counting: Arc<Counting>) {
+    let mut ticks = tokio::time::interval(RECONCILE_EVERY);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        let task_manager = &counting.inner.state.task_manager;
+        match counting
+            .ledger
+            .reconcile(|| task_manager.get_running_job_cache())
+            .await
+        {
+            // Ballista binds waiting tasks to free slots when an executor reports task statuses;
+            // an empty report is the one public way to make it look now.
+            Ok(given) => {
+                if let Some((executor_id, _)) = given.into_iter().next() {
+                    let report = UpdateTaskStatusParams {
+                        executor_id,
+                        task_status: Vec::new(),
+                    };
+                    if let Err(error) =
+                        SchedulerGrpc::update_task_status(&counting.inner, Request::new(report))
+                            .await
+                    {
+                        tracing::warn!(%error, "asking the scheduler to use the given-back slots");
+                    }
+                }
+            }
+            Err(error) => tracing::warn!(%error, "giving back lost task slots"),
+        }
     }
 }
 
@@ -151,6 +197,7 @@ async fn status(State(counting): State<Arc<Counting>>) -> Json<ClusterStatus> {
 pub struct Counting {
     inner: Inner,
     tally: Arc<Tally>,
+    ledger: Arc<SlotLedger>,
 }
 
 impl Counting {
@@ -158,6 +205,7 @@ impl Counting {
     async fn status(&self) -> ClusterStatus {
         let state = &self.inner.state;
         let mut tasks = self.tally.executors();
+        let slots = self.ledger.slots().await;
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default();
@@ -169,12 +217,14 @@ impl Counting {
             .into_iter()
             .map(|(metadata, heartbeat, _)| {
                 let counts = tasks.remove(&metadata.id).unwrap_or_default();
+                let slots_free = slots.get(&metadata.id).map_or(0, |s| s.free as usize);
                 ExecutorStatus {
                     id: metadata.id,
                     host: metadata.host,
                     port: metadata.port,
                     grpc_port: metadata.grpc_port,
                     vcores: metadata.specification.vcores as usize,
+                    slots_free,
                     state: "registered".into(),
                     last_seen_secs: heartbeat.map(|h| now.saturating_sub(h).as_secs()),
                     tasks_completed: counts.completed,

@@ -47,6 +47,8 @@ pub struct ExecutorStatus {
     pub grpc_port: u16,
     /// Tasks it runs at once.
     pub vcores: usize,
+    /// Of those, the slots not bound to a task (0 when lost).
+    pub slots_free: usize,
     /// `registered`, or `lost` (it reported tasks, then the scheduler dropped it: stopped, or
     /// missed its heartbeats).
     pub state: String,

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use crate::Event;
 use crate::listen::dispatch;
-use crate::metrics::{self, ExecutorTasks};
+use crate::metrics::{self, Executor, ExecutorTasks};
 
 /// A task finished on an executor, as the scheduler heard it (emitted by the scheduler).
 #[derive(Clone, Debug)]
@@ -91,5 +91,33 @@ impl JobProgress {
             "cluster job progress"
         );
         dispatch(Event::JobProgress(self));
+    }
+}
+
+/// The scheduler gave an idle executor back task slots it had lost track of (see
+/// `pinpipe_cluster::slots`); without that the executor would get fewer tasks, or none.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SlotsRecovered {
+    /// The executor's id.
+    pub executor: String,
+    /// Slots given back.
+    pub slots: u32,
+}
+
+impl SlotsRecovered {
+    /// Logs at warn and counts `pinpipe_cluster_slots_recovered_total{executor}`.
+    pub fn emit(self) {
+        tracing::warn!(
+            executor = %self.executor,
+            slots = self.slots,
+            "an idle executor had task slots the scheduler lost track of: given back"
+        );
+        metrics::get()
+            .cluster_slots_recovered
+            .get_or_create(&Executor {
+                executor: self.executor.clone(),
+            })
+            .inc_by(u64::from(self.slots));
+        dispatch(Event::SlotsRecovered(self));
     }
 }

@@ -70,6 +70,8 @@ pub enum Event {
     TaskFinished(cluster::TaskFinished),
     /// See [`cluster::JobProgress`].
     JobProgress(cluster::JobProgress),
+    /// See [`cluster::SlotsRecovered`].
+    SlotsRecovered(cluster::SlotsRecovered),
     /// See [`schedule::WaitingForLock`].
     WaitingForLock(schedule::WaitingForLock),
     /// See [`schedule::RunStarted`].

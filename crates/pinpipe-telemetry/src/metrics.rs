@@ -139,6 +139,13 @@ pub struct ExecutorTasks {
     pub outcome: &'static str,
 }
 
+/// An executor of the cluster.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct Executor {
+    /// The executor's id.
+    pub executor: String,
+}
+
 /// A schedule and a run state.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ScheduleState {
@@ -202,6 +209,7 @@ pub struct Metrics {
     pub(crate) cluster_tasks: Family<ExecutorTasks, Counter>,
     pub(crate) cluster_task_setup: Histogram,
     pub(crate) cluster_task_work: Histogram,
+    pub(crate) cluster_slots_recovered: Family<Executor, Counter>,
     /// The gateway's counters summed over their labels (not exported: the families are), for
     /// [`gateway_totals`].
     pub(crate) gateway_records: Counter,
@@ -273,6 +281,7 @@ impl Metrics {
             cluster_tasks: Family::default(),
             cluster_task_setup: latency(),
             cluster_task_work: latency(),
+            cluster_slots_recovered: Family::default(),
             gateway_records: Counter::default(),
             gateway_requests: Counter::default(),
             gateway_errors: Counter::default(),
@@ -458,6 +467,11 @@ impl Metrics {
             "cluster_task_work_seconds",
             "Time a task worked on an executor (scheduler)",
             m.cluster_task_work.clone(),
+        );
+        r.register(
+            "cluster_slots_recovered",
+            "Task slots the scheduler had lost track of and gave back to an idle executor (scheduler)",
+            m.cluster_slots_recovered.clone(),
         );
         Metrics { registry, ..m }
     }

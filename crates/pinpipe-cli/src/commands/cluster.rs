@@ -66,7 +66,7 @@ fn print_status(scheduler: &SchedulerAddress, status: &ClusterStatus) {
         "executor",
         "address",
         "state",
-        "vcores",
+        "slots busy",
         "seen",
         "completed",
         "failed",
@@ -79,9 +79,17 @@ fn print_status(scheduler: &SchedulerAddress, status: &ClusterStatus) {
         .map(|e| {
             vec![
                 e.id.clone(),
-                format!("{}:{}", e.host, e.port),
+                if e.host.is_empty() {
+                    "-".to_owned()
+                } else {
+                    format!("{}:{}", e.host, e.port)
+                },
                 e.state.clone(),
-                e.vcores.to_string(),
+                if e.state == "registered" {
+                    format!("{}/{}", e.vcores.saturating_sub(e.slots_free), e.vcores)
+                } else {
+                    "-".to_owned()
+                },
                 e.last_seen_secs
                     .map_or_else(|| "-".to_owned(), |s| format!("{s}s ago")),
                 e.tasks_completed.to_string(),

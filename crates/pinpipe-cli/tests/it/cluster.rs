@@ -460,6 +460,27 @@ os._exit(1 if problems else 0)
     );
 }
 
+/// Within 30 s of a run's end, every registered executor of the cluster at `address` shows all
+/// its task slots free: none stays lost to the tasks a dead executor's stage cancelled.
+fn all_slots_free_soon(address: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let status = cluster_status(address).expect("cluster status");
+        let registered: Vec<Value> = executors(&status)
+            .into_iter()
+            .filter(|e| e["state"] == "registered")
+            .collect();
+        if !registered.is_empty() && registered.iter().all(|e| e["slots_free"] == e["vcores"]) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "an idle cluster still has busy slots: {status}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
 /// Row counts of the tables and the quarantine of `lake`, by their paths in the lake.
 fn counts(lake: &TestLake) -> Vec<(&'static str, usize)> {
     let path = |table| match table {
@@ -533,6 +554,7 @@ fn an_executor_killed_mid_run_leaves_no_partial_commit() {
     }
     let expected = counts(&single);
     check_versions(&clustered, &expected);
+    all_slots_free_soon(&cluster.address);
 
     clustered.batch(Some(&cluster.address));
     assert_eq!(clustered.rows(), single.rows());
