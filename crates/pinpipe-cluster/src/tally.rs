@@ -1,9 +1,11 @@
 //! [`Tally`]: the tasks each executor and each job finished, counted by the scheduler from the
 //! status reports executors send it — Ballista itself keeps no count per executor.
 //!
-//! Counts live in the scheduler's memory: a restarted scheduler starts from zero.
+//! Counts live in the scheduler's memory: a restarted scheduler starts from zero. An executor
+//! that re-sends a report (its first send failed) is counted once: the tally keeps the finished
+//! tasks it has seen, a few dozen bytes each.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
@@ -30,6 +32,8 @@ pub struct Tally {
 struct Tallies {
     executors: HashMap<String, Counts>,
     jobs: HashMap<String, Counts>,
+    /// Finished tasks counted: job, stage, stage attempt, task.
+    seen: HashSet<(String, u32, u32, u32)>,
 }
 
 impl Tally {
@@ -45,6 +49,15 @@ impl Tally {
             {
                 let mut guard = self.counts.lock().unwrap_or_else(PoisonError::into_inner);
                 let counts = &mut *guard;
+                let task = (
+                    status.job_id.clone(),
+                    status.stage_id,
+                    status.stage_attempt_num,
+                    status.task_id,
+                );
+                if !counts.seen.insert(task) {
+                    continue;
+                }
                 for entry in [
                     counts.executors.entry(executor.to_owned()).or_default(),
                     counts.jobs.entry(status.job_id.clone()).or_default(),
@@ -87,9 +100,10 @@ mod tests {
     use super::*;
     use ballista_core::serde::protobuf::{FailedTask, RunningTask, SuccessfulTask};
 
-    fn status(job: &str, status: Status) -> TaskStatus {
+    fn status(job: &str, task_id: u32, status: Status) -> TaskStatus {
         TaskStatus {
             job_id: job.into(),
+            task_id,
             status: Some(status),
             ..TaskStatus::default()
         }
@@ -99,15 +113,15 @@ mod tests {
     fn counts_finished_tasks_per_executor_and_job() {
         let tally = Tally::default();
         let done = || Status::Successful(SuccessfulTask::default());
-        tally.record("e1", &[status("j1", done()), status("j2", done())]);
-        tally.record(
-            "e2",
-            &[
-                status("j1", done()),
-                status("j1", Status::Failed(FailedTask::default())),
-                status("j1", Status::Running(RunningTask::default())),
-            ],
-        );
+        tally.record("e1", &[status("j1", 0, done()), status("j2", 0, done())]);
+        let report = [
+            status("j1", 1, done()),
+            status("j1", 2, Status::Failed(FailedTask::default())),
+            status("j1", 3, Status::Running(RunningTask::default())),
+        ];
+        tally.record("e2", &report);
+        // A report sent again (the first send failed on the way) counts once.
+        tally.record("e2", &report);
         let executors = tally.executors();
         assert_eq!(
             executors["e1"],
