@@ -535,7 +535,7 @@ pub enum BenchCommand {
     /// `pinpipe batch` (see scripts/bench_batch.py).
     Raw(BenchRawArgs),
     /// Measure stream latency: from a PUT /streams/.../record acknowledged to its row readable
-    /// in the Delta table, at a steady rate, with the stream job's default trigger.
+    /// in the Delta table, at a steady rate, with the stream job's trigger (`--trigger`).
     Stream(BenchStreamArgs),
     /// Soak and chaos: produce load while the gateway, sink and stream job are killed with
     /// SIGKILL at random and restarted; then check every acknowledged record landed exactly once
@@ -570,6 +570,9 @@ pub struct BenchStreamArgs {
     /// Seconds to produce for.
     #[arg(long, default_value_t = 60)]
     pub seconds: u64,
+    /// The stream job's trigger, e.g. 1s, or 0 for as soon as there is data [default: 1s].
+    #[arg(long, value_name = "DURATION")]
+    pub trigger: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -646,6 +649,15 @@ impl Cli {
                 );
                 root.insert("stream".into(), Value::Object(stream));
                 args.metrics.overrides(&mut root);
+            }
+            Command::Bench(BenchCommand::Stream(args)) => {
+                let mut stream = Map::new();
+                put(
+                    &mut stream,
+                    "trigger",
+                    args.trigger.as_ref().map(|d| json!(d)),
+                );
+                root.insert("stream".into(), Value::Object(stream));
             }
             Command::Batch(args) => {
                 let mut batch = Map::new();

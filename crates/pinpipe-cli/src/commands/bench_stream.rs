@@ -2,7 +2,7 @@
 //! acknowledged to the row readable in its Delta table.
 //!
 //! In one process, on a fresh bus and lake in a temporary directory: the gateway, the stream job
-//! with the default trigger, and a producer that PUTs one record per request at `--rate` records
+//! with its configured trigger (`--trigger`), and a producer that PUTs one record per request at `--rate` records
 //! per second (synthetic posts with random keys, so rows are inserted and replaced, spread over the
 //! three streams). The producer notes when each record was acknowledged and where it went
 //! (shard, offset); the job reports the wall time of each commit and the offsets it holds. A
@@ -60,7 +60,11 @@ pub async fn run(settings: &Settings, args: &BenchStreamArgs) -> Result<()> {
     let url = gateway.url.clone();
 
     let lake = Lake::open(&dir.path().join("lake").to_string_lossy(), HashMap::new())?;
-    let job_options = StreamOptions::default();
+    // The job's settings (trigger, bounds), on the streams of this benchmark's own gateway.
+    let job_options = StreamOptions {
+        stream_prefix: StreamOptions::default().stream_prefix,
+        ..super::stream::stream_options(settings, false)?
+    };
     println!(
         "stream benchmark: {} records/s for {} s over {} streams, trigger {:?}, bus sync = {:?}",
         args.rate,
