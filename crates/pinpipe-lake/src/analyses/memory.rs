@@ -13,7 +13,11 @@
 //! lower one (position ceil(n/2) of the n sorted values), and every result is sorted by all its
 //! columns.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
+
+// foldhash rather than std's SipHash: every pin is looked up in two indexes of millions of keys;
+// it is seeded at random per process, as std's is.
+use foldhash::HashMap;
 
 use futures::StreamExt;
 
@@ -98,8 +102,8 @@ struct Index<T> {
 impl<T> Default for Index<T> {
     fn default() -> Self {
         Self {
-            first: HashMap::new(),
-            more: HashMap::new(),
+            first: HashMap::default(),
+            more: HashMap::default(),
         }
     }
 }
@@ -346,7 +350,7 @@ fn sorted<K: Ord>(items: impl Iterator<Item = K>) -> impl Iterator<Item = K> {
 /// Per group, the members with the most posts (ties kept), from (group, member, posts), sorted.
 fn top_per_group<'a>(counts: impl Iterator<Item = (&'a str, &'a str, i64)>) -> Vec<Vec<String>> {
     let counts: Vec<(&str, &str, i64)> = counts.collect();
-    let mut most: HashMap<&str, i64> = HashMap::new();
+    let mut most: HashMap<&str, i64> = HashMap::default();
     for (group, _, n) in &counts {
         let m = most.entry(group).or_insert(*n);
         *m = (*m).max(*n);
