@@ -102,19 +102,38 @@ pub(super) enum AdminOp {
     },
 }
 
-/// Handle to the writer thread; the thread ends when the last handle is dropped.
+/// Handle to the writer thread. Dropping it closes the queue and waits for the thread to end,
+/// its connection closed.
 pub(super) struct Writer {
     tx: mpsc::Sender<WriteOp>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Writer {
+    /// The writer's connection is closed before the bus's reader connection (dropped after the
+    /// writer): SQLite can deadlock when two connections of one process to the same WAL database
+    /// close at the same moment (seen at exit, this thread in `sqlite3WalClose` and the reader in
+    /// `unixClose`, each waiting on the other's mutex).
+    fn drop(&mut self) {
+        let (closed, _) = mpsc::channel();
+        drop(std::mem::replace(&mut self.tx, closed));
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
 }
 
 impl Writer {
     pub fn start(conn: Connection, appended: Arc<Notify>) -> Result<Self> {
         let (tx, rx) = mpsc::channel();
-        std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name("pinpipe-bus-writer".into())
             .spawn(move || run(conn, rx, &appended))
             .map_err(|e| BusError::unavailable_because("cannot start the bus writer", e))?;
-        Ok(Self { tx })
+        Ok(Self {
+            tx,
+            thread: Some(thread),
+        })
     }
 
     /// Queues an operation and waits for its answer.
