@@ -34,12 +34,13 @@ use deltalake::datafusion::common::Column;
 use deltalake::datafusion::prelude::{Expr, SessionContext, col};
 use deltalake::kernel::StructType;
 use deltalake::kernel::engine::arrow_conversion::TryFromArrow;
-use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
+use deltalake::kernel::transaction::{CommitBuilder, CommitProperties, FinalizedCommit};
 use deltalake::kernel::{Action, Add};
 use deltalake::operations::create::CreateBuilder;
 use deltalake::parquet::basic::Compression;
 use deltalake::parquet::file::properties::WriterProperties;
 use deltalake::protocol::{DeltaOperation, OutputMode, SaveMode};
+use deltalake::table::config::TablePropertiesExt;
 use deltalake::writer::{DeltaWriter, RecordBatchWriter};
 use deltalake::{DeltaTable, DeltaTableError};
 use pinpipe_model::{Rejected, Table, quarantine_batch, quarantine_schema};
@@ -84,6 +85,21 @@ pub struct MergeOutcome {
     pub updated: usize,
     /// The commit, or `None` if nothing changed.
     pub commit: Option<Commit>,
+}
+
+/// `properties` for a commit made on `table`'s version, made once: no automatic retry (see the
+/// module documentation), and the expired-log cleanup left to checkpoint commits. delta-rs looks
+/// for expired logs by listing the whole `_delta_log` folder after every commit, a cost that grows
+/// with the age of a stream table (thousands of commits an hour); a log can only expire once a
+/// checkpoint covers it, so looking when a checkpoint is written finds the same logs.
+fn commit_once(properties: CommitProperties, table: &DeltaTable) -> Result<CommitProperties> {
+    let snapshot = table.snapshot()?;
+    let next_version = snapshot.version() + 1;
+    let checkpoint_interval = snapshot.table_config().checkpoint_interval().get();
+    let writes_checkpoint = (next_version + 1).is_multiple_of(checkpoint_interval);
+    Ok(properties
+        .with_max_retries(0)
+        .with_cleanup_expired_logs((!writes_checkpoint).then_some(false)))
 }
 
 /// Opens the Delta table at `path`, creating it empty with `schema` if there is none.
@@ -283,15 +299,10 @@ pub async fn commit_transactions(
         query_id: "pinpipe-stream".to_owned(),
         epoch_id: epoch,
     };
-    let committed = CommitBuilder::from(properties.with_max_retries(0))
+    let committed = CommitBuilder::from(commit_once(properties, table)?)
         .build(Some(table.snapshot()?), table.log_store(), operation)
         .await?;
-    let version = committed.version();
-    table.update_incremental(Some(version)).await?;
-    Ok(Commit {
-        path: path.to_owned(),
-        version,
-    })
+    Ok(adopt(table, path, committed))
 }
 
 /// Appends `rows` to `table` as new files, with `properties` (a stream job's positions), in one
@@ -312,16 +323,22 @@ pub async fn append_rows(
         query_id: "pinpipe-stream".to_owned(),
         epoch_id: epoch,
     };
-    let committed = CommitBuilder::from(properties.with_max_retries(0))
+    let committed = CommitBuilder::from(commit_once(properties, table)?)
         .with_actions(actions)
         .build(Some(table.snapshot()?), table.log_store(), operation)
         .await?;
+    Ok(adopt(table, path, committed))
+}
+
+/// Moves `table` to the state `committed` made (delta-rs built it after the commit: loading it
+/// again would list and read the log once more) and names the commit.
+fn adopt(table: &mut DeltaTable, path: &str, committed: FinalizedCommit) -> Commit {
     let version = committed.version();
-    table.update_incremental(Some(version)).await?;
-    Ok(Commit {
+    table.state = Some(committed.snapshot);
+    Commit {
         path: path.to_owned(),
         version,
-    })
+    }
 }
 
 /// Rows per Parquet row group of a data file: bounds the memory of a file being written.
@@ -369,7 +386,7 @@ pub async fn commit_files(
         partition_by: None,
         predicate: None,
     };
-    let committed = CommitBuilder::from(CommitProperties::default().with_max_retries(0))
+    let committed = CommitBuilder::from(commit_once(CommitProperties::default(), table)?)
         .with_actions(actions)
         .build(Some(snapshot), table.log_store(), operation)
         .await?;
@@ -454,7 +471,7 @@ async fn merge(
         .with_source_alias("s")
         .with_target_alias("t")
         .with_session_state(Arc::new(ctx.state()))
-        .with_commit_properties(commit.with_max_retries(0));
+        .with_commit_properties(commit_once(commit, table)?);
     if update {
         builder = builder.when_matched_update(|u| {
             columns

@@ -6,8 +6,7 @@ use std::collections::HashSet;
 use std::time::{Instant, SystemTime};
 
 use deltalake::DeltaTable;
-use deltalake::arrow::array::{AsArray, BooleanArray, RecordBatch};
-use deltalake::arrow::compute::{filter_record_batch, not};
+use deltalake::arrow::array::{AsArray, RecordBatch};
 use deltalake::arrow::datatypes::Int64Type;
 use deltalake::datafusion::prelude::SessionContext;
 use deltalake::kernel::Transaction;
@@ -19,7 +18,7 @@ use pinpipe_telemetry::stream::{MicroBatchCommitted, ShardLag as LagEvent};
 use super::StreamOptions;
 use super::positions::{Checkpoint, ShardLag, app_id, describe};
 use super::read::{CleanBatch, Read, read_shards};
-use crate::delta::{self, Commit, MergeOutcome, OnConflict};
+use crate::delta::{self, Commit, OnConflict};
 use crate::error::{LakeError, Result};
 use crate::location::Lake;
 
@@ -159,30 +158,34 @@ impl TableStream {
         let properties = CommitProperties::default()
             .with_application_transaction(Transaction::new(app_id(&self.stream), batch_number))
             .with_metadata([next.metadata()]);
-        let (old, new) = self.split_by_key(ctx, &batch.rows).await?;
-        // Rows of keys the table has are merged first, without the positions: merging them again
-        // after a crash changes nothing. Then the new keys' rows are appended (or nothing, for a
-        // micro-batch of only rejects) in the commit that moves the positions.
-        let mut merged = MergeOutcome::default();
-        if old.num_rows() > 0 {
-            let (delta, path) = (&mut self.delta, &self.path);
-            let props = CommitProperties::default();
-            match delta::upsert(ctx, delta, path, old, props, OnConflict::Fail).await {
-                Err(e) if e.is_commit_conflict() => return Ok(self.conflict()),
-                outcome => merged = outcome?,
-            }
-        }
-        let inserted = new.num_rows();
-        let new_keys = batch_keys(&new)?;
-        let committed = if inserted > 0 {
-            delta::append_rows(&mut self.delta, &self.path, new, properties, batch_number).await
+        // One commit holds the rows and the positions. A micro-batch of only new keys is appended
+        // (or, of only rejects, commits no data); one that replaces a key the table holds is
+        // merged, inserting its new keys in the same commit.
+        let replaces = self.holds_any_key(ctx, &batch.rows).await?;
+        let new_keys = batch_keys(&batch.rows)?;
+        let rows = batch.rows;
+        let (path, delta) = (&self.path, &mut self.delta);
+        let committed = if replaces {
+            delta::upsert(ctx, delta, path, rows, properties, OnConflict::Fail)
+                .await
+                .map(|merged| (merged.commit, merged.inserted, merged.updated))
+        } else if rows.num_rows() > 0 {
+            let inserted = rows.num_rows();
+            delta::append_rows(delta, path, rows, properties, batch_number)
+                .await
+                .map(|commit| (Some(commit), inserted, 0))
         } else {
-            delta::commit_transactions(&mut self.delta, &self.path, properties, batch_number).await
+            delta::commit_transactions(delta, path, properties, batch_number)
+                .await
+                .map(|commit| (Some(commit), 0, 0))
         };
-        let commit = match committed {
+        let (commit, inserted, updated) = match committed {
             Err(e) if e.is_commit_conflict() => return Ok(self.conflict()),
             committed => committed?,
         };
+        let commit = commit.ok_or_else(|| {
+            LakeError::Internal(format!("the merge into {path} committed nothing"))
+        })?;
         if let Some(keys) = self.keys.as_mut() {
             keys.extend(new_keys);
         }
@@ -196,8 +199,8 @@ impl TableStream {
             version: commit.version,
             records: batch.records,
             bytes: batch.bytes,
-            inserted: inserted + merged.inserted,
-            updated: merged.updated,
+            inserted,
+            updated,
             rejected: batch.rejected,
             shards: batch.ranges,
             duration: started.elapsed(),
@@ -213,26 +216,14 @@ impl TableStream {
         None
     }
 
-    /// `rows` split into those whose key the table has and those whose key it does not. The
-    /// table's keys are read once, and kept up to date as micro-batches commit.
-    async fn split_by_key(
-        &mut self,
-        ctx: &SessionContext,
-        rows: &RecordBatch,
-    ) -> Result<(RecordBatch, RecordBatch)> {
+    /// Whether the table holds the key of any of `rows`. The table's keys are read once, and
+    /// kept up to date as micro-batches commit.
+    async fn holds_any_key(&mut self, ctx: &SessionContext, rows: &RecordBatch) -> Result<bool> {
         let keys = match &mut self.keys {
             Some(keys) => keys,
             empty => empty.insert(delta::keys(ctx, &self.delta).await?),
         };
-        let known: BooleanArray = batch_keys(rows)?
-            .iter()
-            .map(|key| Some(keys.contains(key)))
-            .collect();
-        let unknown = not(&known)?;
-        Ok((
-            filter_record_batch(rows, &known)?,
-            filter_record_batch(rows, &unknown)?,
-        ))
+        Ok(batch_keys(rows)?.iter().any(|key| keys.contains(key)))
     }
 
     /// Whether the table's micro-batch number is still the one of the checkpoint the job holds

@@ -1,6 +1,10 @@
 //! The stream job: embedded streams of several shards → `stream/*` and the quarantine, exactly
 //! once, with its positions in the tables' Delta logs.
 
+use deltalake::TableProperty;
+use deltalake::kernel::StructType;
+use deltalake::kernel::engine::arrow_conversion::TryFromArrow;
+use deltalake::operations::create::CreateBuilder;
 use pinpipe_bus::{EmbeddedBus, EmbeddedOptions, PutRecord, Streams, shard_sequence_number};
 use pinpipe_lake::delta::{QUARANTINE_PATH, transaction_version};
 use pinpipe_lake::stream::{Checkpoint, app_id};
@@ -262,5 +266,54 @@ async fn positions_are_read_back_from_the_log_not_from_memory() -> TestResult {
     let report = s.once(100).await?;
     assert_eq!(report.records_read, 3);
     assert_eq!(s.lake.number("SELECT COUNT(*) FROM stream_pin").await?, 2);
+    Ok(())
+}
+
+/// A stream table's log does not grow without bound: the job leaves delta-rs's expired-log
+/// cleanup to the commits that write a checkpoint, and there it still deletes what expired.
+#[tokio::test(flavor = "multi_thread")]
+async fn expired_log_files_are_deleted_when_a_checkpoint_is_written() -> TestResult {
+    let s = StreamLake::new().await?;
+    // stream/pin as a user may tune it: a checkpoint every 3 commits, logs kept for no time.
+    let columns = StructType::try_from_arrow(Table::Pin.schema().as_ref())?;
+    CreateBuilder::new()
+        .with_location(s.lake.lake.table_uri("stream/pin"))
+        .with_table_name("pin")
+        .with_columns(columns.fields().cloned())
+        .with_configuration_property(TableProperty::CheckpointInterval, Some("3"))
+        .with_configuration_property(
+            TableProperty::LogRetentionDuration,
+            Some("interval 0 seconds"),
+        )
+        .await?;
+    for ind in 1..=7 {
+        s.put_pins(&[(ind, "t"), (1, "first key again")]).await?;
+        s.once(100).await?;
+    }
+    assert_eq!(s.lake.number("SELECT COUNT(*) FROM stream_pin").await?, 7);
+    let version = s.lake.version("stream/pin").await?;
+    let log = s.lake.root().join("stream/pin/_delta_log");
+    let mut commits = Vec::new();
+    let mut checkpoints = Vec::new();
+    for entry in std::fs::read_dir(&log)? {
+        let name = entry?.file_name().to_string_lossy().into_owned();
+        let number = |suffix: &str| name.strip_suffix(suffix)?.parse::<u64>().ok();
+        if let Some(v) = number(".json") {
+            commits.push(v);
+        } else if let Some(v) = number(".checkpoint.parquet") {
+            checkpoints.push(v);
+        }
+    }
+    let last_checkpoint = *checkpoints.iter().max().ok_or("no checkpoint written")?;
+    assert!(
+        last_checkpoint >= 5,
+        "version {version}, checkpoints {checkpoints:?}"
+    );
+    commits.sort_unstable();
+    assert_eq!(
+        commits,
+        (last_checkpoint..=version).collect::<Vec<_>>(),
+        "commit files left: those from the last checkpoint on"
+    );
     Ok(())
 }
