@@ -168,24 +168,26 @@ impl TableStream {
         let committed = if replaces {
             delta::upsert(ctx, delta, path, rows, properties, OnConflict::Fail)
                 .await
-                .map(|merged| (merged.commit, merged.inserted, merged.updated))
+                .and_then(|merged| {
+                    let commit = merged.commit.ok_or_else(|| {
+                        LakeError::Internal(format!("the merge into {path} committed nothing"))
+                    })?;
+                    Ok((commit, merged.inserted, merged.updated))
+                })
         } else if rows.num_rows() > 0 {
             let inserted = rows.num_rows();
             delta::append_rows(delta, path, rows, properties, batch_number)
                 .await
-                .map(|commit| (Some(commit), inserted, 0))
+                .map(|commit| (commit, inserted, 0))
         } else {
             delta::commit_transactions(delta, path, properties, batch_number)
                 .await
-                .map(|commit| (Some(commit), 0, 0))
+                .map(|commit| (commit, 0, 0))
         };
         let (commit, inserted, updated) = match committed {
             Err(e) if e.is_commit_conflict() => return Ok(self.conflict()),
             committed => committed?,
         };
-        let commit = commit.ok_or_else(|| {
-            LakeError::Internal(format!("the merge into {path} committed nothing"))
-        })?;
         if let Some(keys) = self.keys.as_mut() {
             keys.extend(new_keys);
         }
