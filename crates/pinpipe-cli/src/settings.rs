@@ -79,7 +79,7 @@ impl Default for Settings {
 }
 
 /// Settings of the bus: where topics live, and the embedded log's file.
-#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct BusSettings {
     /// `kafka://host:9092,host2:9092` for a Kafka cluster; unset for the embedded log.
@@ -91,6 +91,21 @@ pub struct BusSettings {
     pub path: Option<PathBuf>,
     /// Embedded log: `full` (survives power loss) or `normal` (survives a crash of the process).
     pub sync: SyncMode,
+    /// Embedded log: how long a consumer group (the sink's) stays with a member that was killed
+    /// before another takes over. Kafka's `session.timeout.ms`, which `[bus.kafka]` sets for Kafka.
+    pub session_timeout: String,
+}
+
+impl Default for BusSettings {
+    fn default() -> Self {
+        Self {
+            url: None,
+            kafka: BTreeMap::new(),
+            path: None,
+            sync: SyncMode::default(),
+            session_timeout: "15s".to_owned(),
+        }
+    }
 }
 
 /// `bus = "kafka://…"` is short for `[bus] url = "kafka://…"`.
@@ -307,6 +322,17 @@ impl Settings {
             .unwrap_or_else(|| self.data_dir.join("bus.db"))
     }
 
+    pub fn bus_session_timeout(&self) -> Result<Duration> {
+        let timeout = parse_duration(&self.bus.session_timeout)?;
+        anyhow::ensure!(
+            timeout >= Duration::from_secs(1),
+            "bus.session_timeout is {:?}: it must be at least 1s, or a sink would lose its group \
+             between two renewals",
+            self.bus.session_timeout
+        );
+        Ok(timeout)
+    }
+
     pub fn rotate_interval(&self) -> Result<Duration> {
         parse_duration(&self.sink.rotate_interval)
     }
@@ -408,6 +434,31 @@ mod tests {
             let settings = Settings::load(None, serde_json::json!({"sink": {"flush_size": 11}}))
                 .expect("loads");
             assert_eq!(settings.sink.flush_size, 11, "flags beat env");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn the_embedded_session_timeout_is_read_and_bounded() {
+        figment::Jail::expect_with(|jail| {
+            let settings = Settings::load(None, serde_json::json!({})).expect("loads");
+            assert_eq!(
+                settings.bus_session_timeout().unwrap(),
+                Duration::from_secs(15)
+            );
+            jail.set_env("PINPIPE_BUS__SESSION_TIMEOUT", "2s");
+            let settings = Settings::load(None, serde_json::json!({})).expect("loads");
+            assert_eq!(
+                settings.bus_session_timeout().unwrap(),
+                Duration::from_secs(2)
+            );
+            jail.set_env("PINPIPE_BUS__SESSION_TIMEOUT", "100ms");
+            let settings = Settings::load(None, serde_json::json!({})).expect("loads");
+            let error = settings.bus_session_timeout().unwrap_err();
+            assert!(
+                error.to_string().contains("bus.session_timeout"),
+                "{error:#}"
+            );
             Ok(())
         });
     }

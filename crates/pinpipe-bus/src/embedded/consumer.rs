@@ -5,7 +5,7 @@
 //! has no broker to do that, so a member holds the group's lease, a row in the bus renewed while it
 //! runs. A second process in the same group (a second `pinpipe sink`, or a REST Proxy consumer
 //! that names the sink's group) waits for the lease and says so, and takes over when the holder
-//! stops (at once on a clean stop, within [`LEASE_TTL`] after a crash). Offsets are committed only
+//! stops (at once on a clean stop, within [`EmbeddedOptions::session_timeout`] after a crash). Offsets are committed only
 //! while the lease is held, and the sink asks [`TopicConsumer::still_owns`] before writing an
 //! object, so a member that lost its lease neither writes over its successor's objects nor moves
 //! the group back.
@@ -16,11 +16,11 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tokio::time::Instant;
 
+#[cfg(doc)]
+use super::EmbeddedOptions;
 use super::{EmbeddedBus, LogKind};
 use crate::{BusError, ConsumedRecord, ReadLimit, Result, TopicConsumer};
 
-/// How long a lease lasts without renewal.
-pub const LEASE_TTL: Duration = Duration::from_secs(15);
 /// How often a waiting member looks at the lease again.
 const LEASE_WAIT: Duration = Duration::from_secs(1);
 
@@ -50,9 +50,10 @@ impl EmbeddedConsumer {
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_nanos())
         );
+        let ttl = bus.inner.options.session_timeout;
         let mut warned = false;
         loop {
-            let lease = bus.lease(group, &owner, LEASE_TTL).await?;
+            let lease = bus.lease(group, &owner, ttl).await?;
             if lease.holder == owner {
                 break;
             }
@@ -76,7 +77,7 @@ impl EmbeddedConsumer {
             bus,
             group: group.to_owned(),
             owner,
-            renew_at: Instant::now() + LEASE_TTL / 3,
+            renew_at: Instant::now() + ttl / 3,
             topics: topics.to_vec(),
             positions: BTreeMap::new(),
             cursor: 0,
@@ -90,11 +91,12 @@ impl EmbeddedConsumer {
         if Instant::now() < self.renew_at {
             return Ok(());
         }
-        let lease = self.bus.lease(&self.group, &self.owner, LEASE_TTL).await?;
+        let ttl = self.bus.inner.options.session_timeout;
+        let lease = self.bus.lease(&self.group, &self.owner, ttl).await?;
         if lease.holder != self.owner {
             return Err(self.lost(&lease.holder));
         }
-        self.renew_at = Instant::now() + LEASE_TTL / 3;
+        self.renew_at = Instant::now() + ttl / 3;
         Ok(())
     }
 

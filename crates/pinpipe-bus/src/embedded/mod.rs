@@ -44,6 +44,10 @@ pub struct EmbeddedOptions {
     pub max_record_bytes: usize,
     /// How often a waiting consumer looks for records appended by another process.
     pub poll_interval: Duration,
+    /// How long a consumer group stays with a member that stopped without leaving (killed, or its
+    /// machine lost) before another member takes it over: the lease on the group, renewed every
+    /// third of it. The embedded log's `session.timeout.ms`.
+    pub session_timeout: Duration,
 }
 
 impl Default for EmbeddedOptions {
@@ -52,6 +56,7 @@ impl Default for EmbeddedOptions {
             sync: SyncMode::Full,
             max_record_bytes: 1024 * 1024,
             poll_interval: Duration::from_millis(100),
+            session_timeout: Duration::from_secs(15),
         }
     }
 }

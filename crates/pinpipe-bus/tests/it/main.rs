@@ -39,8 +39,12 @@ use pinpipe_bus::{EmbeddedBus, EmbeddedOptions};
 
 fn embedded() -> (Arc<EmbeddedBus>, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let bus =
-        EmbeddedBus::open(dir.path().join("bus.db"), EmbeddedOptions::default()).expect("bus");
+    // A consumer dropped without closing holds its group as a killed one would, until this.
+    let options = EmbeddedOptions {
+        session_timeout: std::time::Duration::from_secs(2),
+        ..EmbeddedOptions::default()
+    };
+    let bus = EmbeddedBus::open(dir.path().join("bus.db"), options).expect("bus");
     (Arc::new(bus), dir)
 }
 

@@ -62,6 +62,7 @@ pub fn open_bus(settings: &Settings) -> Result<Arc<EmbeddedBus>> {
     let options = EmbeddedOptions {
         sync: settings.bus.sync,
         max_record_bytes: settings.gateway.max_record_bytes,
+        session_timeout: settings.bus_session_timeout()?,
         ..EmbeddedOptions::default()
     };
     let bus = EmbeddedBus::open(&path, options)

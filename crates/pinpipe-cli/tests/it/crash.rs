@@ -70,6 +70,9 @@ fn produce_until_stopped(
         .collect()
 }
 
+/// The sinks' `[bus] session_timeout`: how long each waits for its killed predecessor's group.
+const SINK_SESSION_TIMEOUT: &str = "2s";
+
 async fn open_bus(data_dir: &Path) -> EmbeddedBus {
     EmbeddedBus::open(data_dir.join("bus.db"), EmbeddedOptions::default()).expect("bus")
 }
@@ -181,6 +184,8 @@ async fn the_sink_writes_every_record_exactly_once_across_sigkills() {
 
     for round in 0..3u64 {
         let mut sink = pinpipe(dir.path())
+            // The next round's sink takes over the killed one's group after this.
+            .env("PINPIPE_BUS__SESSION_TIMEOUT", SINK_SESSION_TIMEOUT)
             .args(["--lake"])
             .arg(&lake)
             .args(["sink", "--flush-size", "37", "--rotate-interval", "50ms"])
@@ -200,6 +205,7 @@ async fn the_sink_writes_every_record_exactly_once_across_sigkills() {
             .expect("produce more");
     }
     let status = pinpipe(dir.path())
+        .env("PINPIPE_BUS__SESSION_TIMEOUT", SINK_SESSION_TIMEOUT)
         .args(["--lake"])
         .arg(&lake)
         .args(["sink", "--once", "--flush-size", "37"])
