@@ -7,6 +7,8 @@
 //! - [`insert_rejects`] adds rejects to the quarantine table unless a row with the same
 //!   (`source`, `position`) is there: reading the same record twice never duplicates it.
 //!
+//! - [`replace_rows`] upserts rows by rewriting only the files that hold the keys they replace (the
+//!   stream job, which knows those files).
 //! - [`commit_transactions`] commits application transactions (a stream job's positions) alone.
 //! - [`commit_files`] commits data files written beforehand ([`data_file_properties`]), adding
 //!   them to the table or replacing every file it had, in one commit.
@@ -27,8 +29,8 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use deltalake::arrow::array::{Array, AsArray, RecordBatch, UInt32Array};
-use deltalake::arrow::compute::{concat_batches, take_record_batch};
+use deltalake::arrow::array::{Array, AsArray, BooleanArray, RecordBatch, UInt32Array};
+use deltalake::arrow::compute::{cast, concat_batches, filter_record_batch, take_record_batch};
 use deltalake::arrow::datatypes::{Int64Type, SchemaRef};
 use deltalake::datafusion::common::Column;
 use deltalake::datafusion::prelude::{Expr, SessionContext, col};
@@ -37,12 +39,14 @@ use deltalake::kernel::engine::arrow_conversion::TryFromArrow;
 use deltalake::kernel::transaction::{CommitBuilder, CommitProperties, FinalizedCommit};
 use deltalake::kernel::{Action, Add};
 use deltalake::operations::create::CreateBuilder;
+use deltalake::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use deltalake::parquet::basic::Compression;
 use deltalake::parquet::file::properties::WriterProperties;
 use deltalake::protocol::{DeltaOperation, OutputMode, SaveMode};
 use deltalake::table::config::TablePropertiesExt;
 use deltalake::writer::{DeltaWriter, RecordBatchWriter};
-use deltalake::{DeltaTable, DeltaTableError};
+use deltalake::{DeltaTable, DeltaTableError, TableProperty, checkpoints};
+use object_store::ObjectStoreExt;
 use pinpipe_model::{Rejected, Table, quarantine_batch, quarantine_schema};
 
 use crate::error::{LakeError, Result};
@@ -87,20 +91,70 @@ pub struct MergeOutcome {
     pub commit: Option<Commit>,
 }
 
+/// Who writes the checkpoint a commit reaches (every `delta.checkpointInterval` versions, 100 by
+/// default), and deletes the log files it makes expire.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Checkpoints {
+    /// delta-rs, inside the commit: the commit returns once the checkpoint is written.
+    InCommit,
+    /// The caller, with [`write_checkpoint`] once [`checkpoint_due`] says so: the stream job,
+    /// whose commits wait for nothing but the commit itself.
+    ByCaller,
+}
+
 /// `properties` for a commit made on `table`'s version, made once: no automatic retry (see the
 /// module documentation), and the expired-log cleanup left to checkpoint commits. delta-rs looks
 /// for expired logs by listing the whole `_delta_log` folder after every commit, a cost that grows
 /// with the age of a stream table (thousands of commits an hour); a log can only expire once a
 /// checkpoint covers it, so looking when a checkpoint is written finds the same logs.
-fn commit_once(properties: CommitProperties, table: &DeltaTable) -> Result<CommitProperties> {
+fn commit_once(
+    properties: CommitProperties,
+    table: &DeltaTable,
+    checkpoints: Checkpoints,
+) -> Result<CommitProperties> {
+    let properties = properties.with_max_retries(0);
+    if checkpoints == Checkpoints::ByCaller {
+        return Ok(properties
+            .with_create_checkpoint(false)
+            .with_cleanup_expired_logs(Some(false)));
+    }
     let snapshot = table.snapshot()?;
     let next_version = snapshot.version() + 1;
     let checkpoint_interval = snapshot.table_config().checkpoint_interval().get();
     let writes_checkpoint = (next_version + 1).is_multiple_of(checkpoint_interval);
-    Ok(properties
-        .with_max_retries(0)
-        .with_cleanup_expired_logs((!writes_checkpoint).then_some(false)))
+    Ok(properties.with_cleanup_expired_logs((!writes_checkpoint).then_some(false)))
 }
+
+/// Whether the version `table` holds is one a checkpoint is written for (as delta-rs decides it
+/// inside a commit).
+pub fn checkpoint_due(table: &DeltaTable) -> Result<bool> {
+    let snapshot = table.snapshot()?;
+    let checkpoint_interval = snapshot.table_config().checkpoint_interval().get();
+    Ok((snapshot.version() + 1).is_multiple_of(checkpoint_interval))
+}
+
+/// Writes the checkpoint of the version `table` holds, then deletes the log files it made expire
+/// (older than `delta.logRetentionDuration`, unless `delta.enableExpiredLogCleanup` is off): what
+/// delta-rs does after a commit, for commits made with [`Checkpoints::ByCaller`]. Returns the log
+/// files deleted.
+pub async fn write_checkpoint(table: &DeltaTable) -> Result<usize> {
+    checkpoints::create_checkpoint(table, None).await?;
+    if !table
+        .snapshot()?
+        .table_config()
+        .enable_expired_log_cleanup()
+    {
+        return Ok(0);
+    }
+    Ok(checkpoints::cleanup_metadata(table, None).await?)
+}
+
+/// `delta.checkpointInterval` of the tables pinpipe creates: Delta Spark's default, not delta-rs's
+/// 100. Every scan of a table (each merge reads the table it merges into) replays the JSON commits
+/// since the last checkpoint, so a stream table committing several times a second replayed up to 99
+/// of them for each micro-batch; a checkpoint of a table of a few hundred files costs a few
+/// milliseconds, off the stream's commit path ([`Checkpoints::ByCaller`]).
+pub const CHECKPOINT_INTERVAL: u64 = 10;
 
 /// Opens the Delta table at `path`, creating it empty with `schema` if there is none.
 /// Returns the table and, if this call created it, the creating commit. When writers create the
@@ -121,6 +175,10 @@ pub async fn ensure_table(
         .with_storage_options(lake.storage_options().clone())
         .with_table_name(name)
         .with_columns(columns.fields().cloned())
+        .with_configuration_property(
+            TableProperty::CheckpointInterval,
+            Some(CHECKPOINT_INTERVAL.to_string()),
+        )
         .with_save_mode(SaveMode::ErrorIfExists)
         .with_commit_properties(CommitProperties::default().with_max_retries(0))
         .await;
@@ -226,16 +284,8 @@ pub async fn upsert(
     let on = qualified("t", "ind").eq(qualified("s", "ind"));
     let mut attempt = 1;
     loop {
-        let merged = merge(
-            ctx,
-            table,
-            path,
-            rows.clone(),
-            on.clone(),
-            commit.clone(),
-            true,
-        )
-        .await;
+        let properties = commit_once(commit.clone(), table, Checkpoints::InCommit)?;
+        let merged = merge(ctx, table, path, rows.clone(), on.clone(), properties, true).await;
         match merged {
             Err(e) if on_conflict == OnConflict::Retry => {
                 if !reload_for_retry(table, &e, attempt).await? {
@@ -261,14 +311,14 @@ pub async fn insert_rejects(
     let rows = quarantine_batch(rejects);
     let mut attempt = 1;
     loop {
-        let commit = CommitProperties::default();
+        let properties = commit_once(CommitProperties::default(), table, Checkpoints::InCommit)?;
         match merge(
             ctx,
             table,
             QUARANTINE_PATH,
             rows.clone(),
             on.clone(),
-            commit,
+            properties,
             false,
         )
         .await
@@ -293,41 +343,124 @@ pub async fn commit_transactions(
     path: &str,
     properties: CommitProperties,
     epoch: i64,
+    checkpoints: Checkpoints,
 ) -> Result<Commit> {
     let operation = DeltaOperation::StreamingUpdate {
         output_mode: OutputMode::Append,
         query_id: "pinpipe-stream".to_owned(),
         epoch_id: epoch,
     };
-    let committed = CommitBuilder::from(commit_once(properties, table)?)
+    let committed = CommitBuilder::from(commit_once(properties, table, checkpoints)?)
         .build(Some(table.snapshot()?), table.log_store(), operation)
         .await?;
     Ok(adopt(table, path, committed))
 }
 
-/// Appends `rows` to `table` as new files, with `properties` (a stream job's positions), in one
-/// commit made on the version `table` holds (it fails if the table moved on, see
-/// [`LakeError::is_commit_conflict`]).
-pub async fn append_rows(
+/// Upserts `rows` (at most one per `ind`) into `table` by rewriting only the data files
+/// `replaced`, those holding the keys `rows` replace, which the caller knows (the stream job's key
+/// index): one commit removes them and adds a new file of `rows` and of their other rows. A MERGE
+/// finds those files by reading every file of the table; this reads only them, so that a stream's
+/// micro-batch costs the same in a table of a thousand files as in one of ten. With no files
+/// `replaced`, it is an append.
+///
+/// The commit carries `properties` (a stream job's positions) and is made on the version `table`
+/// holds (it fails if the table moved on, see [`LakeError::is_commit_conflict`]). Returns it and
+/// the files it added.
+pub async fn replace_rows(
     table: &mut DeltaTable,
     path: &str,
     rows: RecordBatch,
+    replaced: &[String],
     properties: CommitProperties,
     epoch: i64,
-) -> Result<Commit> {
+    checkpoints: Checkpoints,
+) -> Result<(Commit, Vec<Add>)> {
+    let snapshot = table.snapshot()?;
+    let wanted: HashSet<&str> = replaced.iter().map(String::as_str).collect();
+    let (locations, removes): (Vec<_>, Vec<_>) = snapshot
+        .log_data()
+        .iter()
+        .filter(|file| wanted.contains(file.path().as_ref()))
+        .map(|file| {
+            (
+                file.object_store_path(),
+                Action::Remove(file.remove_action(true)),
+            )
+        })
+        .unzip();
+    if removes.len() != wanted.len() {
+        return Err(LakeError::Internal(format!(
+            "{path}: some of the files to rewrite, {replaced:?}, are not in version {}",
+            snapshot.version()
+        )));
+    }
+    let keys: HashSet<i64> = batch_keys(&rows)?.iter().copied().collect();
     let mut writer = RecordBatchWriter::for_table(table)?;
+    let store = table.object_store();
+    let schema = rows.schema();
+    for location in &locations {
+        // A stream table's files hold one micro-batch, or one rewrite, of rows: read whole.
+        let bytes = store.get(location).await?.bytes().await?;
+        for batch in ParquetRecordBatchReaderBuilder::try_new(bytes)?.build()? {
+            let batch = conform(batch?, &schema)?;
+            let kept: BooleanArray = batch_keys(&batch)?
+                .iter()
+                .map(|key| Some(!keys.contains(key)))
+                .collect();
+            let kept = filter_record_batch(&batch, &kept)?;
+            if kept.num_rows() > 0 {
+                writer.write(kept).await?;
+            }
+        }
+    }
     writer.write(rows).await?;
-    let actions = writer.flush().await?.into_iter().map(Action::Add).collect();
+    let adds = writer.flush().await?;
+    let output_mode = if removes.is_empty() {
+        OutputMode::Append
+    } else {
+        OutputMode::Update
+    };
     let operation = DeltaOperation::StreamingUpdate {
-        output_mode: OutputMode::Append,
+        output_mode,
         query_id: "pinpipe-stream".to_owned(),
         epoch_id: epoch,
     };
-    let committed = CommitBuilder::from(commit_once(properties, table)?)
+    let actions = adds
+        .iter()
+        .cloned()
+        .map(Action::Add)
+        .chain(removes)
+        .collect();
+    let committed = CommitBuilder::from(commit_once(properties, table, checkpoints)?)
         .with_actions(actions)
         .build(Some(table.snapshot()?), table.log_store(), operation)
         .await?;
-    Ok(adopt(table, path, committed))
+    Ok((adopt(table, path, committed), adds))
+}
+
+/// `batch` with the columns of `schema`, in its order and types: files other writers made (`lake
+/// optimize` through DataFusion) may order the columns differently, or store strings as views.
+fn conform(batch: RecordBatch, schema: &SchemaRef) -> Result<RecordBatch> {
+    let columns = schema
+        .fields()
+        .iter()
+        .map(|field| {
+            let column = batch.column_by_name(field.name()).ok_or_else(|| {
+                LakeError::Internal(format!("a data file has no column {}", field.name()))
+            })?;
+            Ok(cast(column, field.data_type())?)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(RecordBatch::try_new(Arc::clone(schema), columns)?)
+}
+
+/// The `ind` column of cleaned rows.
+pub fn batch_keys(rows: &RecordBatch) -> Result<&[i64]> {
+    let keys = rows
+        .column_by_name("ind")
+        .and_then(|c| c.as_primitive_opt::<Int64Type>())
+        .ok_or_else(|| LakeError::Internal("rows without an Int64 ind column".into()))?;
+    Ok(keys.values())
 }
 
 /// Moves `table` to the state `committed` made (delta-rs built it after the commit: loading it
@@ -386,33 +519,18 @@ pub async fn commit_files(
         partition_by: None,
         predicate: None,
     };
-    let committed = CommitBuilder::from(commit_once(CommitProperties::default(), table)?)
-        .with_actions(actions)
-        .build(Some(snapshot), table.log_store(), operation)
-        .await?;
+    let committed = CommitBuilder::from(commit_once(
+        CommitProperties::default(),
+        table,
+        Checkpoints::InCommit,
+    )?)
+    .with_actions(actions)
+    .build(Some(snapshot), table.log_store(), operation)
+    .await?;
     Ok(Some(Commit {
         path: path.to_owned(),
         version: committed.version(),
     }))
-}
-
-/// The keys (`ind`) of every row of `table`.
-pub async fn keys(ctx: &SessionContext, table: &DeltaTable) -> Result<HashSet<i64>> {
-    let provider = table.table_provider().await?;
-    let batches = ctx
-        .read_table(provider)?
-        .select_columns(&["ind"])?
-        .collect()
-        .await?;
-    let mut keys = HashSet::new();
-    for batch in &batches {
-        let column = batch
-            .column(0)
-            .as_primitive_opt::<Int64Type>()
-            .ok_or_else(|| LakeError::Internal("column ind is not Int64".into()))?;
-        keys.extend(column.iter().flatten());
-    }
-    Ok(keys)
 }
 
 /// The version last committed to `table` under application id `app_id`, if any.
@@ -444,7 +562,8 @@ pub async fn reload_for_retry(
 
 /// Merges `rows` into `table` on `on` (target alias `t`, source alias `s`): inserts the unmatched
 /// rows, and replaces the matched ones if `update` is set. `table` is updated to the new version.
-/// The commit is made on the version `table` holds or not at all (see the module documentation).
+/// The commit is made with `commit` ([`commit_once`]'s) on the version `table` holds or not at
+/// all (see the module documentation).
 async fn merge(
     ctx: &SessionContext,
     table: &mut DeltaTable,
@@ -471,7 +590,7 @@ async fn merge(
         .with_source_alias("s")
         .with_target_alias("t")
         .with_session_state(Arc::new(ctx.state()))
-        .with_commit_properties(commit_once(commit, table)?);
+        .with_commit_properties(commit);
     if update {
         builder = builder.when_matched_update(|u| {
             columns

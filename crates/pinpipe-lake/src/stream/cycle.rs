@@ -59,6 +59,13 @@ impl Job {
         })
     }
 
+    /// Waits for the Delta checkpoints being written (see [`TableStream`]).
+    pub(super) async fn finish_checkpoints(&mut self) {
+        for table in &mut self.tables {
+            table.finish_checkpoint().await;
+        }
+    }
+
     /// Forgets every position: the next cycle reads them from the tables again.
     pub(super) fn reset(&mut self) {
         self.tables.iter_mut().for_each(TableStream::reset);
@@ -95,11 +102,10 @@ impl Job {
         if !rejects.is_empty() {
             self.quarantine(&rejects, report).await?;
         }
-        let ctx = &self.ctx;
         let mut committing = Vec::with_capacity(batches.len());
         for (table, batch) in self.tables.iter_mut().zip(batches) {
             if let Some(batch) = batch {
-                committing.push(table.commit(ctx, batch));
+                committing.push(table.commit(batch));
             }
         }
         let commits = join_all(committing).await;

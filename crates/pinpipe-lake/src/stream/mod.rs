@@ -5,7 +5,7 @@
 //!  streaming-<prefix>-geo ─┼─ at most max_records_per_shard records ──► TableBuilder (SPEC §5,
 //!  streaming-<prefix>-user ┘                                            the batch job's cleaning)
 //!                                   rejects ──► MERGE ─► quarantine (idempotent on source+position)
-//!                 rows, last copy per ind ──► MERGE ─► stream/<table>  ┐ one Delta commit
+//!                 rows, last copy per ind ──► UPSERT ─► stream/<table> ┐ one Delta commit
 //!   micro-batch number ──► txn(pinpipe-stream:<stream>, version)      │
 //!   last sequence number read in each shard ──► commitInfo             ┘
 //! ```
@@ -19,6 +19,9 @@
 //! lost or applied twice. This works alike on the embedded log and on Kinesis. Rejects are written
 //! to the quarantine first; a record read twice is quarantined once (same source and position).
 //! A micro-batch of only rejects still commits its positions, with no data ([`commit_transactions`]).
+//!
+//! **Upserts** rewrite only the data files that hold the keys a micro-batch replaces, found in an
+//! index of the table's keys ([`keys`]), rather than MERGE, which reads the whole table each time.
 //!
 //! **Arrival order**: within a shard, sequence order; across the shards of a stream, the records of
 //! a cycle are merged by arrival time, so the copy of a key that arrived last wins (a key's copies
@@ -37,6 +40,7 @@
 //! [`commit_transactions`]: crate::delta::commit_transactions
 
 mod cycle;
+mod keys;
 mod positions;
 mod read;
 mod write;
@@ -194,7 +198,10 @@ pub async fn run_stream(
                 job.reset();
                 delay
             }
-            Err(error) => return Err(error),
+            Err(error) => {
+                job.finish_checkpoints().await;
+                return Err(error);
+            }
         };
         tokio::select! {
             biased;
@@ -202,6 +209,7 @@ pub async fn run_stream(
             () = tokio::time::sleep(wait) => {}
         }
     }
+    job.finish_checkpoints().await;
     report.duration = started.elapsed();
     Ok(report)
 }

@@ -1,25 +1,29 @@
 //! One stream table's state in the job, and its exactly-once commit: rows and shard positions in
 //! one Delta commit, made only if the checkpoint in the table is still the one the batch was read
 //! from.
+//!
+//! The Delta checkpoint a commit reaches (every 100th version by default) is written on a task of
+//! its own while the next micro-batches commit: written inside the commit, it made that commit,
+//! and the rows of every micro-batch waiting behind it, late by the time it takes to read the whole
+//! log and write it as Parquet.
 
-use std::collections::HashSet;
 use std::time::{Instant, SystemTime};
 
 use deltalake::DeltaTable;
-use deltalake::arrow::array::{AsArray, RecordBatch};
-use deltalake::arrow::datatypes::Int64Type;
-use deltalake::datafusion::prelude::SessionContext;
 use deltalake::kernel::Transaction;
 use deltalake::kernel::transaction::CommitProperties;
-use pinpipe_bus::{ReadLimit, ShardInfo, Streams};
+use pinpipe_bus::{ReadLimit, ShardInfo, Streams, with_causes};
 use pinpipe_model::Table;
+use pinpipe_telemetry::BackendUnavailable;
 use pinpipe_telemetry::stream::{MicroBatchCommitted, ShardLag as LagEvent};
+use tokio::task::JoinHandle;
 
 use super::StreamOptions;
+use super::keys::KeyIndex;
 use super::positions::{Checkpoint, ShardLag, app_id, describe};
 use super::read::{CleanBatch, Read, read_shards};
-use crate::delta::{self, Commit, OnConflict};
-use crate::error::{LakeError, Result};
+use crate::delta::{self, Checkpoints, Commit, batch_keys};
+use crate::error::Result;
 use crate::location::Lake;
 
 /// One cleaned table fed by one stream.
@@ -35,8 +39,10 @@ pub(super) struct TableStream {
     version: Option<u64>,
     /// The shards seen at the last poll, for the lag.
     shards: Vec<ShardInfo>,
-    /// The keys the table holds, once read.
-    keys: Option<HashSet<i64>>,
+    /// Where the table's keys are, once read.
+    keys: Option<KeyIndex>,
+    /// The Delta checkpoint being written, if one is.
+    checkpointing: Option<JoinHandle<()>>,
 }
 
 impl TableStream {
@@ -56,6 +62,7 @@ impl TableStream {
             version: None,
             shards: Vec::new(),
             keys: None,
+            checkpointing: None,
         };
         Ok((stream, created))
     }
@@ -134,19 +141,22 @@ impl TableStream {
 
     /// Commits `batch`'s rows with its shards' new positions, in one commit made on the latest
     /// table version. Returns `None`, committing nothing, if another job moved the positions
-    /// since the batch was read, or another writer committed while the merge ran: the positions
-    /// are then read again at the next poll.
+    /// since the batch was read, or another writer committed while the rows were written: the
+    /// positions are then read again at the next poll.
     pub(super) async fn commit(
         &mut self,
-        ctx: &SessionContext,
         batch: CleanBatch,
     ) -> Result<Option<MicroBatchCommitted>> {
         let started = Instant::now();
         self.delta.update_state().await?;
-        if self.delta.version() != self.version && !self.checkpoint_still_holds().await? {
-            tracing::warn!(table = %self.path, "another writer moved the stream positions; reading again");
-            self.reset();
-            return Ok(None);
+        if self.delta.version() != self.version {
+            if !self.checkpoint_still_holds().await? {
+                tracing::warn!(table = %self.path, "another writer moved the stream positions; reading again");
+                self.reset();
+                return Ok(None);
+            }
+            // Another writer (`lake optimize`) may have rewritten the files the index names.
+            self.keys = None;
         }
         let next = self.checkpoint.next(
             batch
@@ -158,42 +168,53 @@ impl TableStream {
         let properties = CommitProperties::default()
             .with_application_transaction(Transaction::new(app_id(&self.stream), batch_number))
             .with_metadata([next.metadata()]);
-        // One commit holds the rows and the positions. A micro-batch of only new keys is appended
-        // (or, of only rejects, commits no data); one that replaces a key the table holds is
-        // merged, inserting its new keys in the same commit.
-        let replaces = self.holds_any_key(ctx, &batch.rows).await?;
-        let new_keys = batch_keys(&batch.rows)?;
+        // One commit holds the rows and the positions: the rows replace the files holding the
+        // keys they replace (an append when there are none), or, of only rejects, no data.
         let rows = batch.rows;
-        let (path, delta) = (&self.path, &mut self.delta);
-        let committed = if replaces {
-            delta::upsert(ctx, delta, path, rows, properties, OnConflict::Fail)
-                .await
-                .and_then(|merged| {
-                    let commit = merged.commit.ok_or_else(|| {
-                        LakeError::Internal(format!("the merge into {path} committed nothing"))
-                    })?;
-                    Ok((commit, merged.inserted, merged.updated))
-                })
-        } else if rows.num_rows() > 0 {
-            let inserted = rows.num_rows();
-            delta::append_rows(delta, path, rows, properties, batch_number)
-                .await
-                .map(|commit| (commit, inserted, 0))
+        let (commit, inserted, updated) = if rows.num_rows() > 0 {
+            let index = match &mut self.keys {
+                Some(index) => index,
+                unread => unread.insert(KeyIndex::load(&self.delta).await?),
+            };
+            let keys = batch_keys(&rows)?.to_vec();
+            let replaced = index.files_holding(&keys);
+            let updated = index.count_held(&keys);
+            let written = delta::replace_rows(
+                &mut self.delta,
+                &self.path,
+                rows,
+                &replaced,
+                properties,
+                batch_number,
+                Checkpoints::ByCaller,
+            )
+            .await;
+            let (commit, added) = match written {
+                Err(e) if e.is_commit_conflict() => return Ok(self.conflict()),
+                written => written?,
+            };
+            if !index.follow(&keys, &replaced, &added) {
+                self.keys = None;
+            }
+            (commit, keys.len() - updated, updated)
         } else {
-            delta::commit_transactions(delta, path, properties, batch_number)
-                .await
-                .map(|commit| (commit, 0, 0))
+            let written = delta::commit_transactions(
+                &mut self.delta,
+                &self.path,
+                properties,
+                batch_number,
+                Checkpoints::ByCaller,
+            )
+            .await;
+            match written {
+                Err(e) if e.is_commit_conflict() => return Ok(self.conflict()),
+                written => (written?, 0, 0),
+            }
         };
-        let (commit, inserted, updated) = match committed {
-            Err(e) if e.is_commit_conflict() => return Ok(self.conflict()),
-            committed => committed?,
-        };
-        if let Some(keys) = self.keys.as_mut() {
-            keys.extend(new_keys);
-        }
         let committed_at = SystemTime::now();
         self.version = Some(commit.version);
         self.checkpoint = next;
+        self.start_checkpoint()?;
         let lag = self.lag().iter().map(|l| l.lag).sum::<Option<i64>>();
         Ok(Some(MicroBatchCommitted {
             table: commit.path,
@@ -211,21 +232,53 @@ impl TableStream {
         }))
     }
 
+    /// Starts writing the Delta checkpoint of the version just committed, when one is due, on a
+    /// task of its own. If the last one is still being written, this one is left out: the next
+    /// is due `delta.checkpointInterval` commits later, and readers replay a few more log files
+    /// until then. A failed checkpoint is reported, and the job goes on.
+    fn start_checkpoint(&mut self) -> Result<()> {
+        if !delta::checkpoint_due(&self.delta)? {
+            return Ok(());
+        }
+        if self
+            .checkpointing
+            .as_ref()
+            .is_some_and(|task| !task.is_finished())
+        {
+            tracing::debug!(table = %self.path, "the last checkpoint is still being written; skipping this one");
+            return Ok(());
+        }
+        let (table, path) = (self.delta.clone(), self.path.clone());
+        self.checkpointing = Some(tokio::spawn(async move {
+            match delta::write_checkpoint(&table).await {
+                Ok(logs_deleted) => {
+                    tracing::debug!(table = %path, version = ?table.version(), logs_deleted, "checkpoint written");
+                }
+                Err(error) => BackendUnavailable {
+                    component: "stream",
+                    backend: "lake",
+                    error: format!("writing a checkpoint of {path}: {}", with_causes(&error)),
+                }
+                .emit(),
+            }
+        }));
+        Ok(())
+    }
+
+    /// Waits for the checkpoint being written, if any: before the job returns.
+    pub(super) async fn finish_checkpoint(&mut self) {
+        if let Some(task) = self.checkpointing.take() {
+            // A panic in the task was reported by the runtime; the table is not harmed by a
+            // checkpoint left unwritten.
+            let _ = task.await;
+        }
+    }
+
     /// Another writer committed first: nothing of the micro-batch counts, it is read again.
     fn conflict(&mut self) -> Option<MicroBatchCommitted> {
         tracing::info!(table = %self.path, "another writer committed first; reading again");
         self.reset();
         None
-    }
-
-    /// Whether the table holds the key of any of `rows`. The table's keys are read once, and
-    /// kept up to date as micro-batches commit.
-    async fn holds_any_key(&mut self, ctx: &SessionContext, rows: &RecordBatch) -> Result<bool> {
-        let keys = match &mut self.keys {
-            Some(keys) => keys,
-            empty => empty.insert(delta::keys(ctx, &self.delta).await?),
-        };
-        Ok(batch_keys(rows)?.iter().any(|key| keys.contains(key)))
     }
 
     /// Whether the table's micro-batch number is still the one of the checkpoint the job holds
@@ -234,13 +287,4 @@ impl TableStream {
         let committed = delta::transaction_version(&self.delta, &app_id(&self.stream)).await?;
         Ok(committed == self.checkpoint.batch)
     }
-}
-
-/// The `ind` column of cleaned rows.
-fn batch_keys(rows: &RecordBatch) -> Result<Vec<i64>> {
-    let keys = rows
-        .column_by_name("ind")
-        .and_then(|c| c.as_primitive_opt::<Int64Type>())
-        .ok_or_else(|| LakeError::Internal("rows without an Int64 ind column".into()))?;
-    Ok(keys.values().to_vec())
 }

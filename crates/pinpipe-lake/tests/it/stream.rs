@@ -317,3 +317,59 @@ async fn expired_log_files_are_deleted_when_a_checkpoint_is_written() -> TestRes
     );
     Ok(())
 }
+
+/// A micro-batch that replaces keys rewrites only the data files holding them, so that what it
+/// costs does not grow with the table (a MERGE reads every file to find them); the job's index of
+/// where each key is follows its own commits.
+#[tokio::test(flavor = "multi_thread")]
+async fn replacing_keys_rewrites_only_the_files_that_hold_them() -> TestResult {
+    let s = StreamLake::new().await?;
+    // Five micro-batches of four new keys: five files.
+    for round in 0..5 {
+        let pins: Vec<(i64, String)> = (0..4)
+            .map(|i| (round * 10 + i, format!("first {}", round * 10 + i)))
+            .collect();
+        let refs: Vec<(i64, &str)> = pins.iter().map(|(i, t)| (*i, t.as_str())).collect();
+        s.put_pins(&refs).await?;
+        s.once(1000).await?;
+    }
+    let before = s.lake.version("stream/pin").await?;
+
+    // Key 21 twice (one shard, one record a micro-batch: two micro-batches, the second rewriting
+    // the file the first wrote), and a new key (in the first, from another shard).
+    s.put_pins(&[(21, "replaced"), (21, "replaced again"), (100, "new")])
+        .await?;
+    let report = s.once(1).await?;
+    assert_eq!((report.rows_inserted, report.rows_updated), (1, 2));
+
+    let log = s.lake.root().join("stream/pin/_delta_log");
+    let mut removes = Vec::new();
+    for version in before + 1..=s.lake.version("stream/pin").await? {
+        let commit = std::fs::read_to_string(log.join(format!("{version:020}.json")))?;
+        let actions: Vec<serde_json::Value> = commit
+            .lines()
+            .map(serde_json::from_str)
+            .collect::<Result<_, _>>()?;
+        let count = |kind: &str| actions.iter().filter(|a| a.get(kind).is_some()).count();
+        assert_eq!(count("add"), 1, "version {version}: one file written");
+        removes.push(count("remove"));
+    }
+    assert_eq!(removes, [1, 1], "one file rewritten per micro-batch");
+
+    assert_eq!(s.lake.number("SELECT COUNT(*) FROM stream_pin").await?, 21);
+    assert_eq!(
+        s.lake
+            .rows("SELECT ind, title FROM stream_pin WHERE ind BETWEEN 20 AND 23 OR ind = 100 ORDER BY ind")
+            .await?,
+        [
+            ["20", "first 20"],
+            ["21", "replaced again"],
+            ["22", "first 22"],
+            ["23", "first 23"],
+            ["100", "new"],
+        ]
+        .map(|row| row.map(str::to_owned).to_vec())
+        .to_vec()
+    );
+    Ok(())
+}
