@@ -118,19 +118,19 @@ fn commit_once(
             .with_create_checkpoint(false)
             .with_cleanup_expired_logs(Some(false)));
     }
-    let snapshot = table.snapshot()?;
-    let next_version = snapshot.version() + 1;
-    let checkpoint_interval = snapshot.table_config().checkpoint_interval().get();
-    let writes_checkpoint = (next_version + 1).is_multiple_of(checkpoint_interval);
+    let writes_checkpoint = has_checkpoint(table, table.snapshot()?.version() + 1)?;
     Ok(properties.with_cleanup_expired_logs((!writes_checkpoint).then_some(false)))
 }
 
-/// Whether the version `table` holds is one a checkpoint is written for (as delta-rs decides it
-/// inside a commit).
+/// Whether the version `table` holds is one a checkpoint is written for.
 pub fn checkpoint_due(table: &DeltaTable) -> Result<bool> {
-    let snapshot = table.snapshot()?;
-    let checkpoint_interval = snapshot.table_config().checkpoint_interval().get();
-    Ok((snapshot.version() + 1).is_multiple_of(checkpoint_interval))
+    has_checkpoint(table, table.snapshot()?.version())
+}
+
+/// Whether `version` of `table` gets a checkpoint, as delta-rs decides it inside a commit.
+fn has_checkpoint(table: &DeltaTable, version: u64) -> Result<bool> {
+    let interval = table.snapshot()?.table_config().checkpoint_interval().get();
+    Ok((version + 1).is_multiple_of(interval))
 }
 
 /// Writes the checkpoint of the version `table` holds, then deletes the log files it made expire
@@ -150,10 +150,9 @@ pub async fn write_checkpoint(table: &DeltaTable) -> Result<usize> {
 }
 
 /// `delta.checkpointInterval` of the tables pinpipe creates: Delta Spark's default, not delta-rs's
-/// 100. Every scan of a table (each merge reads the table it merges into) replays the JSON commits
-/// since the last checkpoint, so a stream table committing several times a second replayed up to 99
-/// of them for each micro-batch; a checkpoint of a table of a few hundred files costs a few
-/// milliseconds, off the stream's commit path ([`Checkpoints::ByCaller`]).
+/// 100. Every reader of a table replays the JSON commits since the last checkpoint, and a stream
+/// table commits several times a second; the stream job writes its checkpoints off its commit path
+/// ([`Checkpoints::ByCaller`]).
 pub const CHECKPOINT_INTERVAL: u64 = 10;
 
 /// Opens the Delta table at `path`, creating it empty with `schema` if there is none.
@@ -454,7 +453,7 @@ fn conform(batch: RecordBatch, schema: &SchemaRef) -> Result<RecordBatch> {
     Ok(RecordBatch::try_new(Arc::clone(schema), columns)?)
 }
 
-/// The `ind` column of cleaned rows.
+/// The `ind` column of `rows` (cleaned rows, or a data file's).
 pub fn batch_keys(rows: &RecordBatch) -> Result<&[i64]> {
     let keys = rows
         .column_by_name("ind")

@@ -15,9 +15,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::Instant;
 
 use deltalake::DeltaTable;
-use deltalake::arrow::array::{AsArray, BooleanArray, RecordBatch};
+use deltalake::arrow::array::{BooleanArray, RecordBatch};
 use deltalake::arrow::compute::filter_record_batch;
-use deltalake::arrow::datatypes::Int64Type;
 use deltalake::kernel::Add;
 use deltalake::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use deltalake::writer::{DeltaWriter, RecordBatchWriter};
@@ -25,7 +24,7 @@ use object_store::ObjectStoreExt;
 use object_store::path::Path;
 
 use super::Written;
-use crate::delta::{commit_files, data_file_properties};
+use crate::delta::{batch_keys, commit_files, data_file_properties};
 use crate::error::{LakeError, Result};
 
 /// Where the last copy of a key is.
@@ -87,7 +86,7 @@ impl AppendWriter {
         }
         let base = self.memory_dead.len();
         self.memory_dead.resize(base + rows.num_rows(), false);
-        for (i, key) in keys(&rows)?.iter().enumerate() {
+        for (i, key) in batch_keys(&rows)?.iter().enumerate() {
             let slot = Slot::Memory(row_number(base + i)?);
             if let Some(earlier) = self.index.insert(*key, slot) {
                 self.kill(earlier);
@@ -122,7 +121,7 @@ impl AppendWriter {
                 .collect();
             memory_row += batch.num_rows();
             let kept = filter_record_batch(&batch, &alive)?;
-            for key in keys(&kept)? {
+            for key in batch_keys(&kept)? {
                 self.index.insert(
                     *key,
                     Slot::File {
@@ -199,15 +198,6 @@ impl AppendWriter {
         store.delete(&location).await?;
         Ok(())
     }
-}
-
-/// The `ind` column of `rows`.
-fn keys(rows: &RecordBatch) -> Result<&[i64]> {
-    let keys = rows
-        .column_by_name("ind")
-        .and_then(|c| c.as_primitive_opt::<Int64Type>())
-        .ok_or_else(|| LakeError::Internal("rows without an Int64 ind column".into()))?;
-    Ok(keys.values())
 }
 
 fn row_number(n: usize) -> Result<u32> {

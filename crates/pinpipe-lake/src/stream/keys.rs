@@ -1,6 +1,6 @@
 //! Which data file of a stream table holds each key (`ind`): what lets a micro-batch that replaces
-//! keys rewrite only the files holding them ([`crate::delta::replace_rows`]) instead of a MERGE, which
-//! reads every file of the table to find them. A stream table gains a file with almost every
+//! keys rewrite only the files holding them ([`crate::delta::replace_rows`]) instead of a MERGE,
+//! which reads every file of the table to find them. A stream table gains a file with almost every
 //! micro-batch until `pinpipe lake optimize` compacts it, so a MERGE's cost grew with the table's
 //! age (68 ms a commit over the first 100 versions, 147 ms over the next 100, at 500 records/s);
 //! this way a micro-batch costs what its own rows and the few files they touch cost.
@@ -20,7 +20,7 @@ use futures::{StreamExt, TryStreamExt};
 use object_store::ObjectStoreExt;
 
 use crate::delta::batch_keys;
-use crate::error::Result;
+use crate::error::{LakeError, Result};
 
 /// Files read at once while loading the index (they may be on S3).
 const CONCURRENT_READS: usize = 8;
@@ -53,7 +53,7 @@ impl KeyIndex {
                     for batch in reader.with_projection(keys_only).build()? {
                         keys.extend_from_slice(batch_keys(&batch?)?);
                     }
-                    Ok::<_, crate::error::LakeError>((name, keys))
+                    Ok::<_, LakeError>((name, keys))
                 }
             })
             .buffer_unordered(CONCURRENT_READS)

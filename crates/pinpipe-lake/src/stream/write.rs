@@ -3,9 +3,9 @@
 //! from.
 //!
 //! The Delta checkpoint a commit reaches (every `delta.checkpointInterval` versions: 10 on the
-//! tables pinpipe creates) is written on a task of its own while the next micro-batches commit: written inside the commit, it made that commit,
-//! and the rows of every micro-batch waiting behind it, late by the time it takes to read the whole
-//! log and write it as Parquet.
+//! tables pinpipe creates) is written on a task of its own while the next micro-batches commit:
+//! written inside the commit, it made that commit, and the rows of every micro-batch waiting
+//! behind it, late by the time it takes to read the whole log and write it as Parquet.
 
 use std::time::{Instant, SystemTime};
 
