@@ -103,7 +103,10 @@ impl Default for BusSettings {
             kafka: BTreeMap::new(),
             path: None,
             sync: SyncMode::default(),
-            session_timeout: "15s".to_owned(),
+            session_timeout: humantime::format_duration(
+                pinpipe_bus::EmbeddedOptions::default().session_timeout,
+            )
+            .to_string(),
         }
     }
 }

@@ -5,10 +5,10 @@
 //! has no broker to do that, so a member holds the group's lease, a row in the bus renewed while it
 //! runs. A second process in the same group (a second `pinpipe sink`, or a REST Proxy consumer
 //! that names the sink's group) waits for the lease and says so, and takes over when the holder
-//! stops (at once on a clean stop, within [`EmbeddedOptions::session_timeout`] after a crash). Offsets are committed only
-//! while the lease is held, and the sink asks [`TopicConsumer::still_owns`] before writing an
-//! object, so a member that lost its lease neither writes over its successor's objects nor moves
-//! the group back.
+//! stops (at once on a clean stop, within [`EmbeddedOptions::session_timeout`] after a crash).
+//! Offsets are committed only while the lease is held, and the sink asks
+//! [`TopicConsumer::still_owns`] before writing an object, so a member that lost its lease neither
+//! writes over its successor's objects nor moves the group back.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
