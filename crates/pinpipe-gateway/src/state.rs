@@ -1,5 +1,6 @@
 //! What every handler shares: the bus, the settings, the in-flight bounds.
 
+use std::ops::Deref;
 use std::sync::Arc;
 
 use pinpipe_bus::{Streams, Topics};
@@ -8,9 +9,13 @@ use tokio::sync::Semaphore;
 use crate::GatewayConfig;
 use crate::consumers::Registry;
 
-/// Shared by every request; cheap to clone.
+/// Shared by every request; cloning it (each layer and handler takes a copy) is one reference
+/// count.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+/// What [`AppState`] shares.
+pub struct Shared {
     pub topics: Arc<dyn Topics>,
     pub streams: Arc<dyn Streams>,
     pub config: Arc<GatewayConfig>,
@@ -32,13 +37,21 @@ impl AppState {
             config.consumer_instance_timeout,
             config.max_consumer_instances,
         ));
-        Self {
+        Self(Arc::new(Shared {
             topics,
             streams,
             consumers,
             config: Arc::new(config),
             in_flight,
             body_memory,
-        }
+        }))
+    }
+}
+
+impl Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
     }
 }
