@@ -80,6 +80,14 @@ impl BusError {
         }
     }
 
+    /// [`BusError::Refused`] with no source error.
+    pub fn refused(context: impl Into<String>) -> Self {
+        BusError::Refused {
+            context: context.into(),
+            source: None,
+        }
+    }
+
     /// [`BusError::Refused`] caused by `source`.
     pub fn refused_because(context: impl Into<String>, source: impl Into<BoxError>) -> Self {
         BusError::Refused {

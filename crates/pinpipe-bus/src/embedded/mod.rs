@@ -6,6 +6,7 @@
 //! never block the writer. Several processes may open the same database: the gateway appends,
 //! the sink reads and commits group offsets.
 
+mod batch;
 mod consumer;
 mod schema;
 mod streams;

@@ -5,9 +5,10 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension, params};
 
+use super::batch;
 use super::writer::Lease;
 use super::{LogKind, LogMeta, SyncMode};
-use crate::{ReadLimit, Result};
+use crate::{BusError, ReadLimit, Result};
 
 /// One stored record: offset, key, value, append time in ms.
 pub(super) struct StoredRecord {
@@ -31,22 +32,29 @@ pub(super) fn connect(path: &Path, sync: SyncMode) -> Result<Connection> {
     Ok(conn)
 }
 
-/// The schema version this code writes (`PRAGMA user_version`). Version 1 numbers logs with
-/// `AUTOINCREMENT`, so a deleted log's id is never given to a new one: a process still holding
-/// the old id can then never write into (or read) a re-created stream or topic by mistake.
-const SCHEMA_VERSION: i64 = 1;
+/// The schema version this code writes (`PRAGMA user_version`).
+///
+/// - Version 1 numbers logs with `AUTOINCREMENT`, so a deleted log's id is never given to a new
+///   one: a process still holding the old id can then never write into (or read) a re-created
+///   stream or topic by mistake.
+/// - Version 2 stores records in batches ([`super::batch`]): one row per partition and group
+///   commit, in a rowid table (rows of kilobytes to a megabyte) with a unique index on each
+///   batch's first offset. Version 1 had a row per record.
+const SCHEMA_VERSION: i64 = 2;
 
 /// Creates the tables if they are not there, and brings an older database to
 /// [`SCHEMA_VERSION`]. Safe when several processes open the same file at once.
 pub(super) fn migrate(conn: &mut Connection) -> Result<()> {
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let version: i64 = tx.pragma_query_value(None, "user_version", |row| row.get(0))?;
-    if version < SCHEMA_VERSION {
-        let has_logs: bool = tx.query_row(
-            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'logs')",
-            [],
+    let exists = |table: &str| -> rusqlite::Result<bool> {
+        tx.query_row(
+            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1)",
+            params![table],
             |row| row.get(0),
-        )?;
+        )
+    };
+    if version < 1 {
         tx.execute_batch(
             "CREATE TABLE logs_v1 (
                  id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -57,7 +65,7 @@ pub(super) fn migrate(conn: &mut Connection) -> Result<()> {
                  UNIQUE (kind, name)
              );",
         )?;
-        if has_logs {
+        if exists("logs")? {
             tx.execute_batch(
                 "INSERT INTO logs_v1 (id, kind, name, partitions, created_ms)
                      SELECT id, kind, name, partitions, created_ms FROM logs;
@@ -65,19 +73,30 @@ pub(super) fn migrate(conn: &mut Connection) -> Result<()> {
             )?;
         }
         tx.execute_batch("ALTER TABLE logs_v1 RENAME TO logs;")?;
+    }
+    if version < 2 {
+        tx.execute_batch(
+            "CREATE TABLE batches (
+                 id INTEGER PRIMARY KEY,
+                 log_id INTEGER NOT NULL,
+                 partition INTEGER NOT NULL,
+                 base_offset INTEGER NOT NULL,
+                 count INTEGER NOT NULL,
+                 ts_ms INTEGER NOT NULL,
+                 records BLOB NOT NULL
+             );
+             CREATE UNIQUE INDEX batches_position ON batches (log_id, partition, base_offset);",
+        )?;
+        if exists("records")? {
+            batch_version_1_records(&tx)?;
+            tx.execute_batch("DROP TABLE records;")?;
+        }
+    }
+    if version < SCHEMA_VERSION {
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     }
     tx.execute_batch(
-        "CREATE TABLE IF NOT EXISTS records (
-             log_id INTEGER NOT NULL,
-             partition INTEGER NOT NULL,
-             offset INTEGER NOT NULL,
-             key BLOB,
-             value BLOB NOT NULL,
-             ts_ms INTEGER NOT NULL,
-             PRIMARY KEY (log_id, partition, offset)
-         ) WITHOUT ROWID;
-         CREATE TABLE IF NOT EXISTS group_offsets (
+        "CREATE TABLE IF NOT EXISTS group_offsets (
              grp TEXT NOT NULL,
              log_id INTEGER NOT NULL,
              partition INTEGER NOT NULL,
@@ -91,6 +110,36 @@ pub(super) fn migrate(conn: &mut Connection) -> Result<()> {
          );",
     )?;
     tx.commit()?;
+    Ok(())
+}
+
+/// Column `index` of `row`, a blob, borrowed.
+fn blob<'r>(row: &'r rusqlite::Row<'_>, index: usize) -> rusqlite::Result<&'r [u8]> {
+    row.get_ref(index)?.as_blob().map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(index, rusqlite::types::Type::Blob, Box::new(e))
+    })
+}
+
+/// Copies the records of a version 1 database into batches of one record each.
+fn batch_version_1_records(conn: &Connection) -> Result<()> {
+    let mut old = conn.prepare(
+        "SELECT log_id, partition, offset, key, value, ts_ms FROM records
+         ORDER BY log_id, partition, offset",
+    )?;
+    let mut rows = old.query([])?;
+    let mut insert = conn.prepare(
+        "INSERT INTO batches (log_id, partition, base_offset, count, ts_ms, records)
+         VALUES (?1, ?2, ?3, 1, ?4, ?5)",
+    )?;
+    let mut records = Vec::new();
+    while let Some(row) = rows.next()? {
+        records.clear();
+        let key: Option<Vec<u8>> = row.get(3)?;
+        batch::push(&mut records, key.as_deref(), blob(row, 4)?);
+        let (log_id, partition, offset, ts_ms): (i64, i32, i64, i64) =
+            (row.get(0)?, row.get(1)?, row.get(2)?, row.get(5)?);
+        insert.execute(params![log_id, partition, offset, ts_ms, records])?;
+    }
     Ok(())
 }
 
@@ -138,9 +187,12 @@ pub(super) fn list_logs(conn: &Connection, kind: LogKind) -> Result<Vec<(String,
 pub(super) fn next_offset(conn: &Connection, log_id: i64, partition: i32) -> Result<i64> {
     Ok(conn
         .prepare_cached(
-            "SELECT COALESCE(MAX(offset) + 1, 0) FROM records WHERE log_id = ?1 AND partition = ?2",
+            "SELECT base_offset + count FROM batches WHERE log_id = ?1 AND partition = ?2
+             ORDER BY base_offset DESC LIMIT 1",
         )?
-        .query_row(params![log_id, partition], |row| row.get(0))?)
+        .query_row(params![log_id, partition], |row| row.get(0))
+        .optional()?
+        .unwrap_or(0))
 }
 
 pub(super) fn high_watermarks(conn: &Connection, meta: LogMeta) -> Result<Vec<i64>> {
@@ -158,28 +210,48 @@ pub(super) fn read(
     from: i64,
     limit: ReadLimit,
 ) -> Result<Vec<StoredRecord>> {
+    if limit.records == 0 {
+        return Ok(Vec::new());
+    }
+    // From the batch holding `from` (the last one starting at or before it) on.
     let mut stmt = conn.prepare_cached(
-        "SELECT offset, key, value, ts_ms FROM records
-         WHERE log_id = ?1 AND partition = ?2 AND offset >= ?3
-         ORDER BY offset LIMIT ?4",
+        "SELECT base_offset, ts_ms, records FROM batches
+         WHERE log_id = ?1 AND partition = ?2 AND base_offset >= COALESCE(
+             (SELECT base_offset FROM batches
+              WHERE log_id = ?1 AND partition = ?2 AND base_offset <= ?3
+              ORDER BY base_offset DESC LIMIT 1),
+             ?3)
+         ORDER BY base_offset",
     )?;
-    let max = i64::try_from(limit.records).unwrap_or(i64::MAX);
-    let mut rows = stmt.query(params![log_id, partition, from, max])?;
+    let mut rows = stmt.query(params![log_id, partition, from])?;
     let mut records = Vec::new();
     let mut bytes = 0usize;
     while let Some(row) = rows.next()? {
-        let record = StoredRecord {
-            offset: row.get(0)?,
-            key: row.get(1)?,
-            value: row.get(2)?,
-            timestamp_ms: row.get(3)?,
-        };
-        bytes = bytes
-            .saturating_add(record.value.len())
-            .saturating_add(record.key.as_ref().map_or(0, Vec::len));
-        records.push(record);
-        if bytes >= limit.bytes {
-            break;
+        let base_offset: i64 = row.get(0)?;
+        let timestamp_ms: i64 = row.get(1)?;
+        let mut batch = batch::Records::new(blob(row, 2)?);
+        for (offset, record) in (base_offset..).zip(batch.by_ref()) {
+            if offset < from {
+                continue;
+            }
+            bytes = bytes
+                .saturating_add(record.value.len())
+                .saturating_add(record.key.map_or(0, <[u8]>::len));
+            records.push(StoredRecord {
+                offset,
+                key: record.key.map(<[u8]>::to_vec),
+                value: record.value.to_vec(),
+                timestamp_ms,
+            });
+            if records.len() >= limit.records || bytes >= limit.bytes {
+                return Ok(records);
+            }
+        }
+        if batch.damaged() {
+            return Err(BusError::refused(format!(
+                "the bus database is damaged: the batch at offset {base_offset} of partition \
+                 {partition} (log {log_id}) ends inside a record"
+            )));
         }
     }
     Ok(records)
@@ -195,8 +267,8 @@ pub(super) fn offset_since(
 ) -> Result<i64> {
     let found: Option<i64> = conn
         .prepare_cached(
-            "SELECT offset FROM records WHERE log_id = ?1 AND partition = ?2 AND ts_ms >= ?3
-             ORDER BY offset LIMIT 1",
+            "SELECT base_offset FROM batches WHERE log_id = ?1 AND partition = ?2 AND ts_ms >= ?3
+             ORDER BY base_offset LIMIT 1",
         )?
         .query_row(params![log_id, partition, since_ms], |row| row.get(0))
         .optional()?;

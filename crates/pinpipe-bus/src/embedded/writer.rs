@@ -6,6 +6,7 @@
 //! for nothing but its own commit.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry as Entry_;
 use std::sync::Arc;
 use std::sync::mpsc;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -13,7 +14,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use rusqlite::{Connection, ErrorCode, TransactionBehavior, params};
 use tokio::sync::{Notify, oneshot};
 
-use super::{LogKind, LogMeta, schema};
+use super::{LogKind, LogMeta, batch, schema};
 use crate::{BusError, Result};
 
 /// Most operations folded into one transaction.
@@ -228,12 +229,9 @@ fn apply_group(conn: &mut Connection, group: &[GroupedOp]) -> Result<Vec<Done>> 
     // transaction that reads and then writes fails at once if another process wrote in between.
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let mut done = Vec::with_capacity(group.len());
+    let mut appends = Appends::default();
     {
-        let mut next_offsets: HashMap<(i64, i32), i64> = HashMap::new();
         let mut exists: HashMap<i64, bool> = HashMap::new();
-        let mut insert = tx.prepare_cached(
-            "INSERT INTO records (log_id, partition, offset, key, value, ts_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        )?;
         for op in group {
             match op {
                 GroupedOp::Append { log, entries, .. } => {
@@ -249,24 +247,10 @@ fn apply_group(conn: &mut Connection, group: &[GroupedOp]) -> Result<Vec<Done>> 
                         done.push(Done::Appended(None));
                         continue;
                     }
-                    let mut offsets = Vec::with_capacity(entries.len());
-                    for entry in entries {
-                        let slot = (log.id, entry.partition);
-                        let offset = match next_offsets.get(&slot) {
-                            Some(next) => *next,
-                            None => schema::next_offset(&tx, log.id, entry.partition)?,
-                        };
-                        insert.execute(params![
-                            log.id,
-                            entry.partition,
-                            offset,
-                            entry.key,
-                            entry.value,
-                            now
-                        ])?;
-                        next_offsets.insert(slot, offset + 1);
-                        offsets.push(offset);
-                    }
+                    let offsets = entries
+                        .iter()
+                        .map(|entry| appends.add(&tx, log.id, entry, now))
+                        .collect::<Result<_>>()?;
                     done.push(Done::Appended(Some(offsets)));
                 }
                 GroupedOp::Commit {
@@ -313,8 +297,76 @@ fn apply_group(conn: &mut Connection, group: &[GroupedOp]) -> Result<Vec<Done>> 
             }
         }
     }
+    appends.finish(&tx, now)?;
     tx.commit()?;
     Ok(done)
+}
+
+/// The records a group appends, gathered into one batch per partition.
+#[derive(Default)]
+struct Appends {
+    open: HashMap<(i64, i32), OpenBatch>,
+}
+
+/// The batch being gathered for one partition.
+struct OpenBatch {
+    /// The offset of its first record.
+    base_offset: i64,
+    /// How many records it has.
+    count: i64,
+    /// Its records, as stored ([`batch::push`]).
+    records: Vec<u8>,
+}
+
+impl Appends {
+    /// Adds `entry` to its partition's batch; answers the record's offset.
+    fn add(&mut self, tx: &Connection, log_id: i64, entry: &Entry, now: i64) -> Result<i64> {
+        let open = match self.open.entry((log_id, entry.partition)) {
+            Entry_::Occupied(open) => open.into_mut(),
+            Entry_::Vacant(vacant) => vacant.insert(OpenBatch {
+                base_offset: schema::next_offset(tx, log_id, entry.partition)?,
+                count: 0,
+                records: Vec::new(),
+            }),
+        };
+        if open.records.len() >= batch::MAX_BATCH_BYTES {
+            store(tx, log_id, entry.partition, open, now)?;
+        }
+        batch::push(&mut open.records, entry.key.as_deref(), &entry.value);
+        open.count += 1;
+        Ok(open.base_offset + open.count - 1)
+    }
+
+    /// Stores every batch still open.
+    fn finish(mut self, tx: &Connection, now: i64) -> Result<()> {
+        for ((log_id, partition), open) in &mut self.open {
+            store(tx, *log_id, *partition, open, now)?;
+        }
+        Ok(())
+    }
+}
+
+/// Stores the open batch of a partition, and opens the next one after it.
+fn store(tx: &Connection, log_id: i64, partition: i32, open: &mut OpenBatch, now: i64) -> Result<()> {
+    if open.count == 0 {
+        return Ok(());
+    }
+    tx.prepare_cached(
+        "INSERT INTO batches (log_id, partition, base_offset, count, ts_ms, records)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![
+        log_id,
+        partition,
+        open.base_offset,
+        open.count,
+        now,
+        open.records
+    ])?;
+    open.base_offset += open.count;
+    open.count = 0;
+    open.records.clear();
+    Ok(())
 }
 
 /// The error of a failed group commit, shared by every operation of the group.
@@ -378,7 +430,7 @@ fn create_log(conn: &Connection, kind: LogKind, name: &str, partitions: i32) -> 
 fn delete_log(conn: &mut Connection, kind: LogKind, name: &str) -> Result<()> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let meta = schema::find_log(&tx, kind, name)?.ok_or_else(|| kind.not_found(name))?;
-    tx.execute("DELETE FROM records WHERE log_id = ?1", params![meta.id])?;
+    tx.execute("DELETE FROM batches WHERE log_id = ?1", params![meta.id])?;
     tx.execute(
         "DELETE FROM group_offsets WHERE log_id = ?1",
         params![meta.id],
