@@ -266,7 +266,7 @@ fn parse_records(
 /// so a value without them is used as sent, and one with them is re-serialised compactly.
 pub fn compact_json(raw: &RawValue) -> Vec<u8> {
     let text = raw.get();
-    if !text.contains(['\n', '\r']) {
+    if memchr::memchr2(b'\n', b'\r', text.as_bytes()).is_none() {
         return text.as_bytes().to_vec();
     }
     serde_json::from_str::<serde_json::Value>(text)
