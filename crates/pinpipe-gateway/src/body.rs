@@ -283,7 +283,10 @@ pub fn nests_deeper_than(json: &[u8], max: usize) -> bool {
 /// `json` when it never closes). Jumps from quote or backslash to the next with `memchr`: most
 /// of a produce call's bytes are inside strings.
 fn string_end(json: &[u8], mut at: usize) -> usize {
-    while let Some(found) = json.get(at..).and_then(|rest| memchr::memchr2(b'"', b'\\', rest)) {
+    while let Some(found) = json
+        .get(at..)
+        .and_then(|rest| memchr::memchr2(b'"', b'\\', rest))
+    {
         let i = at + found;
         if json[i] == b'"' {
             return i + 1;
@@ -304,8 +307,14 @@ mod tests {
         assert!(nests_deeper_than(br#"{"a":[1,{"b":2}]}"#, 2));
         assert!(!nests_deeper_than(br#"{"a":"[[[[[[\"[[["}"#, 1));
         assert!(nests_deeper_than(&[b'['; 200], MAX_NESTING));
-        assert!(nests_deeper_than(br#"{"a\\":[[1]]}"#, 2), "an escaped backslash ends");
-        assert!(!nests_deeper_than(br#"{"a\"[[":1}"#, 1), "an escaped quote does not");
+        assert!(
+            nests_deeper_than(br#"{"a\\":[[1]]}"#, 2),
+            "an escaped backslash ends"
+        );
+        assert!(
+            !nests_deeper_than(br#"{"a\"[[":1}"#, 1),
+            "an escaped quote does not"
+        );
         assert!(!nests_deeper_than(br#"{"a\"#, 1), "a body cut in an escape");
     }
 }

@@ -347,7 +347,13 @@ impl Appends {
 }
 
 /// Stores the open batch of a partition, and opens the next one after it.
-fn store(tx: &Connection, log_id: i64, partition: i32, open: &mut OpenBatch, now: i64) -> Result<()> {
+fn store(
+    tx: &Connection,
+    log_id: i64,
+    partition: i32,
+    open: &mut OpenBatch,
+    now: i64,
+) -> Result<()> {
     if open.count == 0 {
         return Ok(());
     }

@@ -175,7 +175,10 @@ async fn large_appends_read_back_from_any_offset() {
     let produced = pinpipe_bus::Topics::produce(bus.as_ref(), "t", conformance::values(&refs))
         .await
         .expect("produce");
-    let offsets: Vec<i64> = produced.iter().map(|p| p.as_ref().expect("ok").offset).collect();
+    let offsets: Vec<i64> = produced
+        .iter()
+        .map(|p| p.as_ref().expect("ok").offset)
+        .collect();
     assert_eq!(offsets, (0..300).collect::<Vec<_>>());
     for from in [0, 104, 105, 150, 299] {
         let read = pinpipe_bus::Topics::read(bus.as_ref(), "t", 0, from, 7)
@@ -183,7 +186,14 @@ async fn large_appends_read_back_from_any_offset() {
             .expect("read");
         let got: Vec<(i64, Vec<u8>)> = read.into_iter().map(|r| (r.offset, r.value)).collect();
         let want: Vec<(i64, Vec<u8>)> = (from..300.min(from + 7))
-            .map(|o| (o, values[usize::try_from(o).expect("offset")].clone().into_bytes()))
+            .map(|o| {
+                (
+                    o,
+                    values[usize::try_from(o).expect("offset")]
+                        .clone()
+                        .into_bytes(),
+                )
+            })
             .collect();
         assert_eq!(got, want, "reading 7 from offset {from}");
     }
