@@ -3,10 +3,10 @@
 //! Producers queue operations on a channel; the writer thread takes everything queued at once,
 //! applies the appends and offset commits in one transaction, commits it, and only then answers
 //! each producer. Under load many requests share one disk sync; with one producer a request waits
-//! for nothing but its own commit.
+//! for nothing but its own commit. What a group appends to a partition is stored as one record
+//! batch ([`super::batch`]).
 
-use std::collections::HashMap;
-use std::collections::hash_map::Entry as Entry_;
+use std::collections::{HashMap, hash_map};
 use std::sync::Arc;
 use std::sync::mpsc;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -322,8 +322,8 @@ impl Appends {
     /// Adds `entry` to its partition's batch; answers the record's offset.
     fn add(&mut self, tx: &Connection, log_id: i64, entry: &Entry, now: i64) -> Result<i64> {
         let open = match self.open.entry((log_id, entry.partition)) {
-            Entry_::Occupied(open) => open.into_mut(),
-            Entry_::Vacant(vacant) => vacant.insert(OpenBatch {
+            hash_map::Entry::Occupied(open) => open.into_mut(),
+            hash_map::Entry::Vacant(vacant) => vacant.insert(OpenBatch {
                 base_offset: schema::next_offset(tx, log_id, entry.partition)?,
                 count: 0,
                 records: Vec::new(),
