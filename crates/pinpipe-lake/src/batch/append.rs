@@ -1,14 +1,16 @@
 //! Writing a table that has no rows yet (or is being refreshed) in one commit for the run.
 //!
-//! Rows arrive in arrival order and wait in memory up to a byte budget; then the live ones are
-//! written as one Parquet file (not yet part of the table). An index of every key gives where
+//! Rows arrive in arrival order and wait in memory up to half a byte budget; then the live ones
+//! are written as one Parquet file (not yet part of the table) on a blocking thread, while the
+//! next half fills. Encoding a file had stopped the whole job: the cleaning of the next objects
+//! waited for it, and a 1M-post batch kept two cores busy only half of the time. An index of every key gives where
 //! its last copy is (in memory, or file and row): a later copy of a key marks the earlier one
 //! dead, dropped before its file is written or, once written, by rewriting that file at the end.
 //! Keys rarely repeat far apart (the emulator's and the original's data repeat keys within
 //! minutes), so files are seldom rewritten. Then one commit adds every file (and, on a full
 //! refresh, removes every file the table had): readers see all of the run or none of it.
 //!
-//! Memory: the budget of rows, one Parquet file being written, and the index (about 24 bytes
+//! Memory: the budget of rows (half waiting, half being written) and the index (about 24 bytes
 //! per key).
 
 use std::collections::{BTreeMap, HashMap};
@@ -22,6 +24,7 @@ use deltalake::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use deltalake::writer::{DeltaWriter, RecordBatchWriter};
 use object_store::ObjectStoreExt;
 use object_store::path::Path;
+use tokio::task::JoinHandle;
 
 use super::Written;
 use crate::delta::{batch_keys, commit_files, data_file_properties};
@@ -40,7 +43,6 @@ enum Slot {
 pub(crate) struct AppendWriter {
     table: DeltaTable,
     path: String,
-    writer: RecordBatchWriter,
     overwrite: bool,
     budget: usize,
     started: Instant,
@@ -50,6 +52,8 @@ pub(crate) struct AppendWriter {
     index: HashMap<i64, Slot>,
     files: Vec<Option<Add>>,
     dead: BTreeMap<u32, Vec<u32>>,
+    /// The file being written in the background: its number, and the task writing it.
+    writing: Option<(u32, JoinHandle<Result<Vec<Add>>>)>,
 }
 
 impl AppendWriter {
@@ -61,12 +65,9 @@ impl AppendWriter {
         budget: usize,
         overwrite: bool,
     ) -> Result<Self> {
-        let writer =
-            RecordBatchWriter::for_table(&table)?.with_writer_properties(data_file_properties());
         Ok(Self {
             table,
             path: path.to_owned(),
-            writer,
             overwrite,
             budget,
             started: Instant::now(),
@@ -76,7 +77,14 @@ impl AppendWriter {
             index: HashMap::new(),
             files: Vec::new(),
             dead: BTreeMap::new(),
+            writing: None,
         })
+    }
+
+    /// A writer of one data file of the table.
+    fn file_writer(&self) -> Result<RecordBatchWriter> {
+        Ok(RecordBatchWriter::for_table(&self.table)?
+            .with_writer_properties(data_file_properties()))
     }
 
     /// Takes the next rows, in arrival order.
@@ -94,7 +102,7 @@ impl AppendWriter {
         }
         self.memory_bytes += rows.get_array_memory_size();
         self.memory.push(rows);
-        if self.memory_bytes >= self.budget {
+        if self.memory_bytes >= self.budget / 2 {
             self.write_memory().await?;
         }
         Ok(())
@@ -107,14 +115,17 @@ impl AppendWriter {
         }
     }
 
-    /// Writes the live rows in memory as one file.
+    /// Starts writing the live rows in memory as one file, once the file before is written.
     async fn write_memory(&mut self) -> Result<()> {
         if self.memory.is_empty() {
             return Ok(());
         }
+        self.wait_for_file().await?;
         let file = row_number(self.files.len())?;
+        self.files.push(None);
         let mut file_row = 0u32;
         let mut memory_row = 0usize;
+        let mut kept_batches = Vec::with_capacity(self.memory.len());
         for batch in std::mem::take(&mut self.memory) {
             let alive: BooleanArray = (memory_row..memory_row + batch.num_rows())
                 .map(|row| Some(!self.memory_dead[row]))
@@ -132,13 +143,30 @@ impl AppendWriter {
                 file_row += 1;
             }
             if kept.num_rows() > 0 {
-                self.writer.write(kept).await?;
+                kept_batches.push(kept);
             }
         }
         self.memory_dead.clear();
         self.memory_bytes = 0;
-        let added = self.writer.flush().await?;
-        self.files.push(one_file(added)?);
+        let mut writer = self.file_writer()?;
+        let runtime = tokio::runtime::Handle::current();
+        let task = tokio::task::spawn_blocking(move || {
+            runtime.block_on(async move {
+                for batch in kept_batches {
+                    writer.write(batch).await?;
+                }
+                Ok(writer.flush().await?)
+            })
+        });
+        self.writing = Some((file, task));
+        Ok(())
+    }
+
+    /// Waits for the file being written, if there is one.
+    async fn wait_for_file(&mut self) -> Result<()> {
+        if let Some((file, task)) = self.writing.take() {
+            self.files[file as usize] = one_file(task.await??)?;
+        }
         Ok(())
     }
 
@@ -146,6 +174,7 @@ impl AppendWriter {
     /// one commit; `None` if there was no row to write and nothing to replace.
     pub(crate) async fn finish(mut self) -> Result<Option<Written>> {
         self.write_memory().await?;
+        self.wait_for_file().await?;
         for (file, rows) in std::mem::take(&mut self.dead) {
             self.rewrite(file, rows).await?;
         }
@@ -171,9 +200,10 @@ impl AppendWriter {
         dead.sort_unstable();
         let store = self.table.object_store();
         let location = Path::from(old.path.as_str());
-        // A file holds about one memory budget of rows: it is read back whole.
+        // A file holds about half a memory budget of rows: it is read back whole.
         let bytes = store.get(&location).await?.bytes().await?;
         let batches = ParquetRecordBatchReaderBuilder::try_new(bytes)?.build()?;
+        let mut writer = self.file_writer()?;
         let mut row = 0u32;
         let mut dead = dead.into_iter().peekable();
         for batch in batches {
@@ -190,10 +220,10 @@ impl AppendWriter {
                 .collect();
             let kept = filter_record_batch(&batch, &alive)?;
             if kept.num_rows() > 0 {
-                self.writer.write(kept).await?;
+                writer.write(kept).await?;
             }
         }
-        let added = self.writer.flush().await?;
+        let added = writer.flush().await?;
         self.files[file as usize] = one_file(added)?;
         store.delete(&location).await?;
         Ok(())

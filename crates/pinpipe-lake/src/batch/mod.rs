@@ -75,7 +75,8 @@ pub struct BatchOptions {
     /// How raw objects are read: piece and record sizes.
     pub read_limits: ReadLimits,
     /// Bytes of cleaned rows (Arrow) held in memory before they are written (default 256 MiB):
-    /// a Parquet file's worth on a new table, a merge commit's worth on one with rows.
+    /// on a new table two Parquet files' worth (one filling while the other is written), on one
+    /// with rows a merge commit's worth.
     pub max_bytes_in_memory: usize,
     /// Read every raw object again and replace the tables' rows with what they hold (one
     /// overwrite commit per table), instead of merging what is new.
