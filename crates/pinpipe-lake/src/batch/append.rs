@@ -3,9 +3,11 @@
 //! Rows arrive in arrival order and wait in memory up to half a byte budget; then the live ones
 //! are written as one Parquet file (not yet part of the table) on a blocking thread, while the
 //! next half fills. Encoding a file had stopped the whole job: the cleaning of the next objects
-//! waited for it, and a 1M-post batch kept two cores busy only half of the time. An index of every key gives where
-//! its last copy is (in memory, or file and row): a later copy of a key marks the earlier one
-//! dead, dropped before its file is written or, once written, by rewriting that file at the end.
+//! waited for it, and a 1M-post batch kept two cores busy only half of the time.
+//!
+//! An index of every key gives where its last copy is (in memory, or file and row): a later copy
+//! of a key marks the earlier one dead, dropped before its file is written or, once written, by
+//! rewriting that file at the end.
 //! Keys rarely repeat far apart (the emulator's and the original's data repeat keys within
 //! minutes), so files are seldom rewritten. Then one commit adds every file (and, on a full
 //! refresh, removes every file the table had): readers see all of the run or none of it.
@@ -53,7 +55,7 @@ pub(crate) struct AppendWriter {
     files: Vec<Option<Add>>,
     dead: BTreeMap<u32, Vec<u32>>,
     /// The file being written in the background: its number, and the task writing it.
-    writing: Option<(u32, JoinHandle<Result<Vec<Add>>>)>,
+    writing: Option<(u32, JoinHandle<Result<Option<Add>>>)>,
 }
 
 impl AppendWriter {
@@ -148,16 +150,10 @@ impl AppendWriter {
         }
         self.memory_dead.clear();
         self.memory_bytes = 0;
-        let mut writer = self.file_writer()?;
+        let writer = self.file_writer()?;
         let runtime = tokio::runtime::Handle::current();
-        let task = tokio::task::spawn_blocking(move || {
-            runtime.block_on(async move {
-                for batch in kept_batches {
-                    writer.write(batch).await?;
-                }
-                Ok(writer.flush().await?)
-            })
-        });
+        let task =
+            tokio::task::spawn_blocking(move || runtime.block_on(write_file(writer, kept_batches)));
         self.writing = Some((file, task));
         Ok(())
     }
@@ -165,7 +161,7 @@ impl AppendWriter {
     /// Waits for the file being written, if there is one.
     async fn wait_for_file(&mut self) -> Result<()> {
         if let Some((file, task)) = self.writing.take() {
-            self.files[file as usize] = one_file(task.await??)?;
+            self.files[file as usize] = task.await??;
         }
         Ok(())
     }
@@ -203,7 +199,7 @@ impl AppendWriter {
         // A file holds about half a memory budget of rows: it is read back whole.
         let bytes = store.get(&location).await?.bytes().await?;
         let batches = ParquetRecordBatchReaderBuilder::try_new(bytes)?.build()?;
-        let mut writer = self.file_writer()?;
+        let mut kept_batches = Vec::new();
         let mut row = 0u32;
         let mut dead = dead.into_iter().peekable();
         for batch in batches {
@@ -220,11 +216,10 @@ impl AppendWriter {
                 .collect();
             let kept = filter_record_batch(&batch, &alive)?;
             if kept.num_rows() > 0 {
-                writer.write(kept).await?;
+                kept_batches.push(kept);
             }
         }
-        let added = writer.flush().await?;
-        self.files[file as usize] = one_file(added)?;
+        self.files[file as usize] = write_file(self.file_writer()?, kept_batches).await?;
         store.delete(&location).await?;
         Ok(())
     }
@@ -232,6 +227,17 @@ impl AppendWriter {
 
 fn row_number(n: usize) -> Result<u32> {
     u32::try_from(n).map_err(|_| LakeError::Internal("more than 4G rows in one run".into()))
+}
+
+/// Writes `batches` as one data file (not yet committed); none when they hold no row.
+async fn write_file(
+    mut writer: RecordBatchWriter,
+    batches: Vec<RecordBatch>,
+) -> Result<Option<Add>> {
+    for batch in batches {
+        writer.write(batch).await?;
+    }
+    one_file(writer.flush().await?)
 }
 
 /// The one file a flush wrote (none when every row was dead).
