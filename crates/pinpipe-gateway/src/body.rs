@@ -26,9 +26,8 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::middleware::Next;
 use axum::response::Response;
 use bytes::{Bytes, BytesMut};
 use http_body_util::BodyExt;
@@ -42,11 +41,15 @@ use crate::state::AppState;
 /// get an answer.
 pub const UNBOUNDED_ROUTES: [&str; 2] = ["/health", "/metrics"];
 
-/// Middleware: reads the body within its bounds (see the module documentation), then runs the
+/// Layer: reads the body within its bounds (see the module documentation), then runs the
 /// request holding an in-flight permit and the body's share of the memory bound.
-pub async fn read_body(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub async fn read_body(
+    state: &AppState,
+    request: Request,
+    next: impl AsyncFnOnce(Request) -> Response,
+) -> Response {
     if UNBOUNDED_ROUTES.contains(&request.uri().path()) || streams_its_body(&request) {
-        return next.run(request).await;
+        return next(request).await;
     }
     let family = Family::of(request.uri().path(), request.headers());
     let config = &state.config;
@@ -57,7 +60,7 @@ pub async fn read_body(State(state): State<AppState>, request: Request, next: Ne
     }
     let read = tokio::time::timeout(
         config.body_read_timeout,
-        collect(&state, body, declared, config.max_body_bytes),
+        collect(state, body, declared, config.max_body_bytes),
     )
     .await;
     let (bytes, _memory) = match read {
@@ -82,8 +85,7 @@ pub async fn read_body(State(state): State<AppState>, request: Request, next: Ne
             "Too many requests: try again shortly",
         );
     };
-    next.run(Request::from_parts(parts, Body::from(bytes)))
-        .await
+    next(Request::from_parts(parts, Body::from(bytes))).await
 }
 
 /// Whether the request goes to a route that reads its body as it arrives, within bounds of its
@@ -95,12 +97,15 @@ fn streams_its_body(request: &Request) -> bool {
         .is_some_and(|route| crate::rest_v3::is_produce_route(route.as_str()))
 }
 
-/// Middleware: answers with `Connection: close` when the request's body was not read to its end
+/// Layer: answers with `Connection: close` when the request's body was not read to its end
 /// (see the module documentation). A route that streams its body reads (or drops) it to its end
 /// itself, after its answer has started.
-pub async fn close_when_unread(request: Request, next: Next) -> Response {
+pub async fn close_when_unread(
+    request: Request,
+    next: impl AsyncFnOnce(Request) -> Response,
+) -> Response {
     if hyper::body::Body::is_end_stream(request.body()) || streams_its_body(&request) {
-        return next.run(request).await;
+        return next(request).await;
     }
     let ended = Arc::new(AtomicBool::new(false));
     let request = request.map(|inner| {
@@ -109,7 +114,7 @@ pub async fn close_when_unread(request: Request, next: Next) -> Response {
             ended: ended.clone(),
         })
     });
-    let mut response = next.run(request).await;
+    let mut response = next(request).await;
     if !ended.load(Ordering::Acquire) {
         response.headers_mut().insert(
             header::CONNECTION,

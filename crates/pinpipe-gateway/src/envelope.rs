@@ -13,7 +13,6 @@
 use axum::Json;
 use axum::extract::Request;
 use axum::http::{HeaderMap, StatusCode, Uri, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http_body_util::BodyExt;
 
@@ -194,12 +193,15 @@ impl Family {
     }
 }
 
-/// Middleware: an error response that is not in an envelope (axum's 405, its answer to a path
+/// Layer: an error response that is not in an envelope (axum's 405, its answer to a path
 /// it cannot parse, any other) is rewritten into the envelope of its route's family, keeping its
 /// status and its text as the message.
-pub async fn ensure_envelope(request: Request, next: Next) -> Response {
+pub async fn ensure_envelope(
+    request: Request,
+    next: impl AsyncFnOnce(Request) -> Response,
+) -> Response {
     let family = Family::of(request.uri().path(), request.headers());
-    let response = next.run(request).await;
+    let response = next(request).await;
     let status = response.status();
     if !(status.is_client_error() || status.is_server_error())
         || response.extensions().get::<ErrorInfo>().is_some()

@@ -15,9 +15,8 @@
 //!
 //! Keys are compared in constant time, against every key, without stopping at the first match.
 
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::{MatchedPath, Request};
 use axum::http::{HeaderMap, Method, StatusCode};
-use axum::middleware::Next;
 use axum::response::Response;
 use subtle::ConstantTimeEq;
 
@@ -37,15 +36,15 @@ const ADMIN_ROUTES: [(Method, &str); 2] = [
     (Method::DELETE, "/streams/{stream}"),
 ];
 
-/// Middleware: refuses a request whose key (or lack of one) does not allow its route.
+/// Layer: refuses a request whose key (or lack of one) does not allow its route.
 pub async fn require_api_key(
-    State(state): State<AppState>,
+    state: &AppState,
     request: Request,
-    next: Next,
+    next: impl AsyncFnOnce(Request) -> Response,
 ) -> Response {
     let path = request.uri().path();
     if UNBOUNDED_ROUTES.contains(&path) {
-        return next.run(request).await;
+        return next(request).await;
     }
     let family = Family::of(path, request.headers());
     let route = request
@@ -58,12 +57,12 @@ pub async fn require_api_key(
         || (route == Some("/")
             && Operation::of(request.headers()).is_some_and(Operation::is_admin));
     let allowed = if admin {
-        admin_allowed(&state, request.headers())
+        admin_allowed(state, request.headers())
     } else {
         producer_allowed(&state.config, request.headers())
     };
     match allowed {
-        Ok(()) => next.run(request).await,
+        Ok(()) => next(request).await,
         Err(message) => {
             let config = &state.config;
             let too_large = body::declared_length(request.headers())

@@ -13,8 +13,7 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 
 use axum::body::Body;
-use axum::extract::{MatchedPath, Request, State};
-use axum::middleware::Next;
+use axum::extract::{MatchedPath, Request};
 use axum::response::Response;
 use pinpipe_telemetry::gateway::RequestServed;
 
@@ -51,14 +50,18 @@ impl StreamedRecords {
     }
 }
 
-/// Middleware: times the request and emits what the response says.
-pub async fn track(State(state): State<AppState>, request: Request, next: Next) -> Response {
+/// Layer: times the request and emits what the response says.
+pub async fn track(
+    state: &AppState,
+    request: Request,
+    next: impl AsyncFnOnce(Request) -> Response,
+) -> Response {
     let route = request
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
     let started = Instant::now();
-    let response = next.run(request).await;
+    let response = next(request).await;
     if let Some(streamed) = response.extensions().get::<StreamedRecords>().cloned() {
         let status = response.status().as_u16();
         let (parts, body) = response.into_parts();
