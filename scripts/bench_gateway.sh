@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Gateway throughput measured from outside the process (issue 13), with wrk: 100-record REST
 # Proxy produce calls of real pins (fixtures/peer-raw/chemi5t/pin.jsonl, ~85 KB bodies) and
-# single-record calls, 32 connections, against `pinpipe serve` (release build) on a fresh bus
-# with sync = full. Prints records/s, MB/s, requests/s and the latency percentiles wrk reports.
+# single-record calls, 32 connections, against `pinpipe serve` (release build) with sync = full.
+# Each scenario gets a server of its own on a fresh bus, so that neither measures the other's
+# leftovers (the 100-record run writes gigabytes, which the kernel is still flushing to disk
+# long after it). Prints records/s, MB/s, requests/s and the latency percentiles wrk reports.
 #
 #   scripts/bench_gateway.sh [SECONDS]          (default 10 s per scenario)
 #
@@ -16,11 +18,12 @@ cargo build --release -p pinpipe
 pinpipe="$CARGO_TARGET_DIR/release/pinpipe"
 
 work="$(mktemp -d)"
-port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
-"$pinpipe" --data-dir "$work" --log warn serve --listen "127.0.0.1:$port" &
-server=$!
-trap 'kill $server 2> /dev/null; wait $server 2> /dev/null; rm -rf "$work"' EXIT
-for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/health" > /dev/null && break; sleep 0.1; done
+server=
+trap 'stop_server; rm -rf "$work"' EXIT
+stop_server() {
+  if [ -n "$server" ]; then kill "$server" 2> /dev/null; wait "$server" 2> /dev/null || true; fi
+  server=
+}
 
 python3 - "$work" << 'PY'
 import json, sys
@@ -35,10 +38,16 @@ for n in (100, 1):
 PY
 
 for n in 100 1; do
-  echo "== $n-record produce calls, 32 connections, ${seconds}s"
+  rm -rf "$work/bus" && mkdir "$work/bus"
+  port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+  "$pinpipe" --data-dir "$work/bus" --log warn serve --listen "127.0.0.1:$port" > /dev/null &
+  server=$!
+  for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/health" > /dev/null && break; sleep 0.1; done
+  echo "== $n-record produce calls, 32 connections, ${seconds}s, fresh bus"
   out="$(wrk -t2 -c32 -d"${seconds}s" --latency -s "$work/body$n.lua" "http://127.0.0.1:$port/topics/pinpipe.pin")"
   echo "$out" | grep -E "Latency|Requests/sec|Non-2xx|50%|90%|99%"
   bytes="$(stat -c %s "$work/body$n.lua")"
   echo "$out" | awk -v n="$n" -v bytes="$bytes" '/Requests\/sec/ {
     printf "=> %.0f records/s, %.1f MB/s\n", $2 * n, $2 * bytes / 1e6 }'
+  stop_server
 done
