@@ -139,5 +139,5 @@ pub async fn serve(
              (set [gateway] api_keys); creating and deleting streams needs admin_api_keys"
         );
     }
-    server::run(listener, router, config, shutdown).await
+    server::run(listener, router, config, Box::pin(shutdown)).await
 }

@@ -32,11 +32,15 @@ const RESERVED_FDS: u64 = 64;
 
 /// Serves `router` on `listener` with the connection bounds of `config` until `shutdown`
 /// completes, then waits for the requests in flight.
+///
+/// Not generic (`shutdown` comes boxed), so that the connections' code, tasks and all, is compiled
+/// and optimised here rather than in the crate that calls it: the CLI builds at a lower
+/// optimisation level (see the workspace's `Cargo.toml`).
 pub async fn run(
     listener: TcpListener,
     router: Router,
     config: &GatewayConfig,
-    shutdown: impl Future<Output = ()> + Send + 'static,
+    mut shutdown: Pin<Box<dyn Future<Output = ()> + Send>>,
 ) -> io::Result<()> {
     let cap = connection_cap(config.max_connections);
     tracing::debug!(max_connections = cap, "accepting connections");
@@ -48,7 +52,6 @@ pub async fn run(
     }));
     let (stop, stopping) = watch::channel(false);
     let mut tasks = JoinSet::new();
-    tokio::pin!(shutdown);
     loop {
         while tasks.try_join_next().is_some() {}
         if connections.len() >= cap && !connections.evict_one() {
