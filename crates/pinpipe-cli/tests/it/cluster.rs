@@ -329,10 +329,10 @@ fn first_part(path: &str) -> bool {
 }
 
 /// The single-process job and the cluster, each in two runs (two objects of five per topic,
-/// then the rest) and a third with nothing new, on lakes made by `make`: the same rows and
-/// quarantine after each run, the golden CSVs at the end; and both executors at work.
-fn same_as_single_process(make: impl Fn() -> TestLake) {
-    let (cluster, _own) = test_cluster();
+/// then the rest), on lakes made by `make`: the same rows and quarantine after each run, the
+/// golden CSVs at the end; and both executors at work. Returns the cluster's lake and the cluster.
+fn same_as_single_process(make: impl Fn() -> TestLake) -> (TestLake, String, Option<OwnCluster>) {
+    let (cluster, own) = test_cluster();
     let raw = golden().join("raw");
     let (single, clustered) = (make(), make());
     let before = tasks_completed(&cluster);
@@ -368,13 +368,17 @@ fn same_as_single_process(make: impl Fn() -> TestLake) {
         busy.len() >= 2,
         "executors that completed tasks: {busy:?} of {after:?}"
     );
-    let out = clustered.batch(Some(&cluster));
-    assert!(out.contains("no new raw objects"), "{out}");
+    (clustered, cluster, own)
 }
 
 #[test]
 fn the_same_as_one_process_on_a_local_lake() {
-    same_as_single_process(TestLake::local);
+    let (lake, cluster, _own) = same_as_single_process(TestLake::local);
+    // A third run, with nothing new, leaves the tables as they are. Checked on this lake only:
+    // a run on the cluster costs seconds of both cores in a debug build, and what it finds to do
+    // is listed by the same code whatever the storage.
+    let out = lake.batch(Some(&cluster));
+    assert!(out.contains("no new raw objects"), "{out}");
 }
 
 #[test]
