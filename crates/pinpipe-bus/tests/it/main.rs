@@ -202,3 +202,51 @@ async fn large_appends_read_back_from_any_offset() {
         .expect("read");
     assert!(past_the_end.is_empty());
 }
+
+/// Producers that never let the writer pause, 32 MiB of records in all: the write-ahead log
+/// starts over every MiB or so (the commit that crosses `wal_autocheckpoint` copies it into the
+/// database) rather than growing with what was appended, and every record reads back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_write_ahead_log_stays_small_under_sustained_appends() {
+    const PRODUCERS: usize = 16;
+    const CALLS: usize = 32;
+    const RECORDS: usize = 16;
+    let (bus, dir) = embedded();
+    pinpipe_bus::Topics::create_topic(bus.as_ref(), "t", 1)
+        .await
+        .expect("create");
+    let value = "v".repeat(4096);
+    let producers: Vec<_> = (0..PRODUCERS)
+        .map(|_| {
+            let (bus, value) = (Arc::clone(&bus), value.clone());
+            tokio::spawn(async move {
+                for _ in 0..CALLS {
+                    let records = conformance::values(&[value.as_str(); RECORDS]);
+                    for produced in pinpipe_bus::Topics::produce(bus.as_ref(), "t", records)
+                        .await
+                        .expect("produce")
+                    {
+                        produced.expect("stored");
+                    }
+                }
+            })
+        })
+        .collect();
+    for producer in producers {
+        producer.await.expect("producer");
+    }
+    let log = std::fs::metadata(dir.path().join("bus.db-wal")).expect("the log file");
+    assert!(
+        log.len() < 12 * 1024 * 1024,
+        "the log holds {} bytes after 32 MiB of appends",
+        log.len()
+    );
+    let total = i64::try_from(PRODUCERS * CALLS * RECORDS).expect("count");
+    let last = pinpipe_bus::Topics::read(bus.as_ref(), "t", 0, total - 1, 10)
+        .await
+        .expect("read");
+    assert_eq!(
+        last.iter().map(|r| r.offset).collect::<Vec<_>>(),
+        vec![total - 1]
+    );
+}
