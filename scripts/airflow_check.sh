@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The Airflow check: the DAG `pinpipe airflow-dag` writes, loaded and run by a real Airflow.
 #
+#   scripts/airflow_check.sh [--install]     (--install: install Airflow if needed, nothing more)
+#
 # Installs Apache Airflow in a venv (~/.cache/pinpipe-airflow) the first time, lays out a lake from
 # fixtures/golden/peer/raw, writes the DAG for it, then with a throwaway AIRFLOW_HOME:
 # `airflow db migrate`, `airflow dags reserialize` + `list-import-errors` (the file loads without
@@ -15,7 +17,6 @@ airflow_version=3.3.2
 croniter_version=7.0.0
 venv="${PINPIPE_AIRFLOW_VENV:-$HOME/.cache/pinpipe-airflow}"
 pinpipe="$CARGO_TARGET_DIR/debug/pinpipe"
-[ -x "$pinpipe" ] || cargo build -p pinpipe
 
 started=$SECONDS
 if [ "$("$venv/bin/airflow" version 2>/dev/null | tail -n 1)" != "$airflow_version" ]; then
@@ -28,6 +29,9 @@ fi
 # between versions (see crates/pinpipe-scheduler/src/cron.rs). A no-op once installed.
 "$venv/bin/pip" install --quiet --disable-pip-version-check "croniter==$croniter_version"
 installed=$SECONDS
+# --install: only the installation (scripts/test runs it while the tests build).
+if [ "${1:-}" = --install ]; then exit 0; fi
+[ -x "$pinpipe" ] || cargo build -p pinpipe
 
 work="$(mktemp -d)"
 trap '[ -n "${PINPIPE_KEEP:-}" ] || rm -rf "$work"' EXIT
