@@ -26,8 +26,12 @@ if [ "$("$venv/bin/airflow" version 2>/dev/null | tail -n 1)" != "$airflow_versi
   "$venv/bin/pip" install --quiet --disable-pip-version-check "apache-airflow==$airflow_version"
 fi
 # croniter pinned to what Airflow $airflow_version installs today: how it reads day fields has changed
-# between versions (see crates/pinpipe-scheduler/src/cron.rs). A no-op once installed.
-"$venv/bin/pip" install --quiet --disable-pip-version-check "croniter==$croniter_version"
+# between versions (see crates/pinpipe-scheduler/src/cron.rs). Asked of pip only when another
+# version is there: scripts/test runs this section twice (`--install`, then the check).
+if [ "$("$venv/bin/python" -c 'import importlib.metadata as m; print(m.version("croniter"))' 2>/dev/null)" \
+  != "$croniter_version" ]; then
+  "$venv/bin/pip" install --quiet --disable-pip-version-check "croniter==$croniter_version"
+fi
 installed=$SECONDS
 # --install: only the installation (scripts/test runs it while the tests build).
 if [ "${1:-}" = --install ]; then exit 0; fi
