@@ -558,26 +558,31 @@ mod tests {
 
     #[test]
     fn the_at_scale_example_loads() {
-        let example =
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/pinpipe.at-scale.toml");
-        let settings = Settings::load(Some(&example), serde_json::json!({})).expect("loads");
-        assert!(settings.source_url().starts_with("postgres://"));
-        assert!(settings.lake_location().starts_with("s3://"));
-        assert!(
-            settings
-                .bus
-                .url
-                .as_deref()
-                .is_some_and(|u| u.starts_with("kafka://"))
-        );
-        assert_eq!(settings.streams, StreamsBackend::Kinesis);
-        assert_eq!(
-            settings
-                .bus
-                .kafka
-                .get("security.protocol")
-                .map(String::as_str),
-            Some("SASL_SSL")
-        );
+        // In a jail too, though it sets nothing: the jail's lock keeps the other tests'
+        // PINPIPE_* variables out of the environment while this one reads it.
+        figment::Jail::expect_with(|_| {
+            let example =
+                Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/pinpipe.at-scale.toml");
+            let settings = Settings::load(Some(&example), serde_json::json!({})).expect("loads");
+            assert!(settings.source_url().starts_with("postgres://"));
+            assert!(settings.lake_location().starts_with("s3://"));
+            assert!(
+                settings
+                    .bus
+                    .url
+                    .as_deref()
+                    .is_some_and(|u| u.starts_with("kafka://"))
+            );
+            assert_eq!(settings.streams, StreamsBackend::Kinesis);
+            assert_eq!(
+                settings
+                    .bus
+                    .kafka
+                    .get("security.protocol")
+                    .map(String::as_str),
+                Some("SASL_SSL")
+            );
+            Ok(())
+        });
     }
 }
