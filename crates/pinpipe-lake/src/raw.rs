@@ -8,13 +8,15 @@
 //! skipped) is the record at Kafka offset `start + i`: that offset is the record's `position` in the
 //! quarantine table, and with the object's path (`source`) it names a record uniquely.
 
+use std::collections::VecDeque;
+use std::io::{Read, Seek, SeekFrom};
 use std::sync::Arc;
 
-use std::collections::VecDeque;
-
+use bytes::Bytes;
+use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt};
 use object_store::path::Path;
-use object_store::{ObjectStore, ObjectStoreExt};
+use object_store::{GetResult, GetResultPayload, ObjectStore, ObjectStoreExt};
 use pinpipe_model::{Rejected, Table, TableBuilder};
 
 use deltalake::arrow::record_batch::RecordBatch;
@@ -195,7 +197,7 @@ pub fn read_pieces(
                 return Ok(None);
             };
             if st.body.is_none() {
-                st.body = Some(st.store.get(&st.path).await?.into_stream());
+                st.body = Some(body(st.store.get(&st.path).await?));
             }
             let next = match st.body.as_mut() {
                 Some(body) => body.next().await,
@@ -225,6 +227,51 @@ pub fn read_pieces(
             }
         }
     })
+}
+
+/// The bytes a local file is read by at a time. object_store's own stream of a local file
+/// (`GetResult::into_stream`) reads 8 KiB at a time, each read a task of the blocking pool: a
+/// 1M-post batch switched threads 40,000 times a second for them and kept its two cores busy half
+/// of the time. Each read is copied into the piece being cut at once, so memory stays bounded.
+const FILE_READ_BYTES: u64 = 4 * 1024 * 1024;
+
+/// The body of a get as it streams: a local file read [`FILE_READ_BYTES`] at a time on the
+/// blocking pool, anything else as the store sends it. The stream ends early if the file shrinks.
+fn body(got: GetResult) -> BoxStream<'static, object_store::Result<Bytes>> {
+    let (file, path) = match got.payload {
+        GetResultPayload::File(file, path) => (file, path),
+        GetResultPayload::Stream(stream) => return stream,
+    };
+    let end = got.range.end;
+    futures::stream::try_unfold((file, got.range.start), move |(mut file, at)| {
+        let path = path.clone();
+        async move {
+            if at >= end {
+                return Ok(None);
+            }
+            let failed = |source: std::io::Error| object_store::Error::Generic {
+                store: "LocalFileSystem",
+                source: format!("cannot read {}: {source}", path.display()).into(),
+            };
+            let (file, read) = tokio::task::spawn_blocking(move || {
+                let mut buffer = Vec::new();
+                let read = file.seek(SeekFrom::Start(at)).and_then(|_| {
+                    (&mut file)
+                        .take((end - at).min(FILE_READ_BYTES))
+                        .read_to_end(&mut buffer)
+                });
+                (file, read.map(|_| buffer))
+            })
+            .await
+            .map_err(|e| failed(std::io::Error::other(e)))?;
+            let read = read.map_err(failed)?;
+            Ok((!read.is_empty()).then(|| {
+                let next = at + read.len() as u64;
+                (Bytes::from(read), (file, next))
+            }))
+        }
+    })
+    .boxed()
 }
 
 /// A piece of a raw object, cleaned.
