@@ -254,12 +254,12 @@ fn body(got: GetResult) -> BoxStream<'static, object_store::Result<Bytes>> {
                 source: format!("cannot read {}: {source}", path.display()).into(),
             };
             let (file, read) = tokio::task::spawn_blocking(move || {
-                let mut buffer = Vec::new();
-                let read = file.seek(SeekFrom::Start(at)).and_then(|_| {
-                    (&mut file)
-                        .take((end - at).min(FILE_READ_BYTES))
-                        .read_to_end(&mut buffer)
-                });
+                let want = (end - at).min(FILE_READ_BYTES);
+                // At most FILE_READ_BYTES: the cast cannot truncate.
+                let mut buffer = Vec::with_capacity(want as usize);
+                let read = file
+                    .seek(SeekFrom::Start(at))
+                    .and_then(|_| (&mut file).take(want).read_to_end(&mut buffer));
                 (file, read.map(|_| buffer))
             })
             .await
