@@ -403,6 +403,15 @@ pub fn parse_duration(text: &str) -> Result<Duration> {
 mod tests {
     use super::*;
 
+    /// The librdkafka property `security.protocol` the settings pass to Kafka.
+    fn security_protocol(settings: &Settings) -> Option<&str> {
+        settings
+            .bus
+            .kafka
+            .get("security.protocol")
+            .map(String::as_str)
+    }
+
     #[test]
     fn durations_parse() {
         assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
@@ -539,14 +548,7 @@ mod tests {
             jail.set_env("PINPIPE_STREAMS", "embedded");
             let settings = Settings::load(None, serde_json::json!({})).expect("loads");
             assert_eq!(settings.bus.url.as_deref(), Some("kafka://b:9092"));
-            assert_eq!(
-                settings
-                    .bus
-                    .kafka
-                    .get("security.protocol")
-                    .map(String::as_str),
-                Some("SASL_SSL")
-            );
+            assert_eq!(security_protocol(&settings), Some("SASL_SSL"));
             assert_eq!(settings.streams, StreamsBackend::Embedded);
 
             jail.set_env("PINPIPE_STREAMS", "kafka");
@@ -574,14 +576,7 @@ mod tests {
                     .is_some_and(|u| u.starts_with("kafka://"))
             );
             assert_eq!(settings.streams, StreamsBackend::Kinesis);
-            assert_eq!(
-                settings
-                    .bus
-                    .kafka
-                    .get("security.protocol")
-                    .map(String::as_str),
-                Some("SASL_SSL")
-            );
+            assert_eq!(security_protocol(&settings), Some("SASL_SSL"));
             Ok(())
         });
     }
