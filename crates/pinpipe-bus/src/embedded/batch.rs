@@ -15,6 +15,10 @@ pub(super) const MAX_BATCH_BYTES: usize = 1024 * 1024;
 /// The length written for a record without a key.
 const NO_KEY: u32 = u32::MAX;
 
+/// The largest record, key and value together, that the format can hold: every length written
+/// must stay below [`NO_KEY`]. The bus refuses larger records whatever its configured limit.
+pub(super) const MAX_RECORD_BYTES: usize = (u32::MAX - 1) as usize;
+
 /// Appends one record to the batch `out`.
 pub(super) fn push(out: &mut Vec<u8>, key: Option<&[u8]>, value: &[u8]) {
     match key {
@@ -25,7 +29,8 @@ pub(super) fn push(out: &mut Vec<u8>, key: Option<&[u8]>, value: &[u8]) {
 }
 
 fn push_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
-    // Records are at most `max_record_bytes` (validated before the writer), far below 4 GiB.
+    // Appends are refused beyond MAX_RECORD_BYTES, key and value together, before they reach
+    // the writer: the length fits, and is never NO_KEY.
     let len = u32::try_from(bytes.len()).unwrap_or(u32::MAX - 1);
     out.extend_from_slice(&len.to_le_bytes());
     out.extend_from_slice(bytes);

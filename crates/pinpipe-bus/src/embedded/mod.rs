@@ -143,6 +143,15 @@ impl EmbeddedBus {
         &self.inner.path
     }
 
+    /// The largest record accepted, key and value together: the configured limit, within what
+    /// the batch format can hold.
+    fn max_record_bytes(&self) -> usize {
+        self.inner
+            .options
+            .max_record_bytes
+            .min(batch::MAX_RECORD_BYTES)
+    }
+
     /// Runs `f` on the read connection off the async runtime.
     async fn with_reader<T, F>(&self, f: F) -> Result<T>
     where

@@ -39,7 +39,12 @@ pub(super) fn connect(path: &Path, sync: SyncMode) -> Result<Connection> {
 ///   stream or topic by mistake.
 /// - Version 2 stores records in batches ([`super::batch`]): one row per partition and group
 ///   commit, in a rowid table (rows of kilobytes to a megabyte) with a unique index on each
-///   batch's first offset. Version 1 had a row per record.
+///   batch's first offset. Version 1 had a row per record, in a table `records` that builds of
+///   version 1 create if it is missing: a table of that name stays, refusing every insert, so
+///   that such a build sharing the file fails its appends loudly instead of storing records no
+///   reader of version 2 looks at.
+///
+/// A database of a later version than this is refused: this build cannot know where it writes.
 const SCHEMA_VERSION: i64 = 2;
 
 /// Creates the tables if they are not there, and brings an older database to
@@ -47,6 +52,12 @@ const SCHEMA_VERSION: i64 = 2;
 pub(super) fn migrate(conn: &mut Connection) -> Result<()> {
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let version: i64 = tx.pragma_query_value(None, "user_version", |row| row.get(0))?;
+    if version > SCHEMA_VERSION {
+        return Err(BusError::refused(format!(
+            "the bus database has schema version {version}, newer than this pinpipe's \
+             {SCHEMA_VERSION}: open it with the newer pinpipe that wrote it"
+        )));
+    }
     let exists = |table: &str| -> rusqlite::Result<bool> {
         tx.query_row(
             "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1)",
@@ -107,7 +118,21 @@ pub(super) fn migrate(conn: &mut Connection) -> Result<()> {
              grp TEXT NOT NULL PRIMARY KEY,
              owner TEXT NOT NULL,
              expires_ms INTEGER NOT NULL
-         );",
+         );
+         CREATE TABLE IF NOT EXISTS records (
+             log_id INTEGER NOT NULL,
+             partition INTEGER NOT NULL,
+             offset INTEGER NOT NULL,
+             key BLOB,
+             value BLOB NOT NULL,
+             ts_ms INTEGER NOT NULL,
+             PRIMARY KEY (log_id, partition, offset)
+         ) WITHOUT ROWID;
+         CREATE TRIGGER IF NOT EXISTS records_are_batches BEFORE INSERT ON records
+         BEGIN
+             SELECT RAISE(ABORT, 'this bus database has schema version 2 (records in batches): \
+this pinpipe is too old to write to it');
+         END;",
     )?;
     tx.commit()?;
     Ok(())
@@ -215,7 +240,7 @@ pub(super) fn read(
     }
     // From the batch holding `from` (the last one starting at or before it) on.
     let mut stmt = conn.prepare_cached(
-        "SELECT base_offset, ts_ms, records FROM batches
+        "SELECT base_offset, ts_ms, records, count FROM batches
          WHERE log_id = ?1 AND partition = ?2 AND base_offset >= COALESCE(
              (SELECT base_offset FROM batches
               WHERE log_id = ?1 AND partition = ?2 AND base_offset <= ?3
@@ -229,8 +254,11 @@ pub(super) fn read(
     while let Some(row) = rows.next()? {
         let base_offset: i64 = row.get(0)?;
         let timestamp_ms: i64 = row.get(1)?;
+        let count: i64 = row.get(3)?;
         let mut batch = batch::Records::new(blob(row, 2)?);
+        let mut seen = 0i64;
         for (offset, record) in (base_offset..).zip(batch.by_ref()) {
+            seen += 1;
             if offset < from {
                 continue;
             }
@@ -247,10 +275,17 @@ pub(super) fn read(
                 return Ok(records);
             }
         }
-        if batch.damaged() {
+        let damage = if batch.damaged() {
+            Some("ends inside a record".to_owned())
+        } else if seen != count {
+            Some(format!("holds {seen} records where its row says {count}"))
+        } else {
+            None
+        };
+        if let Some(damage) = damage {
             return Err(BusError::refused(format!(
                 "the bus database is damaged: the batch at offset {base_offset} of partition \
-                 {partition} (log {log_id}) ends inside a record"
+                 {partition} (log {log_id}) {damage}"
             )));
         }
     }

@@ -107,7 +107,7 @@ impl Streams for EmbeddedBus {
     ) -> Result<Vec<Result<PutResult, RecordError>>> {
         let meta = self.meta(LogKind::Stream, stream).await?;
         let shards = u32::try_from(meta.partitions).unwrap_or(1);
-        let limit = self.inner.options.max_record_bytes;
+        let limit = self.max_record_bytes();
         let mut outcome = Vec::with_capacity(records.len());
         let mut entries = Vec::with_capacity(records.len());
         for record in records {

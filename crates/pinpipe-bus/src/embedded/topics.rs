@@ -45,7 +45,7 @@ impl Topics for EmbeddedBus {
         records: Vec<ProduceRecord>,
     ) -> Result<Vec<Result<Produced, RecordError>>> {
         let meta = self.meta(LogKind::Topic, topic).await?;
-        let limit = self.inner.options.max_record_bytes;
+        let limit = self.max_record_bytes();
         let mut outcome: Vec<Result<Produced, RecordError>> = Vec::with_capacity(records.len());
         let mut entries = Vec::with_capacity(records.len());
         for record in records {
@@ -56,13 +56,12 @@ impl Topics for EmbeddedBus {
                     None => next_round_robin(meta.partitions),
                 },
             };
+            // Like Kafka's `message.max.bytes`, the limit counts the key too.
+            let size = record.value.len() + record.key.as_ref().map_or(0, Vec::len);
             if !(0..meta.partitions).contains(&partition) {
                 outcome.push(Err(RecordError::PartitionNotFound(partition)));
-            } else if record.value.len() > limit {
-                outcome.push(Err(RecordError::TooLarge {
-                    size: record.value.len(),
-                    limit,
-                }));
+            } else if size > limit {
+                outcome.push(Err(RecordError::TooLarge { size, limit }));
             } else {
                 outcome.push(Ok(Produced {
                     partition,

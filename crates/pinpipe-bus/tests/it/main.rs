@@ -250,3 +250,92 @@ async fn the_write_ahead_log_stays_small_under_sustained_appends() {
         vec![total - 1]
     );
 }
+
+/// A build of schema version 1 sharing the file (a gateway not yet upgraded) cannot append where
+/// no reader of version 2 looks: its insert fails. A file of a later version than this build is
+/// refused at open, rather than written in a layout this build does not know.
+#[tokio::test]
+async fn builds_of_another_schema_version_cannot_use_the_file_by_mistake() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("bus.db");
+    drop(EmbeddedBus::open(&path, EmbeddedOptions::default()).expect("open"));
+    let other = rusqlite::Connection::open(&path).expect("sqlite");
+    // What a build of version 1 runs to append a record.
+    let appended = other.execute(
+        "INSERT INTO records (log_id, partition, offset, key, value, ts_ms)
+         VALUES (1, 0, 0, NULL, CAST('a' AS BLOB), 0)",
+        [],
+    );
+    let refused = appended.expect_err("a version 1 append").to_string();
+    assert!(refused.contains("too old"), "{refused}");
+    other
+        .pragma_update(None, "user_version", 3)
+        .expect("a later version");
+    drop(other);
+    match EmbeddedBus::open(&path, EmbeddedOptions::default()) {
+        Ok(_) => panic!("a bus file of schema version 3 opened"),
+        Err(e) => assert!(e.to_string().contains("schema version 3"), "{e}"),
+    }
+}
+
+/// A batch whose bytes disagree with its row (a damaged database) is refused when read, not read
+/// as records with offsets missing or repeated.
+#[tokio::test]
+async fn a_damaged_batch_is_refused_when_read() {
+    let (bus, dir) = embedded();
+    pinpipe_bus::Topics::create_topic(bus.as_ref(), "t", 1)
+        .await
+        .expect("create");
+    pinpipe_bus::Topics::produce(bus.as_ref(), "t", conformance::values(&["a", "b", "c"]))
+        .await
+        .expect("produce");
+    let db = rusqlite::Connection::open(dir.path().join("bus.db")).expect("sqlite");
+    for (damage, said) in [
+        (
+            "UPDATE batches SET count = 2",
+            "holds 3 records where its row says 2",
+        ),
+        (
+            "UPDATE batches SET count = 3, records = substr(records, 1, length(records) - 1)",
+            "ends inside a record",
+        ),
+    ] {
+        db.execute(damage, []).expect("damage the batch");
+        let read = pinpipe_bus::Topics::read(bus.as_ref(), "t", 0, 0, 10).await;
+        match read {
+            Ok(records) => panic!("read {} records of a damaged batch", records.len()),
+            Err(e) => assert!(e.to_string().contains(said), "{e}"),
+        }
+    }
+}
+
+/// The record limit counts the key with the value, as Kafka's `message.max.bytes` does; a record
+/// over it is refused alone and the others of the call are stored.
+#[tokio::test]
+async fn the_record_limit_counts_the_key() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let options = EmbeddedOptions {
+        max_record_bytes: 10,
+        ..EmbeddedOptions::default()
+    };
+    let bus = EmbeddedBus::open(dir.path().join("bus.db"), options).expect("bus");
+    pinpipe_bus::Topics::create_topic(&bus, "t", 1)
+        .await
+        .expect("create");
+    let record = |key: Option<&str>| ProduceRecord {
+        key: key.map(|k| k.as_bytes().to_vec()),
+        value: b"12345678".to_vec(),
+        partition: None,
+    };
+    let produced = pinpipe_bus::Topics::produce(&bus, "t", vec![record(Some("key")), record(None)])
+        .await
+        .expect("produce");
+    assert_eq!(
+        produced[0],
+        Err(pinpipe_bus::RecordError::TooLarge {
+            size: 11,
+            limit: 10
+        })
+    );
+    assert_eq!(produced[1].as_ref().map(|p| p.offset), Ok(0));
+}
