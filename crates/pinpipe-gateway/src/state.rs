@@ -9,8 +9,8 @@ use tokio::sync::Semaphore;
 use crate::GatewayConfig;
 use crate::consumers::Registry;
 
-/// Shared by every request; cloning it (each layer and handler takes a copy) is one reference
-/// count.
+/// Shared by every request; cloning it (the layers' middleware and each handler take a copy) is
+/// one reference count.
 #[derive(Clone)]
 pub struct AppState(Arc<Shared>);
 

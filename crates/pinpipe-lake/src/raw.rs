@@ -235,6 +235,15 @@ pub fn read_pieces(
 /// of the time. Each read is copied into the piece being cut at once, so memory stays bounded.
 const FILE_READ_BYTES: u64 = 4 * 1024 * 1024;
 
+/// A local raw object that could not be read; keeps the I/O error (a full or failing disk) as its
+/// source.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot read {}: {source}", path.display())]
+struct FileReadFailed {
+    path: std::path::PathBuf,
+    source: std::io::Error,
+}
+
 /// The body of a get as it streams: a local file read [`FILE_READ_BYTES`] at a time on the
 /// blocking pool, anything else as the store sends it. The stream ends early if the file shrinks.
 fn body(got: GetResult) -> BoxStream<'static, object_store::Result<Bytes>> {
@@ -251,7 +260,10 @@ fn body(got: GetResult) -> BoxStream<'static, object_store::Result<Bytes>> {
             }
             let failed = |source: std::io::Error| object_store::Error::Generic {
                 store: "LocalFileSystem",
-                source: format!("cannot read {}: {source}", path.display()).into(),
+                source: Box::new(FileReadFailed {
+                    path: path.clone(),
+                    source,
+                }),
             };
             let (file, read) = tokio::task::spawn_blocking(move || {
                 let want = (end - at).min(FILE_READ_BYTES);

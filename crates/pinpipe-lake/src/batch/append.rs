@@ -15,7 +15,8 @@
 //! refresh, removes every file the table had): readers see all of the run or none of it.
 //!
 //! Memory: the budget of rows (half waiting, half being written), the index (about 16 bytes per
-//! key) and a byte per row written.
+//! key), a byte per row each chunk received (dead ones included) and 4 bytes per row that died
+//! after its chunk was written.
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -45,7 +46,8 @@ struct Slot {
 
 /// A chunk of rows written as a data file (or being written).
 struct WrittenChunk {
-    /// The file, once written; none if every row of the chunk was dead.
+    /// The file, once written. None while it is being written, and when no row of the chunk was
+    /// left alive to write (when the chunk was written, or when its file was rewritten).
     add: Option<Add>,
     /// Which of the rows the chunk received were dead when it was written, and so are not in it.
     dropped: Vec<bool>,
@@ -71,13 +73,8 @@ pub(crate) struct AppendWriter {
 impl AppendWriter {
     /// A writer for `table` at `path`, holding at most about `budget` bytes of rows; with
     /// `overwrite`, the commit replaces every row the table had.
-    pub(crate) fn new(
-        table: DeltaTable,
-        path: &str,
-        budget: usize,
-        overwrite: bool,
-    ) -> Result<Self> {
-        Ok(Self {
+    pub(crate) fn new(table: DeltaTable, path: &str, budget: usize, overwrite: bool) -> Self {
+        Self {
             table,
             path: path.to_owned(),
             overwrite,
@@ -90,7 +87,7 @@ impl AppendWriter {
             files: Vec::new(),
             dead: BTreeMap::new(),
             writing: None,
-        })
+        }
     }
 
     /// A writer of one data file of the table.

@@ -27,7 +27,8 @@
 //!
 //! **Crash safety**: each step is idempotent, so a crash anywhere only means the objects not yet in
 //! the manifest are read again next run, with the same end result: files written but not committed
-//! are never part of the table (`pinpipe lake vacuum` deletes them), merging the same last copies
+//! are never part of the table (`pinpipe lake vacuum` deletes them; so is a file that a failed run
+//! left being written in the background), merging the same last copies
 //! again leaves the same rows, and a quarantined record (same object, same offset) is never
 //! inserted twice. If a table is missing while the manifest remembers objects for it (deleted by
 //! hand), its objects are all read again. A run with nothing new writes no Delta version.
@@ -334,8 +335,8 @@ struct Run<'a> {
 
 /// How a table's rows are written this run.
 enum Writer {
-    /// One commit for the run, the last copy of each key kept across it (boxed: it holds a
-    /// Parquet writer).
+    /// One commit for the run, the last copy of each key kept across it (boxed: it is much the
+    /// larger of the two).
     Append(Box<append::AppendWriter>),
     /// One merge commit per chunk.
     Merge(merge::MergeWriter),
@@ -377,7 +378,7 @@ impl Run<'_> {
                 &path,
                 budget,
                 self.opts.full_refresh,
-            )?))
+            )))
         } else {
             Writer::Merge(merge::MergeWriter::new(clean, &path, budget)?)
         };

@@ -27,28 +27,50 @@ pub struct Cleaned {
     pub finished: Option<RawObject>,
 }
 
-/// The cleaned pieces of `objects` of `table`, in arrival order. Reading stops at the first
-/// error, which is the stream's last item, or when the stream is dropped.
+/// The cleaned pieces of `objects` of `table`, in arrival order. Reading starts when the stream
+/// is first polled (on the Tokio runtime polling it) and stops at the first error, which is the
+/// stream's last item, or when the stream is dropped. If the task that reads fails (a panic), the
+/// stream ends with that failure rather than as if every object had been read.
 pub fn cleaned(
     store: Arc<dyn ObjectStore>,
     table: Table,
     objects: Vec<RawObject>,
     limits: ReadLimits,
 ) -> impl Stream<Item = Result<Cleaned>> + Send + Unpin {
-    let mut pieces = cleaning(store, table, objects, limits);
-    let (queue, queued) = tokio::sync::mpsc::channel(WORKERS);
-    tokio::spawn(async move {
-        while let Some(piece) = pieces.next().await {
-            let failed = piece.is_err();
-            if queue.send(piece).await.is_err() || failed {
-                break;
-            }
-        }
-    });
-    futures::stream::unfold(queued, |mut queued| async move {
-        queued.recv().await.map(|piece| (piece, queued))
+    let pieces = cleaning(store, table, objects, limits);
+    futures::stream::once(async move {
+        let (queue, queued) = tokio::sync::mpsc::channel(WORKERS);
+        let reading = tokio::spawn(forward(pieces, queue));
+        futures::stream::unfold(
+            (queued, Some(reading)),
+            |(mut queued, reading)| async move {
+                if let Some(piece) = queued.recv().await {
+                    return Some((piece, (queued, reading)));
+                }
+                // The queue closed: the reading task ended. Only a failed one has more to say.
+                match reading?.await {
+                    Ok(()) => None,
+                    Err(failed) => Some((Err(LakeError::from(failed)), (queued, None))),
+                }
+            },
+        )
     })
+    .flatten()
     .boxed()
+}
+
+/// Hands `pieces` on to `queue` until they end, the first error has been passed on, or the
+/// queue's reader is gone.
+async fn forward(
+    mut pieces: impl Stream<Item = Result<Cleaned>> + Unpin,
+    queue: tokio::sync::mpsc::Sender<Result<Cleaned>>,
+) {
+    while let Some(piece) = pieces.next().await {
+        let failed = piece.is_err();
+        if queue.send(piece).await.is_err() || failed {
+            break;
+        }
+    }
 }
 
 /// The pieces of `objects`, read and cleaned [`WORKERS`] at a time as they are polled.
