@@ -85,7 +85,9 @@ pub struct BusSettings {
     /// `kafka://host:9092,host2:9092` for a Kafka cluster; unset for the embedded log.
     pub url: Option<String>,
     /// librdkafka client properties passed through to Kafka (`security.protocol`,
-    /// `sasl.mechanism`, `sasl.username`, `ssl.ca.location`, `message.timeout.ms`, ...).
+    /// `sasl.mechanism`, `sasl.username`, `ssl.ca.location`, `message.timeout.ms`, ...). In their
+    /// names `_` stands for `.`, as an environment variable cannot say `.`:
+    /// `PINPIPE_BUS__KAFKA__SASL_PASSWORD` sets `sasl.password` (librdkafka's names have no `_`).
     pub kafka: BTreeMap<String, String>,
     /// Embedded log database file; default `<data_dir>/bus.db`.
     pub path: Option<PathBuf>,
@@ -290,11 +292,15 @@ impl Settings {
             }
             None => {}
         }
-        let settings: Settings = figment
+        let mut settings: Settings = figment
             .merge(settings_env())
             .merge(Serialized::globals(overrides))
             .extract()
             .context("invalid settings (check pinpipe.toml and PINPIPE_* variables)")?;
+        settings.bus.kafka = std::mem::take(&mut settings.bus.kafka)
+            .into_iter()
+            .map(|(name, value)| (name.replace('_', "."), value))
+            .collect();
         settings.gateway_with_prefix()
     }
 
@@ -363,33 +369,28 @@ impl Settings {
     }
 }
 
-/// The top-level settings, the only `PINPIPE_*` variables read as settings: others, such as
-/// `PINPIPE_CONFIG` or `PINPIPE_API_KEY`, belong to flags or to tools beside pinpipe.
-const SETTINGS_KEYS: &[&str] = &[
-    "data_dir",
-    "source",
-    "lake",
-    "storage_options",
-    "topic_prefix",
-    "bus",
-    "streams",
-    "kinesis",
-    "gateway",
-    "sink",
-    "batch",
-    "stream",
-    "schedule",
-    "log",
-];
-
-/// `PINPIPE_<SETTING>` variables, nested with `__` (`PINPIPE_GATEWAY__LISTEN`).
+/// `PINPIPE_<SETTING>` variables, nested with `__` (`PINPIPE_GATEWAY__LISTEN`). Only those whose
+/// first part names a top-level setting are read as settings: others, such as `PINPIPE_CONFIG` or
+/// `PINPIPE_API_KEY`, belong to flags or to tools beside pinpipe.
 fn settings_env() -> Env {
+    let top_level: std::sync::Arc<[String]> = top_level_settings().into();
     Env::prefixed("PINPIPE_")
-        .filter(|key| {
-            let top = key.as_str().split("__").next().unwrap_or_default();
-            SETTINGS_KEYS.iter().any(|k| top.eq_ignore_ascii_case(k))
+        .filter(move |key| {
+            let first = key.as_str().split("__").next().unwrap_or_default();
+            top_level
+                .iter()
+                .any(|name| first.eq_ignore_ascii_case(name))
         })
         .split("__")
+}
+
+/// The names of the top-level settings, as a config file spells them: taken from [`Settings`]
+/// itself, so that a new section is read from the environment too.
+fn top_level_settings() -> Vec<String> {
+    match serde_json::to_value(Settings::default()) {
+        Ok(serde_json::Value::Object(fields)) => fields.keys().cloned().collect(),
+        _ => Vec::new(),
+    }
 }
 
 /// Parses a duration as `humantime` reads it: `500ms`, `10s`, `5m`, `1h 30m`, `7days`.
@@ -446,6 +447,57 @@ mod tests {
             let settings = Settings::load(None, serde_json::json!({"sink": {"flush_size": 11}}))
                 .expect("loads");
             assert_eq!(settings.sink.flush_size, 11, "flags beat env");
+            Ok(())
+        });
+    }
+
+    /// Every top-level section is read from the environment, `[metrics]` included (it was left
+    /// out of a list kept by hand, and `PINPIPE_METRICS__LISTEN` did nothing).
+    #[test]
+    fn every_section_is_read_from_the_environment() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("PINPIPE_METRICS__LISTEN", "127.0.0.1:9101");
+            let settings = Settings::load(None, serde_json::json!({})).expect("loads");
+            assert_eq!(
+                settings.metrics.listen,
+                Some("127.0.0.1:9101".parse().expect("address"))
+            );
+            jail.set_env("PINPIPE_METRICS__LISTEN", "not an address");
+            let error = format!(
+                "{:#}",
+                Settings::load(None, serde_json::json!({})).unwrap_err()
+            );
+            assert!(error.contains("METRICS.LISTEN"), "{error}");
+            Ok(())
+        });
+    }
+
+    /// Kafka's secrets come from the environment, where `_` stands for the `.` of librdkafka's
+    /// names, beside the file's other Kafka settings.
+    #[test]
+    fn kafka_settings_come_from_the_environment_with_underscores_for_dots() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "pinpipe.toml",
+                "[bus]\nurl = \"kafka://b:9096\"\n[bus.kafka]\n\"sasl.username\" = \"pinpipe\"\n",
+            )?;
+            jail.set_env("PINPIPE_BUS__KAFKA__SASL_PASSWORD", "secret");
+            jail.set_env("PINPIPE_BUS__KAFKA__SECURITY_PROTOCOL", "SASL_SSL");
+            let settings = Settings::load(None, serde_json::json!({})).expect("loads");
+            let kafka: Vec<(&str, &str)> = settings
+                .bus
+                .kafka
+                .iter()
+                .map(|(name, value)| (name.as_str(), value.as_str()))
+                .collect();
+            assert_eq!(
+                kafka,
+                [
+                    ("sasl.password", "secret"),
+                    ("sasl.username", "pinpipe"),
+                    ("security.protocol", "SASL_SSL"),
+                ]
+            );
             Ok(())
         });
     }
