@@ -60,6 +60,7 @@ struct Inner {
 impl KafkaBus {
     /// Creates the clients; they connect on first use.
     pub fn connect(options: KafkaOptions) -> Result<Self> {
+        options.check_build()?;
         let timeout = options.timeout()?;
         let max_record_bytes = options.max_record_bytes()?;
         let producer = create_producer(&options)?;

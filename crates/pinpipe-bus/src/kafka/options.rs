@@ -65,6 +65,30 @@ impl KafkaOptions {
         self
     }
 
+    /// Refuses settings this build cannot honour, saying how to get a build that can: TLS and
+    /// SCRAM need librdkafka built with OpenSSL (the `kafka-tls` feature), and librdkafka's own
+    /// error ("OpenSSL not available at build time") does not say how.
+    pub(super) fn check_build(&self) -> Result<()> {
+        if cfg!(feature = "kafka-tls") {
+            return Ok(());
+        }
+        let setting = |key: &str| self.client_config.get(key).map(|v| v.to_ascii_uppercase());
+        let tls = setting("security.protocol").is_some_and(|p| p.ends_with("SSL"));
+        let scram = setting("sasl.mechanism")
+            .or_else(|| setting("sasl.mechanisms"))
+            .is_some_and(|m| m.starts_with("SCRAM"));
+        if tls || scram {
+            return Err(BusError::InvalidRequest(
+                "these Kafka settings need TLS or SCRAM (security.protocol, sasl.mechanism), and \
+                 this pinpipe was built without them: build it with `cargo build --release -p \
+                 pinpipe --features kafka-tls`, which needs OpenSSL's development files (Debian \
+                 and Ubuntu: apt-get install libssl-dev pkg-config)"
+                    .to_owned(),
+            ));
+        }
+        Ok(())
+    }
+
     /// How long a record may wait for its acknowledgement, and any other request for its answer.
     pub(super) fn timeout(&self) -> Result<Duration> {
         self.number("message.timeout.ms", DEFAULT_MESSAGE_TIMEOUT_MS)

@@ -37,6 +37,36 @@ macro_rules! kafka_suite {
 
 topics_conformance!(kafka_suite);
 
+/// The settings of Amazon MSK with SCRAM (as in `examples/pinpipe.at-scale.toml`).
+fn msk_scram_options() -> KafkaOptions {
+    KafkaOptions::new("b-1.msk.example.internal:9096")
+        .with("security.protocol", "SASL_SSL")
+        .with("sasl.mechanism", "SCRAM-SHA-512")
+        .with("sasl.username", "pinpipe")
+        .with("sasl.password", "secret")
+}
+
+/// A build without the `kafka-tls` feature refuses TLS and SCRAM settings at once, saying how
+/// to build one that takes them, rather than with librdkafka's "OpenSSL not available".
+#[cfg(not(feature = "kafka-tls"))]
+#[test]
+fn kafka_tls_settings_in_a_build_without_tls_say_how_to_build_it() {
+    let refused = KafkaBus::connect(msk_scram_options())
+        .err()
+        .expect("refused");
+    let said = refused.to_string();
+    assert!(said.contains("--features kafka-tls"), "{said}");
+    assert!(said.contains("libssl-dev"), "{said}");
+}
+
+/// A build with the `kafka-tls` feature (scripts/test builds and runs this) creates its clients
+/// with MSK's TLS and SCRAM settings; librdkafka checks them then, before it connects.
+#[cfg(feature = "kafka-tls")]
+#[tokio::test]
+async fn kafka_tls_settings_are_taken_by_a_build_with_tls() {
+    KafkaBus::connect(msk_scram_options()).expect("TLS and SCRAM settings taken");
+}
+
 #[tokio::test]
 async fn internal_topics_are_hidden_and_records_carry_their_time() {
     let Some(bus) = kafka() else { return };
