@@ -219,6 +219,17 @@ impl<J: Job> Scheduler<J> {
             .collect())
     }
 
+    /// When the next interval ends that will be due: the schedule's next firing time, or, before
+    /// the start date, the end of the first interval from the start date (none before it runs).
+    fn next_run_time(&self) -> Option<DateTime<Utc>> {
+        let next = self.schedule.cron.next_after(self.clock.now())?;
+        let first = match self.schedule.start_date {
+            Some(start) => self.schedule.cron.intervals_from(start).next()?.end,
+            None => next,
+        };
+        Some(next.max(first))
+    }
+
     /// Resumes the runs a stopped process left unfinished, then runs every interval due now,
     /// oldest first.
     pub async fn run_due(&self) -> Result<Vec<Handled>> {
@@ -246,7 +257,7 @@ impl<J: Job> Scheduler<J> {
     pub async fn follow(&self) -> Result<()> {
         loop {
             self.run_due().await?;
-            let Some(next) = self.schedule.cron.next_after(self.clock.now()) else {
+            let Some(next) = self.next_run_time() else {
                 return Ok(());
             };
             Sleeping {

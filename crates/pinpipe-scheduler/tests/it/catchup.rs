@@ -152,6 +152,34 @@ async fn following_runs_each_interval_as_it_ends() {
     assert_eq!(runs.len(), 2);
 }
 
+/// Before its start date the scheduler runs nothing and says it sleeps until the end of the
+/// first interval from that date, not until the schedule's next firing time (which runs nothing).
+#[tokio::test]
+async fn following_before_the_start_date_sleeps_until_the_first_interval_ends() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let clock = TestClock::new(t("2024-01-04 01:00"));
+    let job = TestJob::new();
+    let log = job.log.clone();
+    let (s, events) = scheduler(
+        dir.path(),
+        daily(false, Some("2024-03-01 06:00")),
+        job,
+        &clock,
+    );
+    let test = async {
+        clock.wait_for_sleepers(1).await;
+        assert!(lock(&log).is_empty(), "nothing runs before the start date");
+        assert_eq!(sleeping_until(&events).as_deref(), Some("2024-03-03 00:00"));
+        clock.set(t("2024-03-03"));
+        until("the first run", || lock(&log).len() == 1).await;
+        assert_eq!(*lock(&log), [day("2024-03-02")]);
+    };
+    tokio::select! {
+        result = s.follow() => panic!("follow ended: {result:?}"),
+        () = test => {}
+    }
+}
+
 #[tokio::test]
 async fn a_run_cut_short_is_resumed_on_start() {
     let dir = tempfile::tempdir().expect("temp dir");
