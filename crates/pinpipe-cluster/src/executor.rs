@@ -88,12 +88,16 @@ pub async fn run_executor(options: ExecutorOptions) -> Result<()> {
         grpc_port,
         "cluster executor starting"
     );
-    start_executor_process(Arc::new(config))
+    let ran = start_executor_process(Arc::new(config))
         .await
         .map_err(|source| ClusterError::Start {
             what: format!("executor on {}:{port}", options.listen.ip()),
             source,
-        })
+        });
+    // Ballista deletes the shuffle files as it stops; the directory goes too, if nothing else
+    // is in it (a directory the user gave that holds more stays).
+    let _ = std::fs::remove_dir(&options.work_dir);
+    ran
 }
 
 /// Waits until the scheduler answers (at most [`SCHEDULER_WAIT`]), so that executors may be

@@ -31,7 +31,7 @@ struct OwnCluster {
     scheduler: Child,
     /// Each executor with its Flight port.
     executors: Vec<(Child, u16)>,
-    _dir: TempDir,
+    dir: TempDir,
 }
 
 impl OwnCluster {
@@ -68,7 +68,7 @@ impl OwnCluster {
             address: format!("df://{address}"),
             scheduler,
             executors,
-            _dir: dir,
+            dir,
         };
         cluster.wait_registered();
         cluster
@@ -100,6 +100,30 @@ impl Drop for OwnCluster {
             let _ = child.wait();
         }
     }
+}
+
+/// An executor stopped with SIGTERM (as a service manager stops it) leaves no work directory
+/// behind: its shuffle files and the directory made for them are gone.
+#[test]
+fn a_stopped_executor_leaves_no_work_directory() {
+    let mut cluster = OwnCluster::start(1);
+    let (executor, port) = &mut cluster.executors[0];
+    let work_dir = cluster.dir.path().join(format!("executor-{port}"));
+    assert!(work_dir.is_dir(), "{} while it runs", work_dir.display());
+    let stopped = Command::new("kill")
+        .args(["-TERM", &executor.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(stopped.success());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while executor.try_wait().expect("wait").is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "the executor did not stop on SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(!work_dir.exists(), "{} is left behind", work_dir.display());
 }
 
 /// The test cluster: `PINPIPE_TEST_CLUSTER`, or one started for this test (kept alive by the
