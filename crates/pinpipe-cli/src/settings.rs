@@ -113,21 +113,29 @@ impl Default for BusSettings {
     }
 }
 
-/// `bus = "kafka://…"` is short for `[bus] url = "kafka://…"`.
+/// `bus = "kafka://…"` is short for `[bus] url = "kafka://…"`. A table's errors are its own
+/// (an unknown key, a bad `sync`), not serde's "did not match any variant" of an untagged enum.
 fn bus_url_or_table<'de, D: serde::Deserializer<'de>>(d: D) -> Result<BusSettings, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Form {
-        Url(String),
-        Table(BusSettings),
+    struct UrlOrTable;
+    impl<'de> serde::de::Visitor<'de> for UrlOrTable {
+        type Value = BusSettings;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a kafka:// URL or a [bus] table")
+        }
+
+        fn visit_str<E: serde::de::Error>(self, url: &str) -> Result<BusSettings, E> {
+            Ok(BusSettings {
+                url: Some(url.to_owned()),
+                ..BusSettings::default()
+            })
+        }
+
+        fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<BusSettings, A::Error> {
+            BusSettings::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+        }
     }
-    Ok(match Form::deserialize(d)? {
-        Form::Url(url) => BusSettings {
-            url: Some(url),
-            ..BusSettings::default()
-        },
-        Form::Table(bus) => bus,
-    })
+    d.deserialize_any(UrlOrTable)
 }
 
 /// Which backend holds the streams of the stream path.
@@ -447,6 +455,25 @@ mod tests {
             let settings = Settings::load(None, serde_json::json!({"sink": {"flush_size": 11}}))
                 .expect("loads");
             assert_eq!(settings.sink.flush_size, 11, "flags beat env");
+            Ok(())
+        });
+    }
+
+    /// A mistake in `[bus]` is named as in any other section, not as an untagged enum's miss.
+    #[test]
+    fn bus_table_errors_name_the_key() {
+        figment::Jail::expect_with(|jail| {
+            for (table, said) in [
+                ("[bus]\nsink = \"full\"\n", "unknown field: found `sink`"),
+                ("[bus]\nsync = \"fast\"\n", "unknown variant: found `fast`"),
+            ] {
+                jail.create_file("pinpipe.toml", table)?;
+                let error = format!(
+                    "{:#}",
+                    Settings::load(None, serde_json::json!({})).unwrap_err()
+                );
+                assert!(error.contains(said), "{error}");
+            }
             Ok(())
         });
     }
