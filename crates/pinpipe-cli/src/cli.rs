@@ -32,7 +32,7 @@ pub struct GlobalArgs {
     /// Where embedded state lives [default: ./pinpipe-data].
     #[arg(long, global = true, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
-    /// Lake location, a local directory [default: <data-dir>/lake].
+    /// Lake location: a local directory or s3://bucket/prefix [default: <data-dir>/lake].
     #[arg(long, global = true, value_name = "LOCATION")]
     pub lake: Option<String>,
     /// Source database URL [default: sqlite://<data-dir>/source.db].
@@ -53,7 +53,8 @@ pub enum Command {
     /// Create or fill the source database (stands in for RDS).
     #[command(subcommand)]
     Source(SourceCommand),
-    /// Serve the ingestion API: REST Proxy v2 produce and the Kinesis proxy routes.
+    /// Serve the ingestion APIs: Confluent REST Proxy v2 and v3, Kinesis, API Gateway's Kinesis
+    /// proxy; and the web UI.
     Serve(ServeArgs),
     /// Replay posts from the source database into a gateway, as the original script did.
     Emulate(EmulateArgs),
@@ -70,12 +71,13 @@ pub enum Command {
     /// Table upkeep: compact small files, delete unreferenced ones.
     #[command(subcommand)]
     Lake(LakeCommand),
-    /// Run SQL over the lake's tables (pin, geo, user, quarantine).
+    /// Run SQL over the lake's tables (pin, geo, user, quarantine, stream_pin, stream_geo,
+    /// stream_user).
     Query(QueryArgs),
-    /// Inspect and manage topics of the embedded bus.
+    /// Inspect and manage the topics: the embedded bus's, or Kafka's with `[bus] url`.
     #[command(subcommand)]
     Topics(TopicsCommand),
-    /// Inspect and manage streams of the embedded bus.
+    /// Inspect and manage the streams: the embedded bus's, or Kinesis's with `streams = "kinesis"`.
     #[command(subcommand)]
     Streams(StreamsCommand),
     /// Measure performance.
