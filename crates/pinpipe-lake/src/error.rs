@@ -22,7 +22,7 @@ pub type Result<T, E = LakeError> = std::result::Result<T, E>;
 /// | [`Bus`](LakeError::Bus) | the stream job could not read the bus; retrying may help if it is unavailable |
 /// | [`Query`](LakeError::Query) | fix the SQL (ad-hoc query), or report a bug (analyses) |
 /// | [`Corrupt`](LakeError::Corrupt) | a pinpipe bookkeeping object is unreadable: inspect or delete it |
-/// | [`Internal`](LakeError::Internal) | a bug: report it |
+/// | [`Internal`](LakeError::Internal), [`Task`](LakeError::Task) | a bug: report it |
 #[derive(Debug, thiserror::Error)]
 pub enum LakeError {
     /// The lake location or its storage options cannot be used.
@@ -78,9 +78,12 @@ pub enum LakeError {
         /// Why it cannot be read.
         reason: String,
     },
-    /// A bug: an invariant of this crate did not hold, or a worker task panicked.
+    /// A bug: an invariant of this crate did not hold.
     #[error("internal error: {0}")]
     Internal(String),
+    /// A bug: a task doing part of the work panicked (or was cancelled); its panic is the source.
+    #[error("internal error: a worker task failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
 }
 
 impl From<ArrowError> for LakeError {
@@ -92,12 +95,6 @@ impl From<ArrowError> for LakeError {
 impl From<deltalake::parquet::errors::ParquetError> for LakeError {
     fn from(e: deltalake::parquet::errors::ParquetError) -> Self {
         LakeError::Internal(format!("parquet: {e}"))
-    }
-}
-
-impl From<tokio::task::JoinError> for LakeError {
-    fn from(e: tokio::task::JoinError) -> Self {
-        LakeError::Internal(format!("worker task failed: {e}"))
     }
 }
 
@@ -120,7 +117,8 @@ impl LakeError {
             | LakeError::InvalidOptions(_)
             | LakeError::TableMissing { .. }
             | LakeError::Corrupt { .. }
-            | LakeError::Internal(_) => false,
+            | LakeError::Internal(_)
+            | LakeError::Task(_) => false,
         }
     }
 
