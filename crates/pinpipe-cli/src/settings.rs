@@ -7,8 +7,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
+use figment::value::{Dict, Map, Value};
+use figment::{Figment, Metadata, Profile, Provider};
 use pinpipe_bus::SyncMode;
 use pinpipe_gateway::GatewayConfig;
 use serde::{Deserialize, Serialize};
@@ -29,11 +30,11 @@ pub struct Settings {
     pub lake: Option<String>,
     /// Options for the lake's object store (`AWS_ENDPOINT_URL`, `AWS_REGION`, ...); the standard
     /// `AWS_*` environment variables are read too.
+    #[serde(deserialize_with = "text_values")]
     pub storage_options: HashMap<String, String>,
     /// Prefix of topics (`<prefix>.pin`) and streams (`streaming-<prefix>-pin`).
     pub topic_prefix: String,
     /// The topics of the batch path: the embedded log, or Kafka with `bus = "kafka://host:9092"`.
-    #[serde(deserialize_with = "bus_url_or_table")]
     pub bus: BusSettings,
     /// The streams of the stream path: `embedded` (the bus's log, default) or `kinesis`.
     pub streams: StreamsBackend,
@@ -85,9 +86,9 @@ pub struct BusSettings {
     /// `kafka://host:9092,host2:9092` for a Kafka cluster; unset for the embedded log.
     pub url: Option<String>,
     /// librdkafka client properties passed through to Kafka (`security.protocol`,
-    /// `sasl.mechanism`, `sasl.username`, `ssl.ca.location`, `message.timeout.ms`, ...). In their
-    /// names `_` stands for `.`, as an environment variable cannot say `.`:
-    /// `PINPIPE_BUS__KAFKA__SASL_PASSWORD` sets `sasl.password` (librdkafka's names have no `_`).
+    /// `sasl.mechanism`, `sasl.username`, `ssl.ca.location`, `message.timeout.ms`, ...); numbers
+    /// and booleans are taken as their text. From the environment see [`RawEnvMaps`].
+    #[serde(deserialize_with = "text_values")]
     pub kafka: BTreeMap<String, String>,
     /// Embedded log database file; default `<data_dir>/bus.db`.
     pub path: Option<PathBuf>,
@@ -113,29 +114,53 @@ impl Default for BusSettings {
     }
 }
 
-/// `bus = "kafka://…"` is short for `[bus] url = "kafka://…"`. A table's errors are its own
-/// (an unknown key, a bad `sync`), not serde's "did not match any variant" of an untagged enum.
-fn bus_url_or_table<'de, D: serde::Deserializer<'de>>(d: D) -> Result<BusSettings, D::Error> {
-    struct UrlOrTable;
-    impl<'de> serde::de::Visitor<'de> for UrlOrTable {
-        type Value = BusSettings;
+/// A map of text settings whose values may also be written as numbers or booleans
+/// (`"message.timeout.ms" = 60000`, `AWS_ALLOW_HTTP = true`): each is taken as its text.
+fn text_values<'de, D, M>(d: D) -> Result<M, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    M: FromIterator<(String, String)>,
+{
+    /// One value, as text.
+    struct Text(String);
+    impl<'de> Deserialize<'de> for Text {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct Visitor;
+            impl serde::de::Visitor<'_> for Visitor {
+                type Value = Text;
 
-        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-            f.write_str("a kafka:// URL or a [bus] table")
-        }
+                fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                    f.write_str("a string, a number or a boolean")
+                }
 
-        fn visit_str<E: serde::de::Error>(self, url: &str) -> Result<BusSettings, E> {
-            Ok(BusSettings {
-                url: Some(url.to_owned()),
-                ..BusSettings::default()
-            })
-        }
+                fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Text, E> {
+                    Ok(Text(v.to_owned()))
+                }
 
-        fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<BusSettings, A::Error> {
-            BusSettings::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<Text, E> {
+                    Ok(Text(v.to_string()))
+                }
+
+                fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Text, E> {
+                    Ok(Text(v.to_string()))
+                }
+
+                fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Text, E> {
+                    Ok(Text(v.to_string()))
+                }
+
+                fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Text, E> {
+                    Ok(Text(v.to_string()))
+                }
+            }
+            d.deserialize_any(Visitor)
         }
     }
-    d.deserialize_any(UrlOrTable)
+    let map = BTreeMap::<String, Text>::deserialize(d)?;
+    Ok(map
+        .into_iter()
+        .map(|(key, Text(value))| (key, value))
+        .collect())
 }
 
 /// Which backend holds the streams of the stream path.
@@ -293,22 +318,19 @@ impl Settings {
         match config {
             Some(path) => {
                 anyhow::ensure!(path.exists(), "config file {} not found", path.display());
-                figment = figment.merge(Toml::file(path));
+                figment = figment.merge(BusShorthand(Toml::file(path)));
             }
             None if Path::new(DEFAULT_CONFIG_FILE).exists() => {
-                figment = figment.merge(Toml::file(DEFAULT_CONFIG_FILE));
+                figment = figment.merge(BusShorthand(Toml::file(DEFAULT_CONFIG_FILE)));
             }
             None => {}
         }
-        let mut settings: Settings = figment
-            .merge(settings_env())
+        let settings: Settings = figment
+            .merge(BusShorthand(settings_env()))
+            .merge(RawEnvMaps)
             .merge(Serialized::globals(overrides))
             .extract()
             .context("invalid settings (check pinpipe.toml and PINPIPE_* variables)")?;
-        settings.bus.kafka = std::mem::take(&mut settings.bus.kafka)
-            .into_iter()
-            .map(|(name, value)| (name.replace('_', "."), value))
-            .collect();
         settings.gateway_with_prefix()
     }
 
@@ -379,7 +401,8 @@ impl Settings {
 
 /// `PINPIPE_<SETTING>` variables, nested with `__` (`PINPIPE_GATEWAY__LISTEN`). Only those whose
 /// first part names a top-level setting are read as settings: others, such as `PINPIPE_CONFIG` or
-/// `PINPIPE_API_KEY`, belong to flags or to tools beside pinpipe.
+/// `PINPIPE_API_KEY`, belong to flags or to tools beside pinpipe. The entries of maps are
+/// [`RawEnvMaps`]'s.
 fn settings_env() -> Env {
     let top_level: std::sync::Arc<[String]> = top_level_settings().into();
     Env::prefixed("PINPIPE_")
@@ -388,8 +411,111 @@ fn settings_env() -> Env {
             top_level
                 .iter()
                 .any(|name| first.eq_ignore_ascii_case(name))
+                && !RAW_ENV_MAPS
+                    .iter()
+                    .any(|map| starts_with_ignore_case(key.as_str(), map.prefix))
         })
         .split("__")
+}
+
+/// A map whose entries come from `PINPIPE_<prefix><NAME>` variables.
+struct RawEnvMap {
+    /// What follows `PINPIPE_` in the variables' names.
+    prefix: &'static str,
+    /// Where the map is in the settings.
+    path: &'static [&'static str],
+    /// An entry's key, from what follows the prefix.
+    key: fn(&str) -> String,
+}
+
+/// The maps of settings that the environment can add to: librdkafka properties
+/// (`PINPIPE_BUS__KAFKA__SASL_PASSWORD`) and the lake's storage options
+/// (`PINPIPE_STORAGE_OPTIONS__AWS_REGION`).
+const RAW_ENV_MAPS: &[RawEnvMap] = &[
+    RawEnvMap {
+        prefix: "BUS__KAFKA__",
+        path: &["bus", "kafka"],
+        key: kafka_property,
+    },
+    RawEnvMap {
+        prefix: "STORAGE_OPTIONS__",
+        path: &["storage_options"],
+        key: str::to_owned,
+    },
+];
+
+/// The librdkafka property a variable names: lower case, `_` standing for `.` (a variable's name
+/// cannot hold one), but for the two properties whose names hold `_`.
+fn kafka_property(name: &str) -> String {
+    let name = name.to_ascii_lowercase();
+    match name.as_str() {
+        "log_level" | "enabled_events" => name,
+        _ => name.replace('_', "."),
+    }
+}
+
+fn starts_with_ignore_case(text: &str, prefix: &str) -> bool {
+    text.get(..prefix.len())
+        .is_some_and(|start| start.eq_ignore_ascii_case(prefix))
+}
+
+/// The entries of [`RAW_ENV_MAPS`] from the environment, their values taken as written: [`Env`]
+/// would parse them, so that a password of digits became a number (and a setting that wants
+/// text refused it, quoting the password in its error) and a quoted one lost its quotes.
+struct RawEnvMaps;
+
+impl Provider for RawEnvMaps {
+    fn metadata(&self) -> Metadata {
+        Metadata::named("PINPIPE_BUS__KAFKA__* and PINPIPE_STORAGE_OPTIONS__* variables")
+    }
+
+    fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
+        let variables: Vec<(String, String)> = std::env::vars_os()
+            .filter_map(|(name, value)| Some((name.into_string().ok()?, value.into_string().ok()?)))
+            .collect();
+        let mut settings = Dict::new();
+        for map in RAW_ENV_MAPS {
+            let prefix = format!("PINPIPE_{}", map.prefix);
+            let entries: Dict = variables
+                .iter()
+                .filter(|(name, _)| starts_with_ignore_case(name, &prefix))
+                .map(|(name, value)| ((map.key)(&name[prefix.len()..]), Value::from(value.clone())))
+                .collect();
+            if entries.is_empty() {
+                continue;
+            }
+            let (top, inner) = map.path.split_first().unwrap_or((&"", &[]));
+            let nested = inner.iter().rev().fold(Value::from(entries), |value, key| {
+                Value::from(Dict::from([((*key).to_owned(), value)]))
+            });
+            settings.insert((*top).to_owned(), nested);
+        }
+        Ok(Profile::Default.collect(settings))
+    }
+}
+
+/// A layer whose `bus = "kafka://…"` is given as `[bus] url = "kafka://…"`, so that it merges with
+/// the `[bus]` settings of other layers (a Kafka password from the environment) rather than one
+/// replacing the other.
+struct BusShorthand<P>(P);
+
+impl<P: Provider> Provider for BusShorthand<P> {
+    fn metadata(&self) -> Metadata {
+        self.0.metadata()
+    }
+
+    fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
+        let mut data = self.0.data()?;
+        for settings in data.values_mut() {
+            if let Some(url @ Value::String(..)) = settings.get("bus").cloned() {
+                settings.insert(
+                    "bus".to_owned(),
+                    Dict::from([("url".to_owned(), url)]).into(),
+                );
+            }
+        }
+        Ok(data)
+    }
 }
 
 /// The names of the top-level settings, as a config file spells them: taken from [`Settings`]
@@ -499,17 +625,21 @@ mod tests {
         });
     }
 
-    /// Kafka's secrets come from the environment, where `_` stands for the `.` of librdkafka's
-    /// names, beside the file's other Kafka settings.
+    /// Kafka's secrets and the lake's storage options come from the environment as written:
+    /// `_` stands for the `.` of librdkafka's names (but in `log_level`), and a password of digits
+    /// stays text. A file may give numbers and booleans where text is wanted.
     #[test]
-    fn kafka_settings_come_from_the_environment_with_underscores_for_dots() {
+    fn kafka_and_storage_settings_from_the_environment_are_taken_as_written() {
         figment::Jail::expect_with(|jail| {
             jail.create_file(
                 "pinpipe.toml",
-                "[bus]\nurl = \"kafka://b:9096\"\n[bus.kafka]\n\"sasl.username\" = \"pinpipe\"\n",
+                "[bus]\nurl = \"kafka://b:9096\"\n[bus.kafka]\n\"sasl.username\" = \"pinpipe\"\n\
+                 \"message.timeout.ms\" = 60000\n[storage_options]\nAWS_REGION = \"eu-west-1\"\n",
             )?;
-            jail.set_env("PINPIPE_BUS__KAFKA__SASL_PASSWORD", "secret");
+            jail.set_env("PINPIPE_BUS__KAFKA__SASL_PASSWORD", "0123");
             jail.set_env("PINPIPE_BUS__KAFKA__SECURITY_PROTOCOL", "SASL_SSL");
+            jail.set_env("PINPIPE_BUS__KAFKA__LOG_LEVEL", "7");
+            jail.set_env("PINPIPE_STORAGE_OPTIONS__AWS_ALLOW_HTTP", "true");
             let settings = Settings::load(None, serde_json::json!({})).expect("loads");
             let kafka: Vec<(&str, &str)> = settings
                 .bus
@@ -520,11 +650,50 @@ mod tests {
             assert_eq!(
                 kafka,
                 [
-                    ("sasl.password", "secret"),
+                    ("log_level", "7"),
+                    ("message.timeout.ms", "60000"),
+                    ("sasl.password", "0123"),
                     ("sasl.username", "pinpipe"),
                     ("security.protocol", "SASL_SSL"),
                 ]
             );
+            let storage: BTreeMap<&str, &str> = settings
+                .storage_options
+                .iter()
+                .map(|(key, value)| (key.as_str(), value.as_str()))
+                .collect();
+            assert_eq!(
+                storage,
+                BTreeMap::from([("AWS_ALLOW_HTTP", "true"), ("AWS_REGION", "eu-west-1")])
+            );
+            Ok(())
+        });
+    }
+
+    /// `bus = "kafka://…"` merges with `[bus]` settings of other layers: a Kafka password from
+    /// the environment does not drop the file's URL (which sent records to the embedded bus), and
+    /// `PINPIPE_BUS=kafka://…` does not drop the file's Kafka settings.
+    #[test]
+    fn the_bus_shorthand_merges_with_the_bus_settings_of_other_layers() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("pinpipe.toml", "bus = \"kafka://file:9096\"\n")?;
+            jail.set_env("PINPIPE_BUS__KAFKA__SASL_PASSWORD", "secret");
+            let settings = Settings::load(None, serde_json::json!({})).expect("loads");
+            assert_eq!(settings.bus.url.as_deref(), Some("kafka://file:9096"));
+            assert_eq!(
+                settings.bus.kafka.get("sasl.password").map(String::as_str),
+                Some("secret")
+            );
+
+            jail.create_file(
+                "pinpipe.toml",
+                "[bus]\nsync = \"normal\"\n[bus.kafka]\n\"security.protocol\" = \"SSL\"\n",
+            )?;
+            jail.set_env("PINPIPE_BUS", "kafka://env:9094");
+            let settings = Settings::load(None, serde_json::json!({})).expect("loads");
+            assert_eq!(settings.bus.url.as_deref(), Some("kafka://env:9094"));
+            assert_eq!(security_protocol(&settings), Some("SSL"));
+            assert_eq!(settings.bus.sync, SyncMode::Normal);
             Ok(())
         });
     }
