@@ -95,7 +95,7 @@ pub async fn run_executor(options: ExecutorOptions) -> Result<()> {
             source,
         });
     // Ballista deletes the shuffle files as it stops; the directory goes too, if nothing else
-    // is in it (a directory the user gave that holds more stays).
+    // is in it (whoever made it: a directory the user gave goes when empty, and stays if not).
     let _ = std::fs::remove_dir(&options.work_dir);
     ran
 }

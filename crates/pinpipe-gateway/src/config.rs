@@ -25,7 +25,7 @@ pub struct GatewayConfig {
     pub max_shards: u32,
     /// Largest request body, in bytes (413 above it).
     pub max_body_bytes: usize,
-    /// Largest record value, in bytes (the record fails above it).
+    /// Largest record, key and value together, in bytes (the record fails above it).
     pub max_record_bytes: usize,
     /// Largest record key, in bytes (the request is refused above it).
     pub max_key_bytes: usize,

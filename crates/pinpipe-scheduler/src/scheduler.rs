@@ -12,8 +12,8 @@
 //! - **Retries**: a failed attempt is retried `retries` times, `retry_delay` apart (on the
 //!   [clock](crate::clock)); then the run is `failed` with the last error. The scheduler does not
 //!   run a failed interval again by itself; a backfill over it does.
-//! - **Following** ([`Scheduler::follow`]): run what is due, sleep until the next firing time,
-//!   repeat.
+//! - **Following** ([`Scheduler::follow`]): run what is due, sleep until the next interval that
+//!   will be due ends (before the start date, the first one from it), repeat.
 //! - **Resuming**: a run left `queued` or `running` by a process that stopped (its lease expired)
 //!   is run again, attempts counting on, by the next [`Scheduler::run_due`].
 //!

@@ -41,7 +41,8 @@ pub enum SyncMode {
 #[derive(Clone, Debug)]
 pub struct EmbeddedOptions {
     pub sync: SyncMode,
-    /// Largest record value accepted (Kafka's `message.max.bytes`, Kinesis's 1 MiB).
+    /// Largest record accepted, key and value together (Kafka's `message.max.bytes`, Kinesis's
+    /// 1 MiB).
     pub max_record_bytes: usize,
     /// How often a waiting consumer looks for records appended by another process.
     pub poll_interval: Duration,

@@ -74,9 +74,9 @@ impl KafkaOptions {
         }
         let setting = |key: &str| self.client_config.get(key).map(|v| v.to_ascii_uppercase());
         let tls = setting("security.protocol").is_some_and(|p| p.ends_with("SSL"));
-        let scram = setting("sasl.mechanism")
-            .or_else(|| setting("sasl.mechanisms"))
-            .is_some_and(|m| m.starts_with("SCRAM"));
+        let scram = ["sasl.mechanism", "sasl.mechanisms"]
+            .into_iter()
+            .any(|key| setting(key).is_some_and(|m| m.starts_with("SCRAM")));
         if tls || scram {
             return Err(BusError::InvalidRequest(
                 "these Kafka settings need TLS or SCRAM (security.protocol, sasl.mechanism), and \

@@ -290,18 +290,27 @@ async fn a_damaged_batch_is_refused_when_read() {
         .await
         .expect("produce");
     let db = rusqlite::Connection::open(dir.path().join("bus.db")).expect("sqlite");
-    for (damage, said) in [
+    // More records than the row says is refused even by a read that stops at its limit on the
+    // first record past the count; fewer, by the read that wants the missing ones.
+    for (damage, limit, said) in [
         (
             "UPDATE batches SET count = 2",
-            "holds 3 records where its row says 2",
+            3,
+            "holds more records than its row's 2",
+        ),
+        (
+            "UPDATE batches SET count = 4",
+            10,
+            "holds 3 records where its row says 4",
         ),
         (
             "UPDATE batches SET count = 3, records = substr(records, 1, length(records) - 1)",
+            10,
             "ends inside a record",
         ),
     ] {
         db.execute(damage, []).expect("damage the batch");
-        let read = pinpipe_bus::Topics::read(bus.as_ref(), "t", 0, 0, 10).await;
+        let read = pinpipe_bus::Topics::read(bus.as_ref(), "t", 0, 0, limit).await;
         match read {
             Ok(records) => panic!("read {} records of a damaged batch", records.len()),
             Err(e) => assert!(e.to_string().contains(said), "{e}"),

@@ -18,7 +18,7 @@ use pinpipe_testkit::{Server as Real, s3_bucket, unique_name};
 use serde_json::Value;
 use tempfile::TempDir;
 
-use crate::process::{free_port, pinpipe, python, repo_root, run};
+use crate::process::{free_port, pinpipe, python, repo_root, run, terminate};
 
 /// The golden raw layout.
 fn golden() -> PathBuf {
@@ -110,11 +110,7 @@ fn a_stopped_executor_leaves_no_work_directory() {
     let (executor, port) = &mut cluster.executors[0];
     let work_dir = cluster.dir.path().join(format!("executor-{port}"));
     assert!(work_dir.is_dir(), "{} while it runs", work_dir.display());
-    let stopped = Command::new("kill")
-        .args(["-TERM", &executor.id().to_string()])
-        .status()
-        .expect("kill");
-    assert!(stopped.success());
+    terminate(executor);
     let deadline = Instant::now() + Duration::from_secs(30);
     while executor.try_wait().expect("wait").is_none() {
         assert!(

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::process::{pinpipe, python, repo_root};
+use crate::process::{pinpipe, python, repo_root, terminate};
 
 /// A data directory whose lake holds the raw objects of the `edges` golden set.
 fn edges_data_dir() -> tempfile::TempDir {
@@ -132,10 +132,7 @@ fn schedule_runs_the_latest_interval_and_stops_on_sigterm() {
     assert_eq!(list.len(), 1);
     assert_eq!(list[0]["kind"], "scheduled");
     assert_eq!(list[0]["objects"], 8);
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    assert!(status.is_ok_and(|s| s.success()));
+    terminate(&child);
     let out = child.wait_with_output().expect("wait");
     assert!(out.status.success(), "exit: {:?}", out.status);
     let printed = String::from_utf8_lossy(&out.stdout);

@@ -40,23 +40,32 @@ pub fn cleaned(
     let pieces = cleaning(store, table, objects, limits);
     futures::stream::once(async move {
         let (queue, queued) = tokio::sync::mpsc::channel(WORKERS);
-        let reading = tokio::spawn(forward(pieces, queue));
-        futures::stream::unfold(
-            (queued, Some(reading)),
-            |(mut queued, reading)| async move {
-                if let Some(piece) = queued.recv().await {
-                    return Some((piece, (queued, reading)));
-                }
-                // The queue closed: the reading task ended. Only a failed one has more to say.
-                match reading?.await {
-                    Ok(()) => None,
-                    Err(failed) => Some((Err(LakeError::from(failed)), (queued, None))),
-                }
-            },
-        )
+        let reading = Reading(Some(tokio::spawn(forward(pieces, queue))));
+        futures::stream::unfold((queued, reading), |(mut queued, mut reading)| async move {
+            if let Some(piece) = queued.recv().await {
+                return Some((piece, (queued, reading)));
+            }
+            // The queue closed: the reading task ended. Only a failed one has more to say.
+            match reading.0.take()?.await {
+                Ok(()) => None,
+                Err(failed) => Some((Err(LakeError::from(failed)), (queued, reading))),
+            }
+        })
     })
     .flatten()
     .boxed()
+}
+
+/// The task reading and cleaning, stopped when the stream is dropped before it ended (a failed
+/// run), rather than left to read one more piece for no one.
+struct Reading(Option<tokio::task::JoinHandle<()>>);
+
+impl Drop for Reading {
+    fn drop(&mut self) {
+        if let Some(task) = &self.0 {
+            task.abort();
+        }
+    }
 }
 
 /// Hands `pieces` on to `queue` until they end, the first error has been passed on, or the
