@@ -385,8 +385,16 @@ fn root_url(location: &str) -> Result<Url> {
                 .map_err(|()| bad("not a local file path".into()))?;
             local_dir_url(location, &path)?
         } else {
+            // delta-rs would pick a store for some other schemes (http, ftp) and panic on them.
+            if !is_s3(&url) {
+                return Err(bad(format!(
+                    "scheme {:?} is not supported: the lake is a local directory, a file:// URL \
+                     or s3://bucket[/prefix]",
+                    url.scheme()
+                )));
+            }
             if url.cannot_be_a_base() || url.host_str().is_none_or(str::is_empty) {
-                return Err(bad("expected scheme://bucket[/prefix]".into()));
+                return Err(bad("expected s3://bucket[/prefix]".into()));
             }
             url
         }
