@@ -6,6 +6,13 @@
 pub fn to_csv(columns: &[String], rows: &[Vec<String>]) -> String {
     let mut out = String::new();
     push_record(&mut out, columns);
+    out.push_str(&rows_to_csv(rows));
+    out
+}
+
+/// The CSV text of rows without a header: what follows [`to_csv`]'s when a result comes in parts.
+pub fn rows_to_csv(rows: &[Vec<String>]) -> String {
+    let mut out = String::new();
     for row in rows {
         push_record(&mut out, row);
     }

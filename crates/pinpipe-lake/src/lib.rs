@@ -63,6 +63,6 @@ pub use batch::{BatchOptions, BatchReport, TableReport, run_batch};
 pub use delta::Commit;
 pub use error::{LakeError, Result};
 pub use location::{DEFAULT_LOCATION, Lake};
-pub use query::{BATCH_TABLES_DIR, STREAM_TABLES_DIR, lake_session, query};
+pub use query::{BATCH_TABLES_DIR, STREAM_TABLES_DIR, lake_session, query, query_stream};
 pub use report::{LakeSummary, QuarantineCount, REPORT_PATH, lake_summary, write_report};
 pub use stream::{ShardLag, StreamOptions, StreamReport, run_stream, stream_lag};

@@ -10,13 +10,15 @@
 //! so quote it: `SELECT count(*) FROM "user"`.
 
 use deltalake::arrow::record_batch::RecordBatch;
-use deltalake::datafusion::prelude::SessionContext;
+use deltalake::datafusion::execution::SendableRecordBatchStream;
+use deltalake::datafusion::execution::context::SQLOptions;
+use deltalake::datafusion::prelude::{DataFrame, SessionContext};
 use pinpipe_model::Table;
 
 use crate::delta::{QUARANTINE_PATH, table_path};
 use crate::error::Result;
 use crate::location::Lake;
-use crate::session::{new_session, register_table};
+use crate::session::{ad_hoc_session, register_table};
 
 /// The folder of the batch path's cleaned tables.
 pub const BATCH_TABLES_DIR: &str = "tables";
@@ -25,7 +27,7 @@ pub const STREAM_TABLES_DIR: &str = "stream";
 
 /// A session with every existing table of the lake registered (see the module documentation).
 pub async fn lake_session(lake: &Lake) -> Result<SessionContext> {
-    let ctx = new_session()?;
+    let ctx = ad_hoc_session()?;
     for table in Table::ALL {
         register_table(
             &ctx,
@@ -47,10 +49,31 @@ pub async fn lake_session(lake: &Lake) -> Result<SessionContext> {
     Ok(ctx)
 }
 
-/// Runs `sql` over the lake's tables and returns its result.
+/// Runs `sql` over the lake's tables and returns its result; SQL that would write is refused
+/// ([`read_only`]).
 pub async fn query(lake: &Lake, sql: &str) -> Result<Vec<RecordBatch>> {
+    Ok(planned(lake, sql).await?.collect().await?)
+}
+
+/// [`query`], its result as it is computed rather than all at once: for results larger than
+/// memory.
+pub async fn query_stream(lake: &Lake, sql: &str) -> Result<SendableRecordBatchStream> {
+    Ok(planned(lake, sql).await?.execute_stream().await?)
+}
+
+async fn planned(lake: &Lake, sql: &str) -> Result<DataFrame> {
     let ctx = lake_session(lake).await?;
-    Ok(ctx.sql(sql).await?.collect().await?)
+    Ok(ctx.sql_with_options(sql, read_only()).await?)
+}
+
+/// What ad-hoc SQL may do: read. DDL (`CREATE`, `DROP`), DML (`INSERT`, `COPY`) and other
+/// statements (`SET`) are refused, so that a query never changes the lake's tables (an `INSERT`
+/// would append rows that were never cleaned) nor writes or reads files elsewhere.
+fn read_only() -> SQLOptions {
+    SQLOptions::new()
+        .with_allow_ddl(false)
+        .with_allow_dml(false)
+        .with_allow_statements(false)
 }
 
 /// Writes `batches` as JSON lines, one object per row, values keeping their types (numbers stay

@@ -41,6 +41,25 @@ pub fn new_session() -> Result<SessionContext> {
     Ok(SessionContext::new_with_state(state))
 }
 
+/// A session for ad-hoc SQL: [`new_session`] without DataFusion's physical limit pushdown. That
+/// rule dropped a `LIMIT` over a scan that reads no column of a Delta table: delta-rs's
+/// metadata-only scan says it passes limits on and has nowhere to pass them, so
+/// `SELECT 1 FROM pin LIMIT 2` returned every row. Limits still reach the scans through the
+/// logical plan.
+pub fn ad_hoc_session() -> Result<SessionContext> {
+    let state = new_session()?.state();
+    let rules = state
+        .physical_optimizers()
+        .iter()
+        .filter(|rule| rule.name() != "LimitPushdown")
+        .cloned()
+        .collect();
+    let state = SessionStateBuilder::new_from_existing(state)
+        .with_physical_optimizer_rules(rules)
+        .build();
+    Ok(SessionContext::new_with_state(state))
+}
+
 /// Registers the Delta table at `path` in `ctx` as `name`; returns whether the table exists.
 pub async fn register_table(
     ctx: &SessionContext,

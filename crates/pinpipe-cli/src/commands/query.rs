@@ -1,35 +1,67 @@
 //! `pinpipe query`: ad-hoc SQL over the lake, as the original ran it in notebook cells.
+//!
+//! CSV and JSON print the result as it is computed, so a result larger than memory streams to
+//! its reader; the table, laid out for a person, shows the first [`TABLE_MAX_ROWS`] rows.
 
-use anyhow::Result;
+use std::io::Write;
+
+use anyhow::{Context, Result};
+use futures::StreamExt;
 use pinpipe_lake::query::write_json_lines;
-use pinpipe_lake::{query, text_rows};
+use pinpipe_lake::{query_stream, text_rows};
 
 use super::open_lake;
 use crate::cli::{OutputFormat, QueryArgs};
 use crate::output::table;
 use crate::settings::Settings;
 
+/// Most rows shown as a table: more is no longer read by a person (CSV and JSON print all).
+const TABLE_MAX_ROWS: usize = 10_000;
+
 pub async fn run(settings: &Settings, args: &QueryArgs) -> Result<()> {
     let lake = open_lake(settings)?;
-    let batches = query(&lake, &args.sql).await?;
-    if args.format == OutputFormat::Json {
-        return Ok(write_json_lines(&batches, std::io::stdout().lock())?);
-    }
+    let mut batches = query_stream(&lake, &args.sql).await?;
     let columns: Vec<String> = batches
-        .first()
-        .map(|b| {
-            b.schema()
-                .fields()
-                .iter()
-                .map(|f| f.name().clone())
-                .collect()
-        })
-        .unwrap_or_default();
-    let rows = text_rows(&batches)?;
-    if args.format == OutputFormat::Csv {
-        print!("{}", pinpipe_lake::csv::to_csv(&columns, &rows));
-    } else {
-        println!("{}", table(&columns, &rows));
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect();
+    let mut out = std::io::stdout().lock();
+    let printing = "writing the result to stdout";
+    match args.format {
+        OutputFormat::Json => {
+            while let Some(batch) = batches.next().await {
+                write_json_lines(&[batch?], &mut out)?;
+            }
+        }
+        OutputFormat::Csv => {
+            out.write_all(pinpipe_lake::csv::to_csv(&columns, &[]).as_bytes())
+                .context(printing)?;
+            while let Some(batch) = batches.next().await {
+                let rows = text_rows(&[batch?])?;
+                out.write_all(pinpipe_lake::csv::rows_to_csv(&rows).as_bytes())
+                    .context(printing)?;
+            }
+        }
+        OutputFormat::Table => {
+            let mut rows = Vec::new();
+            let mut more = false;
+            while let Some(batch) = batches.next().await {
+                rows.extend(text_rows(&[batch?])?);
+                if rows.len() > TABLE_MAX_ROWS {
+                    rows.truncate(TABLE_MAX_ROWS);
+                    more = true;
+                    break;
+                }
+            }
+            writeln!(out, "{}", table(&columns, &rows)).context(printing)?;
+            if more {
+                eprintln!(
+                    "(the first {TABLE_MAX_ROWS} rows; --format csv or --format json prints all)"
+                );
+            }
+        }
     }
-    Ok(())
+    out.flush().context(printing)
 }

@@ -238,4 +238,40 @@ backend_tests! {
         assert!(matches!(err, Err(LakeError::Query(_))), "{err:?}");
         Ok(())
     }
+
+    /// Ad-hoc SQL only reads: what would change a table (a row appended without cleaning) or
+    /// touch files elsewhere is refused, and the tables stay as they were.
+    async fn query_refuses_sql_that_writes(backend: Backend) -> TestResult {
+        let lake = edge_case_lake(&backend).await?;
+        let version = lake.version("tables/pin").await?;
+        let copied = tempfile::tempdir()?.path().join("copied.csv");
+        for sql in [
+            "INSERT INTO pin (ind) VALUES (99)".to_owned(),
+            format!("COPY (SELECT * FROM pin) TO '{}'", copied.display()),
+            "DROP TABLE pin".to_owned(),
+            "CREATE VIEW v AS SELECT 1".to_owned(),
+            "CREATE EXTERNAL TABLE e STORED AS CSV LOCATION '/etc/passwd'".to_owned(),
+            "SET datafusion.execution.batch_size = 1".to_owned(),
+        ] {
+            let err = query(&lake.lake, &sql).await;
+            assert!(matches!(err, Err(LakeError::Query(_))), "{sql}: {err:?}");
+        }
+        assert_eq!(lake.version("tables/pin").await?, version);
+        assert_eq!(lake.number("SELECT COUNT(*) FROM pin").await?, 16);
+        assert!(!copied.exists());
+        Ok(())
+    }
+
+    /// A `LIMIT` over a scan that reads no column holds (DataFusion's limit pushdown dropped it
+    /// over delta-rs's metadata-only scan, and every row came back).
+    async fn query_limits_hold_over_scans_of_no_column(backend: Backend) -> TestResult {
+        let lake = edge_case_lake(&backend).await?;
+        assert_eq!(lake.rows("SELECT 1 FROM pin LIMIT 2").await?.len(), 2);
+        assert_eq!(
+            lake.number("SELECT COUNT(*) FROM (SELECT 1 AS x FROM pin LIMIT 3)")
+                .await?,
+            3
+        );
+        Ok(())
+    }
 }
