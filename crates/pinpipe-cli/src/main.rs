@@ -18,7 +18,7 @@ fn main() -> std::process::ExitCode {
     let settings = match Settings::load(cli.global.config.as_deref(), cli.overrides()) {
         Ok(settings) => settings,
         Err(error) => {
-            eprintln!("error: {error:#}");
+            eprintln!("error: {}", output::error_text(&error));
             return std::process::ExitCode::from(2);
         }
     };
@@ -56,7 +56,7 @@ fn main() -> std::process::ExitCode {
     match runtime.block_on(commands::run(cli.command, settings)) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("error: {error:#}");
+            eprintln!("error: {}", output::error_text(&error));
             std::process::ExitCode::FAILURE
         }
     }

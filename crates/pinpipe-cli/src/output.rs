@@ -1,4 +1,4 @@
-//! What the terminal shows: tables and progress bars.
+//! What the terminal shows: tables, progress bars and errors.
 
 use comfy_table::{ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -53,4 +53,22 @@ pub fn spinner(what: &str) -> ProgressBar {
 /// A count, or `-` where it is not known (Kinesis does not count a shard's records).
 pub fn or_dash(count: Option<i64>) -> String {
     count.map_or_else(|| "-".to_owned(), |n| n.to_string())
+}
+
+/// An error and its causes on one line, as `{:#}` prints them, leaving out a cause whose text the
+/// line already holds: errors that show their source and also return it (DataFusion's, an I/O
+/// error wrapped twice) would otherwise repeat it two or three times.
+pub fn error_text(error: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in error.chain() {
+        let cause = cause.to_string();
+        if text.contains(&cause) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&cause);
+    }
+    text
 }
