@@ -238,6 +238,12 @@ fn parse_records(
             ),
         ));
     }
+    for raw in records
+        .iter()
+        .flat_map(|r| r.key.iter().chain(r.value.iter()))
+    {
+        refuse_lone_surrogates(raw)?;
+    }
     records
         .into_iter()
         .map(|r| {
@@ -260,6 +266,24 @@ fn parse_records(
             })
         })
         .collect()
+}
+
+/// Refuses a key or value with a lone UTF-16 surrogate escape (`"\ud800"`): serde_json takes it
+/// as a raw value without decoding it, but every reader that decodes the JSON (a v2 consumer,
+/// serde_json itself) refuses it, so once acknowledged it would block its consumers. Only
+/// values with a surrogate escape, rare, are decoded to check.
+fn refuse_lone_surrogates(raw: &RawValue) -> Result<(), RestError> {
+    let text = raw.get().as_bytes();
+    let surrogate_escape = memchr::memmem::find_iter(text, b"\\u").any(|at| {
+        matches!(
+            text.get(at + 2..at + 4),
+            Some([b'd' | b'D', b'8'..=b'9' | b'a'..=b'f' | b'A'..=b'F'])
+        )
+    });
+    if surrogate_escape {
+        serde_json::from_slice::<serde_json::Value>(text).map_err(json_error)?;
+    }
+    Ok(())
 }
 
 /// The JSON text as one line: raw JSON can only hold line breaks as white space between tokens,

@@ -128,6 +128,21 @@ async fn bad_requests_get_rest_proxy_errors_and_store_nothing() {
         "]".repeat(100_000)
     );
     refused(&gw, post(&gw, "pinpipe.pin", nested), 400, 400).await;
+    // A lone surrogate would be stored, then refused by every consumer that decodes JSON.
+    for lone in [r#""\ud800""#, r#"{"title":"a\uDC00b"}"#] {
+        let body = format!(r#"{{"records":[{{"value":{lone}}}]}}"#);
+        refused(&gw, post(&gw, "pinpipe.pin", body), 400, 400).await;
+    }
+    let (status, _) = gw
+        .produce(
+            "pinpipe.pin",
+            r#"{"records":[{"value":"a pair \ud83d\ude00 and a \\ud800 that is text"}]}"#,
+        )
+        .await;
+    assert_eq!(
+        status, 200,
+        "a surrogate pair, and an escaped backslash before u"
+    );
     // The server is still serving.
     let (status, _) = gw
         .produce("pinpipe.pin", r#"{"records":[{"value":1}]}"#)
