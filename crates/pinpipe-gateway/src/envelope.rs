@@ -29,6 +29,24 @@ pub struct ErrorInfo {
     pub message: String,
 }
 
+/// Longest error message sent or logged: messages quote what the client sent (a stream name, a
+/// value), and a client may send megabytes of it.
+const MAX_MESSAGE_BYTES: usize = 1024;
+
+/// `message`, cut to [`MAX_MESSAGE_BYTES`] on a character boundary and marked `…`, when longer.
+fn bounded(message: impl Into<String>) -> String {
+    let mut message = message.into();
+    if message.len() > MAX_MESSAGE_BYTES {
+        let end = (0..=MAX_MESSAGE_BYTES)
+            .rev()
+            .find(|&at| message.is_char_boundary(at))
+            .unwrap_or(0);
+        message.truncate(end);
+        message.push('…');
+    }
+    message
+}
+
 /// An error in the REST Proxy's envelope: `{"error_code": N, "message": "..."}`.
 #[derive(Debug)]
 pub struct RestError {
@@ -43,7 +61,7 @@ impl RestError {
         Self {
             status,
             code,
-            message: message.into(),
+            message: bounded(message),
         }
     }
 }
@@ -74,7 +92,7 @@ impl KinesisError {
         Self {
             status,
             kind,
-            message: message.into(),
+            message: bounded(message),
         }
     }
 

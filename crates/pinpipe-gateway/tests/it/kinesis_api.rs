@@ -168,6 +168,17 @@ async fn errors_come_in_the_request_encoding_with_their_type_header() {
     );
 
     let json = "application/x-amz-json-1.1";
+    // A message quoting megabytes the client sent is cut, in the answer as in the log.
+    let huge = serde_json::json!({ "StreamName": "s".repeat(1 << 20) }).to_string();
+    let (status, _, body) = call(&gw, "DescribeStream", json, huge.into_bytes()).await;
+    assert_eq!(status, 400);
+    let answer: serde_json::Value = serde_json::from_slice(&body).expect("JSON");
+    let message = answer["message"].as_str().unwrap_or_default();
+    assert!(
+        message.ends_with('…') && message.len() <= 1100,
+        "{} bytes",
+        message.len()
+    );
     let (status, headers, body) = call(&gw, "NoSuchOperation", json, b"{}".to_vec()).await;
     assert_eq!(status, 400);
     let answer: serde_json::Value = serde_json::from_slice(&body).expect("JSON");
