@@ -318,10 +318,11 @@ impl Settings {
         match config {
             Some(path) => {
                 anyhow::ensure!(path.exists(), "config file {} not found", path.display());
-                figment = figment.merge(BusShorthand(Toml::file(path)));
+                figment = figment.merge(BusShorthand(Toml::file(config_file(path)?)));
             }
             None if Path::new(DEFAULT_CONFIG_FILE).exists() => {
-                figment = figment.merge(BusShorthand(Toml::file(DEFAULT_CONFIG_FILE)));
+                let path = config_file(Path::new(DEFAULT_CONFIG_FILE))?;
+                figment = figment.merge(BusShorthand(Toml::file(path)));
             }
             None => {}
         }
@@ -331,7 +332,36 @@ impl Settings {
             .merge(Serialized::globals(overrides))
             .extract()
             .context("invalid settings (check pinpipe.toml and PINPIPE_* variables)")?;
+        settings
+            .check()
+            .context("invalid settings (check pinpipe.toml and PINPIPE_* variables)")?;
         settings.gateway_with_prefix()
+    }
+
+    /// Checks the settings kept as text and read later (durations, the cron schedule) and the
+    /// bounds serde cannot say, so that a mistake is named with its key whatever the command,
+    /// not only by the command that reads it.
+    fn check(&self) -> Result<()> {
+        for (key, text) in [
+            ("[bus] session_timeout", &self.bus.session_timeout),
+            ("[sink] rotate_interval", &self.sink.rotate_interval),
+            ("[stream] trigger", &self.stream.trigger),
+            (
+                "[batch] cluster_stall_timeout",
+                &self.batch.cluster_stall_timeout,
+            ),
+            ("[schedule] retry_delay", &self.schedule.retry_delay),
+        ] {
+            parse_duration(text).with_context(|| format!("{key} = {text:?}"))?;
+        }
+        self.bus_session_timeout()?;
+        pinpipe_scheduler::Cron::parse(&self.schedule.cron)
+            .with_context(|| format!("[schedule] cron = {:?}", self.schedule.cron))?;
+        anyhow::ensure!(
+            self.sink.flush_size >= 1 && self.sink.flush_bytes >= 1,
+            "[sink] flush_size and flush_bytes must be at least 1 (an object per record at most)"
+        );
+        Ok(())
     }
 
     /// The gateway's topic prefix follows the global one unless set on its own.
@@ -397,6 +427,16 @@ impl Settings {
             ..pinpipe_lake::BatchOptions::default()
         }
     }
+}
+
+/// `path` if it is a file: a directory given as the config file is a mistake, not an empty file.
+fn config_file(path: &Path) -> Result<&Path> {
+    anyhow::ensure!(
+        path.is_file(),
+        "config file {} is not a file",
+        path.display()
+    );
+    Ok(path)
 }
 
 /// `PINPIPE_<SETTING>` variables, nested with `__` (`PINPIPE_GATEWAY__LISTEN`). Only those whose
@@ -698,6 +738,48 @@ mod tests {
         });
     }
 
+    /// Durations, the cron schedule and the sink's sizes are checked when the settings load,
+    /// whatever the command, and a mistake names its key; so is a directory given as the file.
+    #[test]
+    fn mistakes_in_settings_read_later_are_named_at_load() {
+        figment::Jail::expect_with(|jail| {
+            for (file, said) in [
+                (
+                    "[sink]\nrotate_interval = \"soon\"\n",
+                    "[sink] rotate_interval = \"soon\"",
+                ),
+                (
+                    "[stream]\ntrigger = \"soon\"\n",
+                    "[stream] trigger = \"soon\"",
+                ),
+                (
+                    "[schedule]\nretry_delay = \"x\"\n",
+                    "[schedule] retry_delay = \"x\"",
+                ),
+                (
+                    "[schedule]\ncron = \"bogus\"\n",
+                    "[schedule] cron = \"bogus\"",
+                ),
+                ("[sink]\nflush_size = 0\n", "[sink] flush_size"),
+            ] {
+                jail.create_file("pinpipe.toml", file)?;
+                let error = format!(
+                    "{:#}",
+                    Settings::load(None, serde_json::json!({})).unwrap_err()
+                );
+                assert!(error.contains(said), "{error}");
+            }
+            std::fs::remove_file("pinpipe.toml").map_err(|e| e.to_string())?;
+            std::fs::create_dir("adir").map_err(|e| e.to_string())?;
+            let error = format!(
+                "{:#}",
+                Settings::load(Some(Path::new("adir")), serde_json::json!({})).unwrap_err()
+            );
+            assert!(error.contains("adir is not a file"), "{error}");
+            Ok(())
+        });
+    }
+
     #[test]
     fn the_embedded_session_timeout_is_read_and_bounded() {
         figment::Jail::expect_with(|jail| {
@@ -713,10 +795,9 @@ mod tests {
                 Duration::from_secs(2)
             );
             jail.set_env("PINPIPE_BUS__SESSION_TIMEOUT", "100ms");
-            let settings = Settings::load(None, serde_json::json!({})).expect("loads");
-            let error = settings.bus_session_timeout().unwrap_err();
+            let error = Settings::load(None, serde_json::json!({})).unwrap_err();
             assert!(
-                error.to_string().contains("bus.session_timeout"),
+                format!("{error:#}").contains("bus.session_timeout"),
                 "{error:#}"
             );
             Ok(())
