@@ -77,6 +77,8 @@ fn collect(dir: &Path, depth: usize, found: &mut Vec<TableFile>) -> Result<()> {
             let path = dir.join(format!("{}{suffix}", kind.name()));
             if path.is_file() {
                 found.push(TableFile { kind, path, format });
+            } else if path.exists() {
+                return Err(import_error(path.display().to_string(), "not a file"));
             }
         }
     }

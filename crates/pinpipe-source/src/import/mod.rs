@@ -186,6 +186,18 @@ mod tests {
     }
 
     #[test]
+    fn an_export_file_that_is_a_directory_is_an_error_not_skipped() -> Result<()> {
+        let dir = tempfile::tempdir().map_err(|e| SourceError::io("tempdir", e))?;
+        write(dir.path(), "user.jsonl", &format!("{USER}\n"));
+        std::fs::create_dir(dir.path().join("pin.jsonl"))
+            .map_err(|e| SourceError::io("mkdir", e))?;
+        let err = load_dir(dir.path()).err().map(|e| e.to_string());
+        let expected = format!("{}: not a file", dir.path().join("pin.jsonl").display());
+        assert_eq!(err, Some(expected));
+        Ok(())
+    }
+
+    #[test]
     fn consumer_layout() -> Result<()> {
         let dir = tempfile::tempdir().map_err(|e| SourceError::io("tempdir", e))?;
         let text = format!(
