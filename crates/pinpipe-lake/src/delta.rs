@@ -169,6 +169,7 @@ pub async fn ensure_table(
         return Ok((table, None));
     }
     let columns = StructType::try_from_arrow(schema.as_ref()).map_err(DeltaTableError::from)?;
+    lake.create_local_dir(path)?;
     let created = CreateBuilder::new()
         .with_location(lake.table_uri(path))
         .with_storage_options(lake.storage_options().clone())

@@ -276,6 +276,20 @@ impl Lake {
         url
     }
 
+    /// Creates the directory of the table at `path` on a local lake, naming it if that fails:
+    /// delta-rs would create it too, but its error for a read-only or full disk is a debug dump.
+    /// Nothing on S3, which has no directories.
+    pub(crate) fn create_local_dir(&self, path: &str) -> Result<()> {
+        let Ok(root) = self.root.to_file_path() else {
+            return Ok(());
+        };
+        let dir = root.join(path.trim_matches('/'));
+        std::fs::create_dir_all(&dir).map_err(|source| LakeError::Io {
+            context: format!("creating the Delta table directory {}", dir.display()),
+            source,
+        })
+    }
+
     /// The Delta table at `path`, or `None` if no table has been created there yet. The first
     /// call [checks](Lake::check) the lake's storage.
     pub async fn open_table(&self, path: &str) -> Result<Option<DeltaTable>> {
