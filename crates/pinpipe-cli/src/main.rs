@@ -63,7 +63,8 @@ fn main() -> std::process::ExitCode {
 }
 
 /// Libraries whose routine logs are noise to a pinpipe user; their errors still show.
-const QUIET_LIBRARIES: &str = "deltalake_core=error,delta_kernel=error,buoyant_kernel=error";
+const QUIET_LIBRARIES: &str =
+    "deltalake_core=error,delta_kernel=error,buoyant_kernel=error,aws_config=error";
 
 /// Logs go to stderr, so command output on stdout stays clean for scripts.
 fn init_logging(filter: &str) {
