@@ -140,11 +140,13 @@ fn schedule_runs_the_latest_interval_and_stops_on_sigterm() {
     assert!(printed.contains("stopped"), "{printed}");
 }
 
+/// A bad cron expression is a settings mistake, found when the settings load: exit 2, as for
+/// any invalid setting.
 #[test]
 fn a_bad_cron_expression_names_the_field() {
     let dir = tempfile::tempdir().expect("temp dir");
     let out = output(pinpipe(dir.path()).args(["schedule", "--cron", "0 25 * * *"]));
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2));
     let error = String::from_utf8_lossy(&out.stderr);
     assert!(
         error.contains("hour field \"25\"") && error.contains("out of bounds"),
