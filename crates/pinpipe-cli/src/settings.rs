@@ -429,11 +429,12 @@ impl Settings {
     }
 }
 
-/// `path` if it is a file: a directory given as the config file is a mistake, not an empty file.
+/// `path`, unless it is a directory: a mistake, which figment would read as an empty file
+/// (`/dev/null`, to read no file, is fine).
 fn config_file(path: &Path) -> Result<&Path> {
     anyhow::ensure!(
-        path.is_file(),
-        "config file {} is not a file",
+        !path.is_dir(),
+        "config file {} is a directory",
         path.display()
     );
     Ok(path)
@@ -775,7 +776,7 @@ mod tests {
                 "{:#}",
                 Settings::load(Some(Path::new("adir")), serde_json::json!({})).unwrap_err()
             );
-            assert!(error.contains("adir is not a file"), "{error}");
+            assert!(error.contains("adir is a directory"), "{error}");
             Ok(())
         });
     }
