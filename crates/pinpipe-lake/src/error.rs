@@ -101,8 +101,12 @@ impl From<deltalake::parquet::errors::ParquetError> for LakeError {
 impl LakeError {
     /// Whether the same call may succeed if tried again unchanged: storage hiccups and outages,
     /// Delta commit conflicts with a concurrent writer. Not when the object store refused access
-    /// or the request cannot work (bad path, unsupported operation, bad configuration).
+    /// or the request cannot work (bad path, unsupported operation, bad configuration), nor when
+    /// the disk is full: that waits for someone to free space, not for a few retries.
     pub fn is_retryable(&self) -> bool {
+        if self.is_disk_full() {
+            return false;
+        }
         match self {
             LakeError::Storage(e)
             | LakeError::Delta(DeltaTableError::ObjectStore { source: e }) => is_transient(e),

@@ -132,7 +132,7 @@ async fn clean(lake: &Lake, settings: &Settings) -> Result<BatchReport> {
     });
     let report = run_batch(lake, &options)
         .await
-        .context("the batch job failed")?;
+        .map_err(|e| super::job_error(e, "the batch job failed"))?;
     progress.finish_and_clear();
     Ok(report)
 }

@@ -77,6 +77,17 @@ pub fn open_lake(settings: &Settings) -> Result<Lake> {
     Lake::open(&location, options).with_context(|| format!("cannot open the lake at {location}"))
 }
 
+/// A lake job's failure as `what` (e.g. "the batch job failed"), saying what to do when the disk
+/// is full: free space and run the job again, which picks up where it was.
+pub fn job_error(error: pinpipe_lake::LakeError, what: &str) -> anyhow::Error {
+    let context = if error.is_disk_full() {
+        format!("{what}: the disk is full; free some space and run it again (nothing is lost)")
+    } else {
+        what.to_owned()
+    };
+    anyhow::Error::new(error).context(context)
+}
+
 /// Serves `/metrics` (and `/health`) on `[metrics] listen`, when set, for as long as the process
 /// runs: what `pinpipe sink`, `stream` and `schedule` have instead of the gateway's port.
 pub async fn serve_metrics(settings: &Settings) -> Result<()> {

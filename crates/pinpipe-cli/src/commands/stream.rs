@@ -1,7 +1,7 @@
 //! `pinpipe stream`: the streams into the Delta tables `stream/*`, exactly once;
 //! `pinpipe streams lag`: how far behind each shard it is.
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use pinpipe_bus::Streams;
 use pinpipe_gateway::ensure_defaults;
 use pinpipe_lake::{Lake, ShardLag, StreamOptions, StreamReport, run_stream, stream_lag};
@@ -62,7 +62,7 @@ pub async fn follow(
     });
     let report = run_stream(lake, streams, options, interrupted())
         .await
-        .context("the stream job stopped")?;
+        .map_err(|e| super::job_error(e, "the stream job stopped"))?;
     progress.finish_and_clear();
     Ok(report)
 }
