@@ -130,9 +130,10 @@ async fn clean(lake: &Lake, settings: &Settings) -> Result<BatchReport> {
         }
         _ => {}
     });
-    let report = run_batch(lake, &options)
-        .await
-        .map_err(|e| super::job_error(e, "the batch job failed"))?;
+    let report = run_batch(lake, &options).await.map_err(|e| {
+        let full = e.is_disk_full();
+        super::job_error(e, full, "the batch job failed")
+    })?;
     progress.finish_and_clear();
     Ok(report)
 }

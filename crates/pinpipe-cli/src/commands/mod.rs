@@ -79,8 +79,12 @@ pub fn open_lake(settings: &Settings) -> Result<Lake> {
 
 /// A lake job's failure as `what` (e.g. "the batch job failed"), saying what to do when the disk
 /// is full: free space and run the job again, which picks up where it was.
-pub fn job_error(error: pinpipe_lake::LakeError, what: &str) -> anyhow::Error {
-    let context = if error.is_disk_full() {
+pub fn job_error(
+    error: impl std::error::Error + Send + Sync + 'static,
+    disk_full: bool,
+    what: &str,
+) -> anyhow::Error {
+    let context = if disk_full {
         format!("{what}: the disk is full; free some space and run it again (nothing is lost)")
     } else {
         what.to_owned()

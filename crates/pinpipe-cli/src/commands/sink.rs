@@ -1,6 +1,6 @@
 //! `pinpipe sink`: the topics into the lake's raw layout.
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use pinpipe_gateway::ensure_defaults;
 use pinpipe_lake::sink::{SinkOptions, run_sink};
 use pinpipe_telemetry::{Event, listen};
@@ -30,7 +30,11 @@ pub async fn run(settings: &Settings, once: bool) -> Result<()> {
     });
     let report = run_sink(bus.topics.as_ref(), lake.store(), &options, interrupted())
         .await
-        .context("the sink stopped")?;
+        .map_err(|e| {
+            // A full lake is SinkError::DiskFull, which says so itself; a full bus is not.
+            let full = matches!(&e, pinpipe_lake::sink::SinkError::Bus(bus) if bus.is_disk_full());
+            super::job_error(e, full, "the sink stopped")
+        })?;
     progress.finish_and_clear();
     println!(
         "sink: wrote {} records in {} objects under {}/raw/topics/",
