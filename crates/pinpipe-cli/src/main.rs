@@ -63,8 +63,7 @@ fn main() -> std::process::ExitCode {
 }
 
 /// Libraries whose routine logs are noise to a pinpipe user; their errors still show.
-const QUIET_LIBRARIES: &str =
-    "deltalake_core=error,delta_kernel=error,buoyant_kernel=error,aws_config=error";
+const QUIET_LIBRARIES: &str = "deltalake_core=error,delta_kernel=error,buoyant_kernel=error,aws_config=error,object_store=warn";
 
 /// Logs go to stderr, so command output on stdout stays clean for scripts.
 fn init_logging(filter: &str) {

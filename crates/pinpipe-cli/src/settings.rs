@@ -53,7 +53,8 @@ pub struct Settings {
     /// `/metrics` of the processes without an HTTP server of their own.
     pub metrics: MetricsSettings,
     /// Log filter (`info`, `pinpipe_lake=debug`, ...); `RUST_LOG` wins when set. Default: `info`
-    /// for the servers (`serve`, `sink`), `warn` for commands that print their own progress.
+    /// for the processes that run until stopped (`serve`, `sink`, `stream`, the cluster's), `warn`
+    /// for commands that print their own progress.
     pub log: Option<String>,
 }
 

@@ -128,11 +128,9 @@ pub async fn put_record(
         shard_id: result.shard_id,
     })
     .into_response();
-    response.extensions_mut().insert(RecordsAccepted {
-        target: stream,
-        records: 1,
-        bytes: body.len() as u64,
-    });
+    response
+        .extensions_mut()
+        .insert(RecordsAccepted::one(stream, body.len() as u64));
     Ok(response)
 }
 
@@ -172,6 +170,7 @@ pub async fn put_records(
     }
     let results = state.streams.put_records(&stream, records).await?;
     let failed = results.iter().filter(|r| r.is_err()).count();
+    let accepted = RecordsAccepted::of(stream, body.len() as u64, &results);
     let out = PutRecordsOut {
         failed_record_count: failed,
         records: results
@@ -188,13 +187,8 @@ pub async fn put_records(
             })
             .collect(),
     };
-    let accepted = out.records.len() - failed;
     let mut response = Json(out).into_response();
-    response.extensions_mut().insert(RecordsAccepted {
-        target: stream,
-        records: accepted as u64,
-        bytes: body.len() as u64,
-    });
+    response.extensions_mut().insert(accepted);
     Ok(response)
 }
 

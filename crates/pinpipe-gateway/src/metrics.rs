@@ -20,7 +20,8 @@ use pinpipe_telemetry::gateway::RequestServed;
 use crate::envelope::ErrorInfo;
 use crate::state::AppState;
 
-/// Records a handler acknowledged, where to, and the request body's size.
+/// Records a handler acknowledged, where to, and the request body's size; and those of the call
+/// refused one by one, which the answer reports record by record.
 #[derive(Clone, Debug)]
 pub struct RecordsAccepted {
     /// The topic or stream.
@@ -29,6 +30,41 @@ pub struct RecordsAccepted {
     pub records: u64,
     /// The request body's size.
     pub bytes: u64,
+    /// Records refused one by one.
+    pub refused: u64,
+    /// Why the first refused record was.
+    pub refusal: Option<String>,
+}
+
+impl RecordsAccepted {
+    /// One record acknowledged (a call of one record answers its refusal as an error instead).
+    pub fn one(target: String, bytes: u64) -> Self {
+        Self {
+            target,
+            records: 1,
+            bytes,
+            refused: 0,
+            refusal: None,
+        }
+    }
+
+    /// What the per-record `results` of a call acknowledged and refused.
+    pub fn of<T, E: std::fmt::Display>(
+        target: String,
+        bytes: u64,
+        results: &[Result<T, E>],
+    ) -> Self {
+        let refused = results.iter().filter(|r| r.is_err()).count();
+        Self {
+            target,
+            records: (results.len() - refused) as u64,
+            bytes,
+            refused: refused as u64,
+            refusal: results
+                .iter()
+                .find_map(|r| r.as_ref().err().map(ToString::to_string)),
+        }
+    }
 }
 
 /// Records acknowledged so far by an answer that is still streaming.
@@ -73,6 +109,8 @@ pub async fn track(
                 error_code: None,
                 message: None,
                 records: 0,
+                records_refused: 0,
+                refusal: None,
                 bytes: 0,
                 duration: std::time::Duration::ZERO,
                 slow_after: std::time::Duration::MAX,
@@ -95,6 +133,8 @@ pub async fn track(
         error_code: error.map(|e| e.code),
         message: error.map(|e| e.message.clone()),
         records: accepted.map_or(0, |a| a.records),
+        records_refused: accepted.map_or(0, |a| a.refused),
+        refusal: accepted.and_then(|a| a.refusal.clone()),
         bytes: accepted.map_or(0, |a| a.bytes),
         duration: started.elapsed(),
         slow_after: state.config.slow_request,

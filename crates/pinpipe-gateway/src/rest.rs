@@ -158,18 +158,14 @@ async fn produce_to(
         }
         (outcome, _) => outcome?,
     };
-    let accepted = results.iter().filter(|r| r.is_ok()).count();
+    let accepted = RecordsAccepted::of(topic, body.len() as u64, &results);
     let response = ProduceResponse {
         key_schema_id: None,
         value_schema_id: None,
         offsets: results.into_iter().map(OffsetOut::from).collect(),
     };
     let mut response = Json(response).into_response();
-    response.extensions_mut().insert(RecordsAccepted {
-        target: topic,
-        records: accepted as u64,
-        bytes: body.len() as u64,
-    });
+    response.extensions_mut().insert(accepted);
     Ok(response)
 }
 

@@ -21,6 +21,10 @@ pub struct RequestServed {
     pub message: Option<String>,
     /// Records acknowledged.
     pub records: u64,
+    /// Records of the call refused one by one (the call itself answered), and why the first was.
+    pub records_refused: u64,
+    /// Why the first refused record was.
+    pub refusal: Option<String>,
     /// Body bytes of the acknowledged request.
     pub bytes: u64,
     /// Time to answer.
@@ -31,8 +35,9 @@ pub struct RequestServed {
 
 impl RequestServed {
     /// Counts the request (`pinpipe_gateway_requests_total`, `_records_total`,
-    /// `_request_bytes_total`, `_errors_total`, `_request_duration_seconds`) and logs server
-    /// errors (warn), client errors and slow requests (info), the rest at debug.
+    /// `_records_refused_total`, `_request_bytes_total`, `_errors_total`,
+    /// `_request_duration_seconds`) and logs server errors (warn), client errors, records refused
+    /// inside an answered call and slow requests (info), the rest at debug.
     pub fn emit(self) {
         let m = metrics::get();
         let route = Route {
@@ -57,6 +62,14 @@ impl RequestServed {
                 .inc_by(self.records);
             m.gateway_records.inc_by(self.records);
             m.request_bytes.get_or_create(&route).inc_by(self.bytes);
+            if self.records_refused > 0 {
+                m.request_records_refused
+                    .get_or_create(&RouteTarget {
+                        route: self.route.clone(),
+                        target: target.clone(),
+                    })
+                    .inc_by(self.records_refused);
+            }
         }
         if let Some(code) = self.error_code {
             m.request_errors.get_or_create(&Code { code }).inc();
@@ -72,6 +85,12 @@ impl RequestServed {
             400.. => tracing::info!(
                 route = %self.route, status = self.status, error_code = self.error_code,
                 message, duration_ms = millis, "request refused"
+            ),
+            _ if self.records_refused > 0 => tracing::info!(
+                route = %self.route, target = self.target.as_deref().unwrap_or_default(),
+                records = self.records, refused = self.records_refused,
+                first = self.refusal.as_deref().unwrap_or_default(), duration_ms = millis,
+                "records refused"
             ),
             _ if self.duration >= self.slow_after => tracing::info!(
                 route = %self.route, status = self.status, records = self.records,

@@ -175,6 +175,7 @@ pub struct Metrics {
     registry: Registry,
     pub(crate) requests: Family<RouteStatus, Counter>,
     pub(crate) request_records: Family<RouteTarget, Counter>,
+    pub(crate) request_records_refused: Family<RouteTarget, Counter>,
     pub(crate) request_bytes: Family<Route, Counter>,
     pub(crate) request_errors: Family<Code, Counter>,
     pub(crate) request_duration: Histograms<Route>,
@@ -247,6 +248,7 @@ impl Metrics {
         let m = Metrics {
             requests: Family::default(),
             request_records: Family::default(),
+            request_records_refused: Family::default(),
             request_bytes: Family::default(),
             request_errors: Family::default(),
             request_duration: Family::new_with_constructor(latency),
@@ -297,6 +299,12 @@ impl Metrics {
             "gateway_records",
             "Records acknowledged, by route and topic or stream",
             m.request_records.clone(),
+        );
+        r.register(
+            "gateway_records_refused",
+            "Records refused one by one inside answered calls (too large, no such partition), by \
+             route and topic or stream",
+            m.request_records_refused.clone(),
         );
         r.register(
             "gateway_request_bytes",

@@ -22,6 +22,8 @@
     errors: {},      // endpoint -> error text of the last fetch, or null
     prev: null,      // the sample before the last one: {t, values}
     cur: null,       // the last sample
+    lakePrev: null,  // the same for the lake's figures, which the server caches: taken only when
+    lakeCur: null,   // they were read again (overview.lake_read_at), timed by that
     skew: 0,         // server clock minus browser clock, ms (from overview.generated_at)
     timer: null,
     inFlight: false,
@@ -248,12 +250,22 @@
     return values;
   }
 
-  /** Per second change of a sampled total between the last two refreshes; null until there are two. */
+  /** The sampled totals read from the lake (cached by the server), not from the bus. */
+  const LAKE_KEY = /^(rawBytes|batchTables|streamTables|tbl\u0000)/;
+
+  /**
+   * Per second change of a sampled total between the last two samples; null until there are two.
+   * The lake's figures are compared between two reads of the lake, timed by the server: compared
+   * between two refreshes, a cached figure read 0 on every other one.
+   */
   function rate(key) {
-    if (!state.prev || !state.cur) return null;
-    const a = state.prev.values[key];
-    const b = state.cur.values[key];
-    const dt = (state.cur.t - state.prev.t) / 1000;
+    const lake = LAKE_KEY.test(key);
+    const prev = lake ? state.lakePrev : state.prev;
+    const cur = lake ? state.lakeCur : state.cur;
+    if (!prev || !cur) return null;
+    const a = prev.values[key];
+    const b = cur.values[key];
+    const dt = (cur.t - prev.t) / 1000;
     if (!isNum(a) || !isNum(b) || dt <= 0 || b < a) return null;
     return (b - a) / dt;
   }
@@ -298,9 +310,10 @@
     const o = state.data.overview;
     const oErr = state.errors.overview;
     const errP = $('#pipeline-error');
-    if (oErr) {
+    const lakeErr = state.data.overview && state.data.overview.lake_error;
+    if (oErr || lakeErr) {
       errP.hidden = false;
-      errP.textContent = 'Overview unavailable: ' + oErr;
+      errP.textContent = oErr ? 'Overview unavailable: ' + oErr : 'Lake unavailable: ' + lakeErr;
     } else {
       errP.hidden = true;
       errP.textContent = '';
@@ -401,6 +414,11 @@
       ['updated', res.updated ? fmtAgo(res.updated) : '—', { title: res.updated ? fmtTime(res.updated) + ' UTC' : null, fig: 'updated' }],
     ], res.files > 0 ? 'ok' : 'idle');
     setArrow('a-tables', false);
+
+    // What comes from the lake is unknown while it cannot be read; the bus's boxes stand.
+    if (o.lake_error) {
+      for (const name of ['raw', 'stream-job', 'tables', 'results']) setBox(name, [], 'bad', 'lake unavailable');
+    }
   }
 
   function renderBatchBox() {
@@ -776,6 +794,11 @@
       if (o) {
         state.prev = state.cur;
         state.cur = { t: now, values: sampleOf(o) };
+        const lakeT = parseTime(o.lake_read_at);
+        if (lakeT !== null && (!state.lakeCur || state.lakeCur.t !== lakeT)) {
+          state.lakePrev = state.lakeCur;
+          state.lakeCur = { t: lakeT, values: state.cur.values };
+        }
         const g = parseTime(o.generated_at);
         if (g !== null) state.skew = g - now;
       }

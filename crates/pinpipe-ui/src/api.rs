@@ -25,7 +25,8 @@ const SOURCE_TTL: Duration = Duration::from_secs(30);
 /// The API's state: where to read, and the cached reads.
 pub struct Api {
     pub config: UiConfig,
-    pub lake_state: Cached<LakeState>,
+    /// The lake's figures for the overview, or why they could not be read.
+    pub lake_state: Cached<Result<LakeState, String>>,
     pub source_rows: Cached<Option<u64>>,
     pub quarantine: Cached<QuarantineView>,
     pub results: Cached<ResultsView>,

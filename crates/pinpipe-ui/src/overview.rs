@@ -29,9 +29,15 @@ pub struct Overview {
     gateway: GatewayTotals,
     topics: Vec<TopicView>,
     streams: Vec<StreamView>,
-    raw: RawView,
+    /// When the lake's figures (raw, tables, results, the stream job's positions) were read:
+    /// they are cached, so their rates are measured between two of these, not two overviews.
+    lake_read_at: Option<DateTime<Utc>>,
+    /// Why the lake's figures are missing, when the lake cannot be read; the bus's are still
+    /// shown.
+    lake_error: Option<String>,
+    raw: Option<RawView>,
     tables: Vec<TableView>,
-    results: ResultsSummary,
+    results: Option<ResultsSummary>,
 }
 
 #[derive(Serialize)]
@@ -95,29 +101,44 @@ struct ResultsSummary {
 /// What the overview reads from the lake, cached.
 #[derive(Clone)]
 pub struct LakeState {
+    read_at: DateTime<Utc>,
     raw: RawView,
     tables: Vec<TableView>,
     stream_lags: Vec<ShardLag>,
 }
 
-/// The overview now.
+/// The overview now. A lake that cannot be read leaves its figures out and says why; the bus's
+/// figures are shown all the same.
 pub async fn read(api: &Api) -> Result<Overview, UiError> {
     let config = &api.config;
+    // A failed read is cached like a good one: an unreachable lake costs its retries once per
+    // time to live, not on every refresh of every open page.
     let lake_state = api
         .lake_state
-        .get_or_try(|| {
-            read_lake(
+        .get_or_try(|| async {
+            let read = read_lake(
                 &config.lake,
                 config.streams.as_ref(),
                 &config.tables_dir,
                 &config.stream,
             )
+            .await;
+            Ok::<_, UiError>(read.map_err(|error| error.to_string()))
         })
         .await?;
-    let results = api
-        .results
-        .get_or_try(|| crate::results::read(&config.lake))
-        .await?;
+    let lake = match lake_state {
+        Ok(state) => api
+            .results
+            .get_or_try(|| crate::results::read(&config.lake))
+            .await
+            .map(|results| (state, results))
+            .map_err(|error| error.to_string()),
+        Err(error) => Err(error),
+    };
+    let (lake_state, results, lake_error) = match lake {
+        Ok((state, results)) => (Some(state), Some(results), None),
+        Err(error) => (None, None, Some(error)),
+    };
     let source_rows = match &config.count_source {
         Some(count) => {
             let count = Arc::clone(count);
@@ -127,6 +148,7 @@ pub async fn read(api: &Api) -> Result<Overview, UiError> {
         }
         None => None,
     };
+    let lags = lake_state.as_ref().map_or(&[][..], |s| &s.stream_lags[..]);
     Ok(Overview {
         generated_at: Utc::now(),
         source: SourceView {
@@ -140,13 +162,15 @@ pub async fn read(api: &Api) -> Result<Overview, UiError> {
             &config.sink_group,
         )
         .await?,
-        streams: streams(config.streams.as_ref(), &lake_state.stream_lags).await?,
-        raw: lake_state.raw,
-        tables: lake_state.tables,
-        results: ResultsSummary {
+        streams: streams(config.streams.as_ref(), lags).await?,
+        lake_read_at: lake_state.as_ref().map(|s| s.read_at),
+        lake_error,
+        raw: lake_state.as_ref().map(|s| s.raw),
+        tables: lake_state.map(|s| s.tables).unwrap_or_default(),
+        results: results.map(|results| ResultsSummary {
             files: results.files(),
             updated: results.updated,
-        },
+        }),
     })
 }
 
@@ -189,44 +213,36 @@ async fn topics(
 async fn streams(streams: &dyn Streams, lags: &[ShardLag]) -> Result<Vec<StreamView>, UiError> {
     let mut views = Vec::new();
     for name in streams.list_streams().await? {
-        let mine: Vec<&ShardLag> = lags.iter().filter(|l| l.stream == name).collect();
-        let view = if let Some(first) = mine.first() {
-            StreamView {
-                table: Some(first.table.name().to_owned()),
-                shards: mine
-                    .iter()
-                    .map(|l| ShardView {
-                        shard_id: l.shard_id.clone(),
-                        records: l.records,
-                        position: l.position.clone(),
-                        lag: l.lag,
-                    })
-                    .collect(),
-                name,
-            }
-        } else {
-            let info = match streams.describe_stream(&name).await {
-                Ok(info) => info,
-                // Deleted since it was listed.
-                Err(pinpipe_bus::BusError::StreamNotFound(_)) => continue,
-                Err(e) => return Err(e.into()),
-            };
-            StreamView {
-                table: None,
-                shards: info
-                    .shards
-                    .into_iter()
-                    .map(|s| ShardView {
-                        shard_id: s.shard_id,
-                        records: s.records,
-                        position: None,
-                        lag: None,
-                    })
-                    .collect(),
-                name,
-            }
+        let info = match streams.describe_stream(&name).await {
+            Ok(info) => info,
+            // Deleted since it was listed.
+            Err(pinpipe_bus::BusError::StreamNotFound(_)) => continue,
+            Err(e) => return Err(e.into()),
         };
-        views.push(view);
+        let mine: Vec<&ShardLag> = lags.iter().filter(|l| l.stream == name).collect();
+        // Records are read now; the stream job's position comes from the lake's cached read, and
+        // its lag grows by what arrived since.
+        let shards = info
+            .shards
+            .into_iter()
+            .map(|shard| {
+                let lag = mine.iter().find(|l| l.shard_id == shard.shard_id);
+                ShardView {
+                    position: lag.and_then(|l| l.position.clone()),
+                    lag: lag.and_then(|l| {
+                        let arrived = shard.records? - l.records?;
+                        Some(l.lag? + arrived.max(0))
+                    }),
+                    shard_id: shard.shard_id,
+                    records: shard.records,
+                }
+            })
+            .collect();
+        views.push(StreamView {
+            table: mine.first().map(|l| l.table.name().to_owned()),
+            shards,
+            name,
+        });
     }
     Ok(views)
 }
@@ -268,6 +284,7 @@ async fn read_lake(
     }
     let stream_lags = stream_lag(lake, streams, stream).await?;
     Ok(LakeState {
+        read_at: Utc::now(),
         raw,
         tables,
         stream_lags,

@@ -120,11 +120,7 @@ pub async fn put_record(
         "SequenceNumber": put.sequence_number,
         "EncryptionType": "NONE",
     }))
-    .accepted(RecordsAccepted {
-        target: stream,
-        records: 1,
-        bytes: body_bytes,
-    }))
+    .accepted(RecordsAccepted::one(stream, body_bytes)))
 }
 
 #[derive(Deserialize)]
@@ -175,6 +171,7 @@ pub async fn put_records(
         .await
         .map_err(|e| config.bus_error(e))?;
     let failed = results.iter().filter(|r| r.is_err()).count();
+    let accepted = RecordsAccepted::of(stream, body_bytes, &results);
     let entries: Vec<Value> = results
         .iter()
         .map(|r| match r {
@@ -182,15 +179,10 @@ pub async fn put_records(
             Err(e) => json!({"ErrorCode": entry_error_code(e).1, "ErrorMessage": e.to_string()}),
         })
         .collect();
-    let accepted = (entries.len() - failed) as u64;
     Ok(Answer::json(json!({
         "FailedRecordCount": failed,
         "Records": entries,
         "EncryptionType": "NONE",
     }))
-    .accepted(RecordsAccepted {
-        target: stream,
-        records: accepted,
-        bytes: body_bytes,
-    }))
+    .accepted(accepted))
 }

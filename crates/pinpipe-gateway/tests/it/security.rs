@@ -79,13 +79,29 @@ async fn metrics_count_requests_records_and_errors() {
     gw.produce("metrics-test", r#"{"records":[{"value":1},{"value":2}]}"#)
         .await;
     gw.produce("nope", r#"{"records":[{"value":1}]}"#).await;
+    // A record refused inside an answered call (200, error_code 50002 for that record) is
+    // counted too: the producer's loss is the operator's to see.
+    let big = "y".repeat(1024 * 1024 + 1);
+    gw.produce(
+        "metrics-test",
+        format!(r#"{{"records":[{{"value":"{big}"}},{{"value":3}}]}}"#),
+    )
+    .await;
     let text = metrics(&gw).await;
+    assert_eq!(
+        metric(
+            &text,
+            r#"pinpipe_gateway_records_refused_total{route="/topics/{topic}",target="metrics-test"}"#
+        ),
+        Some(1.0),
+        "{text}"
+    );
     assert_eq!(
         metric(
             &text,
             r#"pinpipe_gateway_records_total{route="/topics/{topic}",target="metrics-test"}"#
         ),
-        Some(2.0),
+        Some(3.0),
         "{text}"
     );
     assert!(metric(&text, errors).unwrap_or(0.0) > before, "{text}");
