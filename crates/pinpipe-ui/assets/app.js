@@ -370,11 +370,21 @@
     const committed = state.cur.values.sink;
     const sinkLag = sum(partitions.map((p) => p.lag));
     const sinkRate = rate('sink');
-    setBox('sink', [
+    // The member holding the sink's group ('' when none: no sink runs; null when unknown).
+    const member = o.sink_member;
+    const sinkFigs = [
       ['committed', fmtInt(committed), { fig: 'committed' }],
       ['lag', fmtInt(sinkLag), { cls: lagCls(sinkLag), fig: 'lag' }],
       ['records/s', fmtRate(sinkRate), { cls: 'rate', fig: 'records_per_s' }],
-    ], committed === null ? 'idle' : 'ok', committed === null ? 'no committed offsets' : null);
+    ];
+    if (member) sinkFigs.push(['running', member, { cls: 'mono ellip', title: member, wide: true, fig: 'member' }]);
+    let sinkStatus = committed === null ? 'idle' : 'ok';
+    let sinkNote = committed === null ? 'no committed offsets' : null;
+    if (member === '') {
+      sinkStatus = sinkLag > 0 ? 'warn' : 'idle';
+      sinkNote = 'no sink running';
+    }
+    setBox('sink', sinkFigs, sinkStatus, sinkNote);
     setArrow('a-topics', sinkRate > 0);
 
     const raw = o.raw || {};

@@ -28,6 +28,9 @@ pub struct Overview {
     source: SourceView,
     gateway: GatewayTotals,
     topics: Vec<TopicView>,
+    /// The member holding the sink's consumer group now: `""` when none does (no sink running),
+    /// none when unknown (Kafka).
+    sink_member: Option<String>,
     streams: Vec<StreamView>,
     /// When the lake's figures (raw, tables, results, the stream job's positions) were read:
     /// they are cached, so their rates are measured between two of these, not two overviews.
@@ -162,6 +165,14 @@ pub async fn read(api: &Api) -> Result<Overview, UiError> {
             &config.sink_group,
         )
         .await?,
+        sink_member: match config.embedded_topics.as_deref() {
+            Some(bus) => Some(
+                bus.group_member(&config.sink_group)
+                    .await?
+                    .unwrap_or_default(),
+            ),
+            None => None,
+        },
         streams: streams(config.streams.as_ref(), lags).await?,
         lake_read_at: lake_state.as_ref().map(|s| s.read_at),
         lake_error,

@@ -186,6 +186,19 @@ impl EmbeddedBus {
             .await
     }
 
+    /// The member holding consumer group `group` now (a running sink), if any: its lease, renewed
+    /// while it runs, has not expired.
+    pub async fn group_member(&self, group: &str) -> Result<Option<String>> {
+        let group = group.to_owned();
+        self.with_reader(move |conn| {
+            let lease = super::schema::lease(conn, &group)?;
+            Ok(lease
+                .filter(|lease| lease.expires_ms > super::writer::now_ms())
+                .map(|lease| lease.holder))
+        })
+        .await
+    }
+
     /// Where `group` will resume in each partition of `topic`.
     pub async fn committed_offsets(&self, group: &str, topic: &str) -> Result<Vec<i64>> {
         let meta = self.fresh_meta(LogKind::Topic, topic).await?;

@@ -452,7 +452,8 @@ fn delete_log(conn: &mut Connection, kind: LogKind, name: &str) -> Result<()> {
     Ok(())
 }
 
-fn now_ms() -> i64 {
+/// Milliseconds since the Unix epoch, as leases and appends are timed.
+pub(super) fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))

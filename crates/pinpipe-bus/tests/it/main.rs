@@ -348,3 +348,20 @@ async fn the_record_limit_counts_the_key() {
     );
     assert_eq!(produced[1].as_ref().map(|p| p.offset), Ok(0));
 }
+
+/// Whether a sink runs is seen from its group's lease (the web UI shows it): held while a member
+/// consumes, free once it closes.
+#[tokio::test]
+async fn a_group_member_is_seen_while_it_holds_the_group() {
+    let (bus, _dir) = embedded();
+    pinpipe_bus::Topics::create_topic(bus.as_ref(), "t", 1)
+        .await
+        .expect("create");
+    assert_eq!(bus.group_member("g").await.expect("member"), None);
+    let mut consumer = pinpipe_bus::Topics::consumer(bus.as_ref(), "g", &["t".to_owned()])
+        .await
+        .expect("consumer");
+    assert!(bus.group_member("g").await.expect("member").is_some());
+    consumer.close().await.expect("close");
+    assert_eq!(bus.group_member("g").await.expect("member"), None);
+}

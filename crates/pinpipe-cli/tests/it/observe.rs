@@ -131,6 +131,14 @@ fn separate_processes_show_their_work_on_metrics_and_in_the_web_ui() {
         .and_then(|r| r.json())
         .expect("overview");
     assert_eq!(overview["gateway"]["records_total"], json!(records * 2 + 2));
+    // The sink runs as a process of its own: the overview names the member holding its group.
+    assert!(
+        overview["sink_member"]
+            .as_str()
+            .is_some_and(|member| !member.is_empty()),
+        "{}",
+        overview["sink_member"]
+    );
     let page = rendered(&server.url, &dir.path().join("chromium"));
     check_page(&page, POSTS);
 }
