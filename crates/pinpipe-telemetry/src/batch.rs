@@ -110,7 +110,7 @@ impl TableCommitted {
             version = self.version,
             inserted = self.inserted,
             updated = self.updated,
-            duration_ms = self.duration.as_secs_f64() * 1000.0,
+            duration_ms = crate::millis(self.duration),
             "table committed"
         );
         let m = metrics::get();

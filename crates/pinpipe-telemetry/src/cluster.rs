@@ -33,8 +33,8 @@ impl TaskFinished {
             job = %self.job,
             stage = self.stage,
             outcome = self.outcome,
-            setup_ms = self.setup.as_secs_f64() * 1000.0,
-            work_ms = self.work.as_secs_f64() * 1000.0,
+            setup_ms = crate::millis(self.setup),
+            work_ms = crate::millis(self.work),
             "task finished"
         );
         let m = metrics::get();

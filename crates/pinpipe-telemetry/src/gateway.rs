@@ -75,7 +75,7 @@ impl RequestServed {
             m.request_errors.get_or_create(&Code { code }).inc();
             m.gateway_errors.inc();
         }
-        let millis = self.duration.as_secs_f64() * 1000.0;
+        let millis = crate::millis(self.duration);
         let message = self.message.as_deref().unwrap_or_default();
         match self.status {
             500.. => tracing::warn!(

@@ -160,3 +160,17 @@ impl RecordsQuarantined {
         listen::dispatch(Event::RecordsQuarantined(self));
     }
 }
+
+/// A duration as logged: milliseconds, to the microsecond (`0.027`, not `0.026732000000000002`).
+pub(crate) fn millis(duration: std::time::Duration) -> f64 {
+    (duration.as_secs_f64() * 1e6).round() / 1e3
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn logged_milliseconds_stop_at_the_microsecond() {
+        let logged = super::millis(std::time::Duration::from_nanos(26_732_481));
+        assert_eq!(logged.to_string(), "26.732");
+    }
+}

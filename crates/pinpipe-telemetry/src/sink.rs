@@ -33,7 +33,7 @@ impl ObjectWritten {
             path = %self.path,
             records = self.records,
             bytes = self.bytes,
-            duration_ms = self.duration.as_secs_f64() * 1000.0,
+            duration_ms = crate::millis(self.duration),
             "raw object written"
         );
         let m = metrics::get();

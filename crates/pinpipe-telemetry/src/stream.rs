@@ -55,7 +55,7 @@ impl MicroBatchCommitted {
         tracing::info!(
             table = %self.table, version = self.version, records = self.records,
             inserted = self.inserted, updated = self.updated, rejected = self.rejected,
-            lag = self.lag, duration_ms = self.duration.as_secs_f64() * 1000.0,
+            lag = self.lag, duration_ms = crate::millis(self.duration),
             "micro-batch committed"
         );
         let m = metrics::get();
