@@ -438,7 +438,8 @@ impl Metrics {
         );
         r.register(
             "schedule_runs",
-            "Scheduled batch runs, by schedule and state",
+            "Scheduled batch runs by schedule and state: attempts started (a retry is one more), \
+             runs succeeded, runs failed; not to be summed over states",
             m.runs.clone(),
         );
         r.register(
