@@ -67,13 +67,15 @@ impl RecordsAccepted {
     }
 }
 
-/// Records acknowledged so far by an answer that is still streaming.
+/// Records acknowledged, and refused one by one, so far by an answer that is still streaming.
 #[derive(Clone, Debug)]
 pub struct StreamedRecords {
     /// The topic.
     pub target: String,
     /// Records acknowledged so far.
     pub records: Arc<AtomicU64>,
+    /// Records refused one by one so far (each answered with its own error).
+    pub refused: Arc<AtomicU64>,
 }
 
 impl StreamedRecords {
@@ -82,6 +84,7 @@ impl StreamedRecords {
         Self {
             target,
             records: Arc::new(AtomicU64::new(0)),
+            refused: Arc::new(AtomicU64::new(0)),
         }
     }
 }
@@ -186,6 +189,7 @@ impl Drop for EmitWhenDone {
         }) = self.pending.take()
         {
             event.records = streamed.records.load(Ordering::Relaxed);
+            event.records_refused = streamed.refused.load(Ordering::Relaxed);
             event.duration = started.elapsed();
             event.emit();
         }

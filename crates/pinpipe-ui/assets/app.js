@@ -310,10 +310,13 @@
     const o = state.data.overview;
     const oErr = state.errors.overview;
     const errP = $('#pipeline-error');
-    const lakeErr = state.data.overview && state.data.overview.lake_error;
-    if (oErr || lakeErr) {
+    const ov = state.data.overview || {};
+    const partErr = ov.lake_error ? 'Lake unavailable: ' + ov.lake_error
+      : ov.positions_error ? 'Stream positions unavailable: ' + ov.positions_error
+        : ov.results_error ? 'Results unreadable: ' + ov.results_error : null;
+    if (oErr || partErr) {
       errP.hidden = false;
-      errP.textContent = oErr ? 'Overview unavailable: ' + oErr : 'Lake unavailable: ' + lakeErr;
+      errP.textContent = oErr ? 'Overview unavailable: ' + oErr : partErr;
     } else {
       errP.hidden = true;
       errP.textContent = '';
@@ -428,6 +431,10 @@
     // What comes from the lake is unknown while it cannot be read; the bus's boxes stand.
     if (o.lake_error) {
       for (const name of ['raw', 'stream-job', 'tables', 'results']) setBox(name, [], 'bad', 'lake unavailable');
+      for (const arrow of ['a-sink', 'a-streams', 'a-stream-job', 'a-batch']) setArrow(arrow, false);
+    } else {
+      if (o.positions_error) setBox('stream-job', [], 'bad', 'positions unavailable');
+      if (o.results_error) setBox('results', [], 'bad', 'results unreadable');
     }
   }
 

@@ -21,6 +21,8 @@ use crate::runs;
 const TTL: Duration = Duration::from_secs(5);
 /// How long the source database's count is reused: it changes only when a user loads it.
 const SOURCE_TTL: Duration = Duration::from_secs(30);
+/// How long the streams' descriptions are reused (see [`overview::stream_infos`]).
+const STREAMS_TTL: Duration = Duration::from_secs(1);
 
 /// The API's state: where to read, and the cached reads.
 pub struct Api {
@@ -28,6 +30,7 @@ pub struct Api {
     /// The lake's figures for the overview, or why they could not be read.
     pub lake_state: Cached<Result<LakeState, String>>,
     pub source_rows: Cached<Option<u64>>,
+    pub stream_infos: Cached<Vec<pinpipe_bus::StreamInfo>>,
     pub quarantine: Cached<QuarantineView>,
     pub results: Cached<ResultsView>,
 }
@@ -37,6 +40,7 @@ pub fn router(config: UiConfig) -> Router {
         config,
         lake_state: Cached::new(TTL),
         source_rows: Cached::new(SOURCE_TTL),
+        stream_infos: Cached::new(STREAMS_TTL),
         quarantine: Cached::new(TTL),
         results: Cached::new(TTL),
     });

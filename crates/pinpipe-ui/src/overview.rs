@@ -10,7 +10,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
 use object_store::path::Path;
-use pinpipe_bus::{EmbeddedBus, Streams, Topics};
+use pinpipe_bus::{EmbeddedBus, StreamInfo, Streams, Topics};
 use pinpipe_lake::delta::{QUARANTINE_PATH, table_path};
 use pinpipe_lake::raw::RAW_ROOT;
 use pinpipe_lake::{Lake, LakeError, ShardLag, StreamOptions, stream_lag};
@@ -38,6 +38,10 @@ pub struct Overview {
     /// Why the lake's figures are missing, when the lake cannot be read; the bus's are still
     /// shown.
     lake_error: Option<String>,
+    /// Why the stream job's positions are missing, when only they are.
+    positions_error: Option<String>,
+    /// Why the results are missing, when only they are (an unreadable CSV).
+    results_error: Option<String>,
     raw: Option<RawView>,
     tables: Vec<TableView>,
     results: Option<ResultsSummary>,
@@ -108,6 +112,8 @@ pub struct LakeState {
     raw: RawView,
     tables: Vec<TableView>,
     stream_lags: Vec<ShardLag>,
+    /// Why the stream job's positions could not be read, when they could not.
+    positions_error: Option<String>,
 }
 
 /// The overview now. A lake that cannot be read leaves its figures out and says why; the bus's
@@ -129,19 +135,27 @@ pub async fn read(api: &Api) -> Result<Overview, UiError> {
             Ok::<_, UiError>(read.map_err(|error| error.to_string()))
         })
         .await?;
-    let lake = match lake_state {
-        Ok(state) => api
+    let (lake_state, lake_error) = match lake_state {
+        Ok(state) => (Some(state), None),
+        Err(error) => (None, Some(error)),
+    };
+    let (results, results_error) = match &lake_state {
+        Some(_) => match api
             .results
             .get_or_try(|| crate::results::read(&config.lake))
             .await
-            .map(|results| (state, results))
-            .map_err(|error| error.to_string()),
-        Err(error) => Err(error),
+        {
+            Ok(results) => (Some(results), None),
+            Err(error) => (None, Some(error.to_string())),
+        },
+        None => (None, None),
     };
-    let (lake_state, results, lake_error) = match lake {
-        Ok((state, results)) => (Some(state), Some(results), None),
-        Err(error) => (None, None, Some(error)),
-    };
+    // Read at most once a second: Kinesis allows a few DescribeStream calls a second per
+    // account, shared with the stream job, however many pages are open.
+    let infos = api
+        .stream_infos
+        .get_or_try(|| stream_infos(config.streams.as_ref()))
+        .await?;
     let source_rows = match &config.count_source {
         Some(count) => {
             let count = Arc::clone(count);
@@ -173,9 +187,11 @@ pub async fn read(api: &Api) -> Result<Overview, UiError> {
             ),
             None => None,
         },
-        streams: streams(config.streams.as_ref(), lags).await?,
+        streams: streams(infos, lags),
         lake_read_at: lake_state.as_ref().map(|s| s.read_at),
         lake_error,
+        positions_error: lake_state.as_ref().and_then(|s| s.positions_error.clone()),
+        results_error,
         raw: lake_state.as_ref().map(|s| s.raw),
         tables: lake_state.map(|s| s.tables).unwrap_or_default(),
         results: results.map(|results| ResultsSummary {
@@ -220,42 +236,51 @@ async fn topics(
     Ok(views)
 }
 
-/// Every stream: pinpipe's own with the stream job's positions, the others with their records.
-async fn streams(streams: &dyn Streams, lags: &[ShardLag]) -> Result<Vec<StreamView>, UiError> {
-    let mut views = Vec::new();
+/// Every stream with its shards' records, as the bus describes them now.
+pub async fn stream_infos(streams: &dyn Streams) -> Result<Vec<StreamInfo>, UiError> {
+    let mut infos = Vec::new();
     for name in streams.list_streams().await? {
-        let info = match streams.describe_stream(&name).await {
-            Ok(info) => info,
+        match streams.describe_stream(&name).await {
+            Ok(info) => infos.push(info),
             // Deleted since it was listed.
             Err(pinpipe_bus::BusError::StreamNotFound(_)) => continue,
             Err(e) => return Err(e.into()),
-        };
-        let mine: Vec<&ShardLag> = lags.iter().filter(|l| l.stream == name).collect();
-        // Records are read now; the stream job's position comes from the lake's cached read, and
-        // its lag grows by what arrived since.
-        let shards = info
-            .shards
-            .into_iter()
-            .map(|shard| {
-                let lag = mine.iter().find(|l| l.shard_id == shard.shard_id);
-                ShardView {
-                    position: lag.and_then(|l| l.position.clone()),
-                    lag: lag.and_then(|l| {
-                        let arrived = shard.records? - l.records?;
-                        Some(l.lag? + arrived.max(0))
-                    }),
-                    shard_id: shard.shard_id,
-                    records: shard.records,
-                }
-            })
-            .collect();
-        views.push(StreamView {
-            table: mine.first().map(|l| l.table.name().to_owned()),
-            shards,
-            name,
-        });
+        }
     }
-    Ok(views)
+    Ok(infos)
+}
+
+/// Every stream: pinpipe's own with the stream job's positions, the others with their records.
+/// Records are the bus's; a position comes from the lake's cached read, and its lag grows by
+/// what arrived since.
+fn streams(infos: Vec<StreamInfo>, lags: &[ShardLag]) -> Vec<StreamView> {
+    infos
+        .into_iter()
+        .map(|info| {
+            let mine: Vec<&ShardLag> = lags.iter().filter(|l| l.stream == info.name).collect();
+            let shards = info
+                .shards
+                .into_iter()
+                .map(|shard| {
+                    let lag = mine.iter().find(|l| l.shard_id == shard.shard_id);
+                    ShardView {
+                        position: lag.and_then(|l| l.position.clone()),
+                        lag: lag.and_then(|l| {
+                            let arrived = shard.records? - l.records?;
+                            Some(l.lag? + arrived.max(0))
+                        }),
+                        shard_id: shard.shard_id,
+                        records: shard.records,
+                    }
+                })
+                .collect();
+            StreamView {
+                table: mine.first().map(|l| l.table.name().to_owned()),
+                shards,
+                name: info.name,
+            }
+        })
+        .collect()
 }
 
 /// The raw objects, the Delta tables and the stream job's positions.
@@ -293,11 +318,16 @@ async fn read_lake(
             version: snapshot.version(),
         });
     }
-    let stream_lags = stream_lag(lake, streams, stream).await?;
+    // The positions need the streams too: a problem there is theirs, not the lake's.
+    let (stream_lags, positions_error) = match stream_lag(lake, streams, stream).await {
+        Ok(lags) => (lags, None),
+        Err(error) => (Vec::new(), Some(error.to_string())),
+    };
     Ok(LakeState {
         read_at: Utc::now(),
         raw,
         tables,
         stream_lags,
+        positions_error,
     })
 }

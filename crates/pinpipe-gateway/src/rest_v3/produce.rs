@@ -262,6 +262,9 @@ impl Stream {
             out.extend_from_slice(b"\r\n");
         }
         self.streamed.records.fetch_add(accepted, Ordering::Relaxed);
+        self.streamed
+            .refused
+            .fetch_add(mapped.len() as u64 - accepted, Ordering::Relaxed);
         self.reports.send(Bytes::from(out)).await.is_ok()
     }
 
