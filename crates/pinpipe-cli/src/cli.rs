@@ -41,8 +41,8 @@ pub struct GlobalArgs {
     /// Prefix of topics and streams [default: pinpipe].
     #[arg(long, global = true, value_name = "PREFIX")]
     pub topic_prefix: Option<String>,
-    /// Log filter, e.g. debug or pinpipe_lake=debug [default: info for the processes that run
-    /// until stopped (serve, sink, stream, cluster scheduler and executor), warn otherwise].
+    /// Log filter, e.g. debug or pinpipe_lake=debug [default: info for serve, sink, stream and
+    /// the cluster's scheduler and executor, warn otherwise].
     #[arg(long, global = true, value_name = "FILTER")]
     pub log: Option<String>,
 }

@@ -53,8 +53,8 @@ pub struct Settings {
     /// `/metrics` of the processes without an HTTP server of their own.
     pub metrics: MetricsSettings,
     /// Log filter (`info`, `pinpipe_lake=debug`, ...); `RUST_LOG` wins when set. Default: `info`
-    /// for the processes that run until stopped (`serve`, `sink`, `stream`, the cluster's), `warn`
-    /// for commands that print their own progress.
+    /// for `serve`, `sink`, `stream` and the cluster's scheduler and executor, `warn` for the
+    /// commands that print their own progress (`schedule` included).
     pub log: Option<String>,
 }
 
@@ -339,9 +339,9 @@ impl Settings {
         settings.gateway_with_prefix()
     }
 
-    /// Checks the settings kept as text and read later (durations, the cron schedule) and the
-    /// bounds serde cannot say, so that a mistake is named with its key whatever the command,
-    /// not only by the command that reads it.
+    /// Checks the settings kept as text and read later (durations, the cron schedule and start
+    /// date) and the bounds serde cannot say, so that a mistake is named with its key whatever
+    /// the command, not only by the command that reads it.
     fn check(&self) -> Result<()> {
         for (key, text) in [
             ("[bus] session_timeout", &self.bus.session_timeout),
@@ -355,9 +355,20 @@ impl Settings {
         ] {
             parse_duration(text).with_context(|| format!("{key} = {text:?}"))?;
         }
-        self.bus_session_timeout()?;
+        if self.bus.url.is_none() {
+            // The embedded log's bound; Kafka has its own session timeout in [bus.kafka].
+            self.bus_session_timeout()?;
+        }
         pinpipe_scheduler::Cron::parse(&self.schedule.cron)
             .with_context(|| format!("[schedule] cron = {:?}", self.schedule.cron))?;
+        if let Some(filter) = &self.log {
+            tracing_subscriber::EnvFilter::try_new(filter)
+                .with_context(|| format!("log = {filter:?}"))?;
+        }
+        if let Some(start) = &self.schedule.start_date {
+            pinpipe_scheduler::parse_time(start)
+                .with_context(|| format!("[schedule] start_date = {start:?}"))?;
+        }
         anyhow::ensure!(
             self.sink.flush_size >= 1 && self.sink.flush_bytes >= 1,
             "[sink] flush_size and flush_bytes must be at least 1 (an object per record at most)"

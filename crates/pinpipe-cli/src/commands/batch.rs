@@ -40,7 +40,10 @@ pub async fn run_on(lake: &Lake, settings: &Settings) -> Result<()> {
     print_analyses(&results);
     let report_path = write_report(lake, &BatchOptions::default().tables_dir, &results)
         .await
-        .context("cannot write the report")?;
+        .map_err(|e| {
+            let full = e.is_disk_full();
+            super::job_error(e, full, "cannot write the report")
+        })?;
     println!(
         "\nresults: {loc}/results/*.csv\nreport:  {loc}/{report_path}\ntables:  {loc}/tables/{{pin,geo,user}}, {loc}/quarantine",
         loc = lake.location()
@@ -52,9 +55,10 @@ pub async fn run_on(lake: &Lake, settings: &Settings) -> Result<()> {
 async fn analyses(lake: &Lake, cluster: Option<&ClusterOptions>) -> Result<Vec<AnalysisResult>> {
     let tables_dir = BatchOptions::default().tables_dir;
     let Some(cluster) = cluster else {
-        return run_analyses(lake, &tables_dir)
-            .await
-            .context("the analyses failed");
+        return run_analyses(lake, &tables_dir).await.map_err(|e| {
+            let full = e.is_disk_full();
+            super::job_error(e, full, "the analyses failed")
+        });
     };
     let progress = spinner("analyses");
     let shown = progress.clone();

@@ -244,7 +244,8 @@ backend_tests! {
     async fn query_refuses_sql_that_writes(backend: Backend) -> TestResult {
         let lake = edge_case_lake(&backend).await?;
         let version = lake.version("tables/pin").await?;
-        let copied = tempfile::tempdir()?.path().join("copied.csv");
+        let elsewhere = tempfile::tempdir()?;
+        let copied = elsewhere.path().join("copied.csv");
         for sql in [
             "INSERT INTO pin (ind) VALUES (99)".to_owned(),
             format!("COPY (SELECT * FROM pin) TO '{}'", copied.display()),
