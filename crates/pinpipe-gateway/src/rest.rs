@@ -234,16 +234,10 @@ fn parse_records(
             ),
         ));
     }
-    for raw in records
-        .iter()
-        .flat_map(|r| r.key.iter().chain(r.value.iter()))
-    {
-        refuse_lone_surrogates(raw)?;
-    }
     records
         .into_iter()
         .map(|r| {
-            let key = r.key.map(compact_json);
+            let key = r.key.map(stored_json).transpose()?;
             if let Some(key) = key.as_ref().filter(|k| k.len() > config.max_key_bytes) {
                 return Err(RestError::new(
                     StatusCode::UNPROCESSABLE_ENTITY,
@@ -257,29 +251,43 @@ fn parse_records(
             }
             Ok(ProduceRecord {
                 key,
-                value: r.value.map_or_else(|| b"null".to_vec(), compact_json),
+                value: match r.value {
+                    Some(value) => stored_json(value)?,
+                    None => b"null".to_vec(),
+                },
                 partition: forced_partition.or(r.partition),
             })
         })
         .collect()
 }
 
-/// Refuses a key or value with a lone UTF-16 surrogate escape (`"\ud800"`): serde_json takes it
-/// as a raw value without decoding it, but every reader that decodes the JSON (a v2 consumer,
-/// serde_json itself) refuses it, so once acknowledged it would block its consumers. Only
-/// values with a surrogate escape, rare, are decoded to check.
-fn refuse_lone_surrogates(raw: &RawValue) -> Result<(), RestError> {
-    let text = raw.get().as_bytes();
-    let surrogate_escape = memchr::memmem::find_iter(text, b"\\u").any(|at| {
-        matches!(
-            text.get(at + 2..at + 4),
-            Some([b'd' | b'D', b'8'..=b'9' | b'a'..=b'f' | b'A'..=b'F'])
-        )
-    });
-    if surrogate_escape {
-        serde_json::from_slice::<serde_json::Value>(text).map_err(json_error)?;
+/// A key or value as the bus stores it: [`compact_json`]'s one line, or a refusal when it holds
+/// a lone UTF-16 surrogate escape (`"\ud800"`). serde_json takes such a raw value without
+/// decoding it, but every reader that decodes the JSON (a v2 consumer, serde_json itself) refuses
+/// it, so once acknowledged it would block its consumers. One pass finds both what needs
+/// rewriting (a line break) and what needs decoding to check (a surrogate escape, rare).
+fn stored_json(raw: &RawValue) -> Result<Vec<u8>, RestError> {
+    let text = raw.get();
+    let bytes = text.as_bytes();
+    let (mut line_break, mut surrogate) = (false, false);
+    for at in memchr::memchr3_iter(b'\n', b'\r', b'\\', bytes) {
+        if bytes[at] == b'\\' {
+            surrogate |= matches!(
+                bytes.get(at + 1..at + 4),
+                Some([b'u', b'd' | b'D', b'8'..=b'9' | b'a'..=b'f' | b'A'..=b'F'])
+            );
+        } else {
+            line_break = true;
+        }
     }
-    Ok(())
+    if surrogate {
+        serde_json::from_str::<serde_json::Value>(text).map_err(json_error)?;
+    }
+    Ok(if line_break {
+        one_line(text)
+    } else {
+        bytes.to_vec()
+    })
 }
 
 /// The JSON text as one line: raw JSON can only hold line breaks as white space between tokens,
@@ -289,6 +297,11 @@ pub fn compact_json(raw: &RawValue) -> Vec<u8> {
     if memchr::memchr2(b'\n', b'\r', text.as_bytes()).is_none() {
         return text.as_bytes().to_vec();
     }
+    one_line(text)
+}
+
+/// `text`, JSON with line breaks between its tokens, re-serialised compactly on one line.
+fn one_line(text: &str) -> Vec<u8> {
     serde_json::from_str::<serde_json::Value>(text)
         .and_then(|v| serde_json::to_vec(&v))
         .unwrap_or_else(|_| text.replace(['\n', '\r'], " ").into_bytes())
