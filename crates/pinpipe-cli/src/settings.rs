@@ -475,8 +475,8 @@ fn settings_env() -> Env {
 struct RawEnvMap {
     /// What follows `PINPIPE_` in the variables' names.
     prefix: &'static str,
-    /// Where the map is in the settings.
-    path: &'static [&'static str],
+    /// Where the map is in the settings, as a dotted key.
+    path: &'static str,
     /// An entry's key, from what follows the prefix.
     key: fn(&str) -> String,
 }
@@ -487,12 +487,12 @@ struct RawEnvMap {
 const RAW_ENV_MAPS: &[RawEnvMap] = &[
     RawEnvMap {
         prefix: "BUS__KAFKA__",
-        path: &["bus", "kafka"],
+        path: "bus.kafka",
         key: kafka_property,
     },
     RawEnvMap {
         prefix: "STORAGE_OPTIONS__",
-        path: &["storage_options"],
+        path: "storage_options",
         key: str::to_owned,
     },
 ];
@@ -537,11 +537,10 @@ impl Provider for RawEnvMaps {
             if entries.is_empty() {
                 continue;
             }
-            let (top, inner) = map.path.split_first().unwrap_or((&"", &[]));
-            let nested = inner.iter().rev().fold(Value::from(entries), |value, key| {
-                Value::from(Dict::from([((*key).to_owned(), value)]))
-            });
-            settings.insert((*top).to_owned(), nested);
+            // The maps sit under different top-level keys: no entry of one replaces another's.
+            if let Some(nested) = figment::util::nest(map.path, Value::from(entries)).into_dict() {
+                settings.extend(nested);
+            }
         }
         Ok(Profile::Default.collect(settings))
     }
@@ -590,6 +589,14 @@ pub fn parse_duration(text: &str) -> Result<Duration> {
 #[allow(clippy::result_large_err)] // figment's Jail closures return figment::Error, as its API fixes.
 mod tests {
     use super::*;
+
+    /// Why the settings of the jail's file and environment do not load, as printed.
+    fn load_error() -> String {
+        format!(
+            "{:#}",
+            Settings::load(None, serde_json::json!({})).unwrap_err()
+        )
+    }
 
     /// The librdkafka property `security.protocol` the settings pass to Kafka.
     fn security_protocol(settings: &Settings) -> Option<&str> {
@@ -647,10 +654,7 @@ mod tests {
                 ("[bus]\nsync = \"fast\"\n", "unknown variant: found `fast`"),
             ] {
                 jail.create_file("pinpipe.toml", table)?;
-                let error = format!(
-                    "{:#}",
-                    Settings::load(None, serde_json::json!({})).unwrap_err()
-                );
+                let error = load_error();
                 assert!(error.contains(said), "{error}");
             }
             Ok(())
@@ -669,10 +673,7 @@ mod tests {
                 Some("127.0.0.1:9101".parse().expect("address"))
             );
             jail.set_env("PINPIPE_METRICS__LISTEN", "not an address");
-            let error = format!(
-                "{:#}",
-                Settings::load(None, serde_json::json!({})).unwrap_err()
-            );
+            let error = load_error();
             assert!(error.contains("METRICS.LISTEN"), "{error}");
             Ok(())
         });
@@ -776,10 +777,7 @@ mod tests {
                 ("[sink]\nflush_size = 0\n", "[sink] flush_size"),
             ] {
                 jail.create_file("pinpipe.toml", file)?;
-                let error = format!(
-                    "{:#}",
-                    Settings::load(None, serde_json::json!({})).unwrap_err()
-                );
+                let error = load_error();
                 assert!(error.contains(said), "{error}");
             }
             std::fs::remove_file("pinpipe.toml").map_err(|e| e.to_string())?;
@@ -808,11 +806,8 @@ mod tests {
                 Duration::from_secs(2)
             );
             jail.set_env("PINPIPE_BUS__SESSION_TIMEOUT", "100ms");
-            let error = Settings::load(None, serde_json::json!({})).unwrap_err();
-            assert!(
-                format!("{error:#}").contains("bus.session_timeout"),
-                "{error:#}"
-            );
+            let error = load_error();
+            assert!(error.contains("bus.session_timeout"), "{error}");
             Ok(())
         });
     }
@@ -821,8 +816,8 @@ mod tests {
     fn unknown_settings_are_refused() {
         figment::Jail::expect_with(|jail| {
             jail.create_file("pinpipe.toml", "flush = 1\n")?;
-            let error = Settings::load(None, serde_json::json!({})).unwrap_err();
-            assert!(format!("{error:#}").contains("flush"), "{error:#}");
+            let error = load_error();
+            assert!(error.contains("flush"), "{error}");
             Ok(())
         });
     }
@@ -894,8 +889,8 @@ mod tests {
             assert_eq!(settings.streams, StreamsBackend::Embedded);
 
             jail.set_env("PINPIPE_STREAMS", "kafka");
-            let error = Settings::load(None, serde_json::json!({})).unwrap_err();
-            assert!(format!("{error:#}").contains("kafka"), "{error:#}");
+            let error = load_error();
+            assert!(error.contains("kafka"), "{error}");
             Ok(())
         });
     }

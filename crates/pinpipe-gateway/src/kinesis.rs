@@ -85,7 +85,7 @@ struct PutRecordOut {
 #[derive(Serialize)]
 #[serde(rename_all = "PascalCase")]
 struct PutRecordsOut {
-    failed_record_count: usize,
+    failed_record_count: u64,
     records: Vec<EntryOut>,
 }
 
@@ -169,10 +169,9 @@ pub async fn put_records(
         )));
     }
     let results = state.streams.put_records(&stream, records).await?;
-    let failed = results.iter().filter(|r| r.is_err()).count();
     let accepted = RecordsAccepted::of(stream, body.len() as u64, &results);
     let out = PutRecordsOut {
-        failed_record_count: failed,
+        failed_record_count: accepted.refused,
         records: results
             .into_iter()
             .map(|r| match r {

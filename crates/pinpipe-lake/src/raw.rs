@@ -22,7 +22,7 @@ use pinpipe_model::{Rejected, Table, TableBuilder};
 use deltalake::arrow::record_batch::RecordBatch;
 
 use crate::chunks::{LineChunker, OVERSIZED_HEAD_BYTES, Piece};
-use crate::error::Result;
+use crate::error::{LakeError, Result};
 
 /// The folder of the raw layout inside the lake.
 pub const RAW_ROOT: &str = "raw/topics";
@@ -235,15 +235,6 @@ pub fn read_pieces(
 /// of the time. Each read is copied into the piece being cut at once, so memory stays bounded.
 const FILE_READ_BYTES: u64 = 4 * 1024 * 1024;
 
-/// A local raw object that could not be read; keeps the I/O error (a full or failing disk) as its
-/// source.
-#[derive(Debug, thiserror::Error)]
-#[error("cannot read {}: {source}", path.display())]
-struct FileReadFailed {
-    path: std::path::PathBuf,
-    source: std::io::Error,
-}
-
 /// The body of a get as it streams: a local file read [`FILE_READ_BYTES`] at a time on the
 /// blocking pool, anything else as the store sends it. The stream ends early if the file shrinks.
 fn body(got: GetResult) -> BoxStream<'static, object_store::Result<Bytes>> {
@@ -260,8 +251,9 @@ fn body(got: GetResult) -> BoxStream<'static, object_store::Result<Bytes>> {
             }
             let failed = |source: std::io::Error| object_store::Error::Generic {
                 store: "LocalFileSystem",
-                source: Box::new(FileReadFailed {
-                    path: path.clone(),
+                // The I/O error stays a source: disk-full detection walks the causes.
+                source: Box::new(LakeError::Io {
+                    context: format!("cannot read {}", path.display()),
                     source,
                 }),
             };

@@ -40,10 +40,7 @@ pub async fn run_on(lake: &Lake, settings: &Settings) -> Result<()> {
     print_analyses(&results);
     let report_path = write_report(lake, &BatchOptions::default().tables_dir, &results)
         .await
-        .map_err(|e| {
-            let full = e.is_disk_full();
-            super::job_error(e, full, "cannot write the report")
-        })?;
+        .map_err(super::lake_failure("cannot write the report"))?;
     println!(
         "\nresults: {loc}/results/*.csv\nreport:  {loc}/{report_path}\ntables:  {loc}/tables/{{pin,geo,user}}, {loc}/quarantine",
         loc = lake.location()
@@ -55,10 +52,9 @@ pub async fn run_on(lake: &Lake, settings: &Settings) -> Result<()> {
 async fn analyses(lake: &Lake, cluster: Option<&ClusterOptions>) -> Result<Vec<AnalysisResult>> {
     let tables_dir = BatchOptions::default().tables_dir;
     let Some(cluster) = cluster else {
-        return run_analyses(lake, &tables_dir).await.map_err(|e| {
-            let full = e.is_disk_full();
-            super::job_error(e, full, "the analyses failed")
-        });
+        return run_analyses(lake, &tables_dir)
+            .await
+            .map_err(super::lake_failure("the analyses failed"));
     };
     let progress = spinner("analyses");
     let shown = progress.clone();
@@ -134,10 +130,9 @@ async fn clean(lake: &Lake, settings: &Settings) -> Result<BatchReport> {
         }
         _ => {}
     });
-    let report = run_batch(lake, &options).await.map_err(|e| {
-        let full = e.is_disk_full();
-        super::job_error(e, full, "the batch job failed")
-    })?;
+    let report = run_batch(lake, &options)
+        .await
+        .map_err(super::lake_failure("the batch job failed"))?;
     progress.finish_and_clear();
     Ok(report)
 }

@@ -92,6 +92,15 @@ pub fn job_error(
     anyhow::Error::new(error).context(context)
 }
 
+/// [`job_error`] for a failure of the lake's jobs, whose errors tell a full disk themselves:
+/// `.map_err(lake_failure("the batch job failed"))`.
+pub fn lake_failure(what: &'static str) -> impl FnOnce(pinpipe_lake::LakeError) -> anyhow::Error {
+    move |error| {
+        let disk_full = error.is_disk_full();
+        job_error(error, disk_full, what)
+    }
+}
+
 /// Serves `/metrics` (and `/health`) on `[metrics] listen`, when set, for as long as the process
 /// runs: what `pinpipe sink`, `stream` and `schedule` have instead of the gateway's port.
 pub async fn serve_metrics(settings: &Settings) -> Result<()> {

@@ -62,10 +62,7 @@ pub async fn follow(
     });
     let report = run_stream(lake, streams, options, interrupted())
         .await
-        .map_err(|e| {
-            let full = e.is_disk_full();
-            super::job_error(e, full, "the stream job stopped")
-        })?;
+        .map_err(super::lake_failure("the stream job stopped"))?;
     progress.finish_and_clear();
     Ok(report)
 }

@@ -170,7 +170,6 @@ pub async fn put_records(
         .put_records(&stream, records)
         .await
         .map_err(|e| config.bus_error(e))?;
-    let failed = results.iter().filter(|r| r.is_err()).count();
     let accepted = RecordsAccepted::of(stream, body_bytes, &results);
     let entries: Vec<Value> = results
         .iter()
@@ -180,7 +179,7 @@ pub async fn put_records(
         })
         .collect();
     Ok(Answer::json(json!({
-        "FailedRecordCount": failed,
+        "FailedRecordCount": accepted.refused,
         "Records": entries,
         "EncryptionType": "NONE",
     }))
