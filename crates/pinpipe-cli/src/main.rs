@@ -3,6 +3,7 @@
 
 mod cli;
 mod commands;
+mod malloc;
 mod output;
 mod settings;
 
@@ -13,8 +14,11 @@ use crate::cli::Cli;
 use crate::settings::Settings;
 
 fn main() -> std::process::ExitCode {
-    limit_malloc_arenas();
     let cli = Cli::parse();
+    malloc::tune(matches!(
+        cli.command,
+        cli::Command::Stream(_) | cli::Command::Bench(cli::BenchCommand::Stream(_))
+    ));
     let settings = match Settings::load(cli.global.config.as_deref(), cli.overrides()) {
         Ok(settings) => settings,
         Err(error) => {
@@ -37,12 +41,6 @@ fn main() -> std::process::ExitCode {
     }
     let default_log = if servers_log { "info" } else { "warn" };
     init_logging(settings.log.as_deref().unwrap_or(default_log));
-    if matches!(
-        cli.command,
-        cli::Command::Stream(_) | cli::Command::Bench(cli::BenchCommand::Stream(_))
-    ) {
-        commands::limit_malloc_arenas();
-    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -90,20 +88,5 @@ fn restore_sigpipe() {
     // other thread exists.
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-    }
-}
-
-/// At most 8 glibc malloc arenas rather than its default of 8 per core. The batch writes its
-/// Parquet files on blocking threads beside the threads that clean, and each thread that found
-/// the arenas busy made another: a 3M-post batch then peaked at 1,143 MiB, against 830 MiB with
-/// 8 arenas, at the same speed (with 4 it was slower). `MALLOC_ARENA_MAX` still overrides it.
-fn limit_malloc_arenas() {
-    #[cfg(target_env = "gnu")]
-    if std::env::var_os("MALLOC_ARENA_MAX").is_none() {
-        // SAFETY: mallopt only changes a setting of glibc's allocator, before any other thread
-        // runs; a refusal (0) leaves the default.
-        unsafe {
-            libc::mallopt(libc::M_ARENA_MAX, 8);
-        }
     }
 }

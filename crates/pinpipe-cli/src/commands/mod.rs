@@ -30,8 +30,6 @@ use pinpipe_lake::Lake;
 use crate::cli::Command;
 use crate::settings::Settings;
 
-pub use stream::limit_malloc_arenas;
-
 pub async fn run(command: Command, settings: Settings) -> Result<()> {
     match command {
         Command::Demo(args) => demo::run(&settings, &args).await,

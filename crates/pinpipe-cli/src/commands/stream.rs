@@ -67,23 +67,6 @@ pub async fn follow(
     Ok(report)
 }
 
-/// Limits glibc's malloc to two arenas, for a process that runs the stream job for long; called
-/// before the runtime starts its threads.
-///
-/// Left alone, glibc gives threads that allocate at the same time arenas of their own (up to
-/// eight per core), and the large short-lived buffers of Delta merges and checkpoints leave each
-/// arena holding freed memory: measured at 500 records/s, the resident size of `pinpipe bench
-/// stream` rose in steps at every checkpoint, 110 → 250 MiB in 4 minutes; with two arenas it
-/// stayed between 150 and 170 MiB after the first checkpoint.
-pub fn limit_malloc_arenas() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only tunes the allocator; M_ARENA_MAX is a parameter glibc knows, and a
-    // value it refuses leaves the allocator as it was.
-    unsafe {
-        libc::mallopt(libc::M_ARENA_MAX, 2);
-    }
-}
-
 pub fn stream_options(settings: &Settings, once: bool) -> Result<StreamOptions> {
     Ok(StreamOptions {
         stream_prefix: settings.topic_prefix.clone(),
