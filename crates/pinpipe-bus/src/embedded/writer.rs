@@ -20,8 +20,13 @@ use crate::{BusError, Result};
 /// Most operations folded into one transaction.
 const MAX_GROUP: usize = 4096;
 
-/// Log pages after which a commit copies the log into the database (see [`Writer::start`]).
-const AUTOCHECKPOINT_PAGES: i64 = 256;
+/// Log size after which a commit copies the log into the database (see [`Writer::start`]).
+const AUTOCHECKPOINT_BYTES: i64 = 1024 * 1024;
+
+/// Batch buffers the writer keeps between commits (see [`Appends`]), and the largest it keeps:
+/// at most 16 MiB held.
+const SPARE_BUFFERS: usize = 4;
+const SPARE_BUFFER_BYTES: usize = 4 * batch::MAX_BATCH_BYTES;
 
 type Reply<T> = oneshot::Sender<Result<T>>;
 
@@ -129,9 +134,14 @@ impl Drop for Writer {
 
 impl Writer {
     pub fn start(conn: Connection, appended: Arc<Notify>) -> Result<Self> {
-        // Checkpoint every 1 MiB of log (256 pages) rather than SQLite's 4 MiB: a checkpoint
-        // runs inside the commit that crosses it, and smaller ones hold that commit up less.
-        conn.pragma_update(None, "wal_autocheckpoint", AUTOCHECKPOINT_PAGES)?;
+        // Checkpoint every 1 MiB of log rather than SQLite's 1,000 pages: a checkpoint runs
+        // inside the commit that crosses it, and smaller ones hold that commit up less.
+        let page_size: i64 = conn.pragma_query_value(None, "page_size", |row| row.get(0))?;
+        conn.pragma_update(
+            None,
+            "wal_autocheckpoint",
+            (AUTOCHECKPOINT_BYTES / page_size.max(512)).max(1),
+        )?;
         let (tx, rx) = mpsc::channel();
         let thread = std::thread::Builder::new()
             .name("pinpipe-bus-writer".into())
@@ -156,6 +166,7 @@ impl Writer {
 }
 
 fn run(mut conn: Connection, rx: mpsc::Receiver<WriteOp>, appended: &Notify) {
+    let mut spare = Vec::new();
     while let Ok(first) = rx.recv() {
         let mut group = Vec::with_capacity(16);
         let mut admin = None;
@@ -173,7 +184,7 @@ fn run(mut conn: Connection, rx: mpsc::Receiver<WriteOp>, appended: &Notify) {
             }
         }
         if !group.is_empty() {
-            commit_group(&mut conn, group);
+            commit_group(&mut conn, group, &mut spare);
             appended.notify_waiters();
         }
         if let Some(op) = admin {
@@ -184,8 +195,8 @@ fn run(mut conn: Connection, rx: mpsc::Receiver<WriteOp>, appended: &Notify) {
 
 /// Applies the group in one transaction, then answers every operation in it: all succeed or all
 /// fail together, and none is answered before the commit.
-fn commit_group(conn: &mut Connection, group: Vec<GroupedOp>) {
-    match apply_group(conn, &group) {
+fn commit_group(conn: &mut Connection, group: Vec<GroupedOp>, spare: &mut Vec<Vec<u8>>) {
+    match apply_group(conn, &group, spare) {
         Ok(done) => {
             for (op, done) in group.into_iter().zip(done) {
                 match (op, done) {
@@ -228,14 +239,22 @@ fn commit_group(conn: &mut Connection, group: Vec<GroupedOp>) {
     }
 }
 
-/// Writes the group; returns what each operation did, in order.
-fn apply_group(conn: &mut Connection, group: &[GroupedOp]) -> Result<Vec<Done>> {
+/// Writes the group, its batches built in `spare` buffers; returns what each operation did, in
+/// order.
+fn apply_group(
+    conn: &mut Connection,
+    group: &[GroupedOp],
+    spare: &mut Vec<Vec<u8>>,
+) -> Result<Vec<Done>> {
     let now = now_ms();
     // IMMEDIATE: take the write lock first, waiting for other processes (busy timeout); a deferred
     // transaction that reads and then writes fails at once if another process wrote in between.
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let mut done = Vec::with_capacity(group.len());
-    let mut appends = Appends::default();
+    let mut appends = Appends {
+        open: HashMap::new(),
+        spare,
+    };
     {
         let mut exists: HashMap<i64, bool> = HashMap::new();
         for op in group {
@@ -309,9 +328,13 @@ fn apply_group(conn: &mut Connection, group: &[GroupedOp]) -> Result<Vec<Done>> 
 }
 
 /// The records a group appends, gathered into one batch per partition.
-#[derive(Default)]
-struct Appends {
+///
+/// The batches' buffers are kept from one commit to the next ([`SPARE_BUFFERS`] of them): under
+/// 100-record produce calls a batch is about 2 MB, and growing a new one every commit copied it
+/// again as it grew.
+struct Appends<'a> {
     open: HashMap<(i64, i32), OpenBatch>,
+    spare: &'a mut Vec<Vec<u8>>,
 }
 
 /// The batch being gathered for one partition.
@@ -324,7 +347,7 @@ struct OpenBatch {
     records: Vec<u8>,
 }
 
-impl Appends {
+impl Appends<'_> {
     /// Adds `entry` to its partition's batch; answers the record's offset.
     fn add(&mut self, tx: &Connection, log_id: i64, entry: &Entry, now: i64) -> Result<i64> {
         let open = match self.open.entry((log_id, entry.partition)) {
@@ -332,7 +355,7 @@ impl Appends {
             hash_map::Entry::Vacant(vacant) => vacant.insert(OpenBatch {
                 base_offset: schema::next_offset(tx, log_id, entry.partition)?,
                 count: 0,
-                records: Vec::new(),
+                records: self.spare.pop().unwrap_or_default(),
             }),
         };
         if open.records.len() >= batch::MAX_BATCH_BYTES {
@@ -343,10 +366,13 @@ impl Appends {
         Ok(open.base_offset + open.count - 1)
     }
 
-    /// Stores every batch still open.
-    fn finish(mut self, tx: &Connection, now: i64) -> Result<()> {
-        for ((log_id, partition), open) in &mut self.open {
-            store(tx, *log_id, *partition, open, now)?;
+    /// Stores every batch still open, and keeps their buffers for the next commit.
+    fn finish(self, tx: &Connection, now: i64) -> Result<()> {
+        for ((log_id, partition), mut open) in self.open {
+            store(tx, log_id, partition, &mut open, now)?;
+            if self.spare.len() < SPARE_BUFFERS && open.records.capacity() <= SPARE_BUFFER_BYTES {
+                self.spare.push(open.records);
+            }
         }
         Ok(())
     }
