@@ -414,14 +414,31 @@ async fn records(
         bytes: max_bytes,
     };
     let records = consumer.poll(limit, wait).await.map_err(bus_error)?;
+    let (out, undeliverable) = deliverable(&records, format);
+    if let Some(error) = undeliverable {
+        // As Kafka's consumer does: the records before the one that cannot be read are handed
+        // out, and every later poll answers the error until the client seeks past it. Each
+        // partition goes back to its first record not handed out.
+        let mut rewind: BTreeMap<(&str, i32), i64> = BTreeMap::new();
+        for record in &records[out.len()..] {
+            rewind
+                .entry((record.topic.as_str(), record.partition))
+                .or_insert(record.offset);
+        }
+        for ((topic, partition), offset) in rewind {
+            consumer
+                .seek(topic, partition, offset)
+                .await
+                .map_err(bus_error)?;
+        }
+        if out.is_empty() {
+            return Err(error);
+        }
+    }
     let mut next: BTreeMap<(String, i32), i64> = BTreeMap::new();
-    for record in &records {
+    for record in &records[..out.len()] {
         next.insert((record.topic.clone(), record.partition), record.offset + 1);
     }
-    let out = records
-        .iter()
-        .map(|r| record_json(r, format))
-        .collect::<Result<Vec<_>, _>>()?;
     if auto_commit {
         for ((topic, partition), offset) in &next {
             consumer
@@ -436,6 +453,19 @@ async fn records(
         Format::Json => "application/vnd.kafka.json.v2+json",
     };
     Ok(([(header::CONTENT_TYPE, media)], Json(Value::Array(out))).into_response())
+}
+
+/// The records as v2 hands them out, up to the first that cannot be (a json consumer's record
+/// that is not JSON), with that one's error.
+fn deliverable(records: &[ConsumedRecord], format: Format) -> (Vec<Value>, Option<RestError>) {
+    let mut out = Vec::with_capacity(records.len());
+    for record in records {
+        match record_json(record, format) {
+            Ok(json) => out.push(json),
+            Err(error) => return (out, Some(error)),
+        }
+    }
+    (out, None)
 }
 
 /// A record as v2 hands it out: binary keys and values in base64, json ones parsed.

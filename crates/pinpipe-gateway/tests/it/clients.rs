@@ -4,8 +4,9 @@
 
 use std::path::PathBuf;
 
-use pinpipe_bus::{ReadFrom, ReadLimit, Streams, Topics};
+use pinpipe_bus::{ProduceRecord, ReadFrom, ReadLimit, Streams, Topics};
 use pinpipe_gateway::GatewayConfig;
+use serde_json::json;
 
 use crate::harness::{Gateway, json_of};
 
@@ -91,6 +92,108 @@ async fn rest_proxy_v2_consumers_follow_confluents_examples() {
         vec![0],
         "the held group is untouched"
     );
+}
+
+/// A record that is not JSON (produced in another format) stops a json consumer there, as it
+/// stops Kafka's: the records before it are handed out, every later poll answers 40801 until
+/// the client seeks past it, and nothing after it is skipped or committed unseen.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_json_consumer_stops_at_a_record_that_is_not_json_until_it_seeks_past() {
+    let gw = Gateway::start().await;
+    let topic = "pinpipe.user";
+    let produce_json = |from: i64| {
+        let records: Vec<_> = (from..from + 3)
+            .map(|n| json!({"value": {"n": n}}))
+            .collect();
+        gw.produce(topic, json!({ "records": records }).to_string())
+    };
+    assert_eq!(produce_json(0).await.0, 200);
+    gw.bus
+        .produce(
+            topic,
+            vec![ProduceRecord {
+                key: None,
+                value: b"not json".to_vec(),
+                partition: None,
+            }],
+        )
+        .await
+        .expect("produce the record that is not JSON");
+    assert_eq!(produce_json(4).await.0, 200);
+
+    let client = reqwest::Client::new();
+    let v2 = "application/vnd.kafka.v2+json";
+    let base = format!("{}/consumers/readers", gw.url);
+    let created = client
+        .post(&base)
+        .header("content-type", v2)
+        .body(r#"{"name": "r", "format": "json", "auto.offset.reset": "earliest"}"#)
+        .send()
+        .await
+        .expect("create");
+    let (status, instance) = json_of(created).await;
+    assert_eq!(status, 200, "{instance}");
+    let uri = instance["base_uri"].as_str().expect("base_uri").to_owned();
+    let subscribed = client
+        .post(format!("{uri}/subscription"))
+        .header("content-type", v2)
+        .body(json!({ "topics": [topic] }).to_string())
+        .send()
+        .await
+        .expect("subscribe");
+    assert_eq!(subscribed.status(), 204);
+    let poll = || async {
+        let answer = client
+            .get(format!("{uri}/records?timeout=1000"))
+            .header("accept", "application/vnd.kafka.json.v2+json")
+            .send()
+            .await
+            .expect("poll");
+        json_of(answer).await
+    };
+    let offsets = |records: &serde_json::Value| -> Vec<i64> {
+        let records = records.as_array().expect("records");
+        records
+            .iter()
+            .filter_map(|r| r["offset"].as_i64())
+            .collect()
+    };
+
+    let (status, first) = poll().await;
+    assert_eq!((status, offsets(&first)), (200, vec![0, 1, 2]), "{first}");
+    for _ in 0..2 {
+        let (status, error) = poll().await;
+        assert_eq!(
+            (status, error["error_code"].as_u64()),
+            (408, Some(40801)),
+            "{error}"
+        );
+        assert!(
+            error["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("offset 3")),
+            "{error}"
+        );
+    }
+    assert_eq!(
+        gw.bus
+            .committed_offsets("readers", topic)
+            .await
+            .expect("offsets"),
+        vec![3],
+        "auto-commit stops before the record not handed out"
+    );
+
+    let seek = client
+        .post(format!("{uri}/positions"))
+        .header("content-type", v2)
+        .body(json!({"offsets": [{"topic": topic, "partition": 0, "offset": 4}]}).to_string())
+        .send()
+        .await
+        .expect("seek");
+    assert_eq!(seek.status(), 204);
+    let (status, rest) = poll().await;
+    assert_eq!((status, offsets(&rest)), (200, vec![4, 5, 6]), "{rest}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
