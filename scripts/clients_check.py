@@ -101,6 +101,13 @@ def check_boto3(url):
         Records=[{"Data": b'{"n":-3}', "PartitionKey": "any", "ExplicitHashKey": str(2**128 - 1)}],
     )
     check(explicit["Records"][0]["ShardId"] == "shardId-000000000002", explicit)
+    # A record over 1 MiB with its partition key refuses the whole call, as a bad member does
+    # (the read-back below finds no n = -4): a failed entry would be sent again, and fail again.
+    error = expect_error("ValidationException", client.put_records, StreamName=stream, Records=[
+        {"Data": b'{"n":-4}', "PartitionKey": "a"},
+        {"Data": b"x" * (1024 * 1024), "PartitionKey": "a"},
+    ])
+    check("records.2.member" in str(error), error)
 
     shards = client.list_shards(StreamName=stream)["Shards"]
     check([s["ShardId"] for s in shards] == [f"shardId-00000000000{i}" for i in range(3)], shards)
@@ -133,6 +140,14 @@ def check_boto3(url):
         client, stream, shard_id, "AFTER_SEQUENCE_NUMBER", StartingSequenceNumber=sequence
     )
     check(len(after) == len(at) - 1, "AFTER_SEQUENCE_NUMBER did not start after the record")
+    # Another shard's sequence number is refused, whichever side of this shard's it sorts.
+    issued = {shard_id: sequence, "shardId-000000000002": explicit["Records"][0]["SequenceNumber"]}
+    for own, number in issued.items():
+        for other in shards:
+            if other["ShardId"] != own:
+                expect_error("InvalidArgumentException", client.get_shard_iterator,
+                             StreamName=stream, ShardId=other["ShardId"],
+                             ShardIteratorType="AT_SEQUENCE_NUMBER", StartingSequenceNumber=number)
     latest = client.get_shard_iterator(
         StreamName=stream, ShardId=shard_id, ShardIteratorType="LATEST"
     )["ShardIterator"]

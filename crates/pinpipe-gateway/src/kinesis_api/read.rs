@@ -108,8 +108,11 @@ pub async fn get_shard_iterator(
         }
         _ => Position::Oldest,
     };
+    // A sequence number before the shard's first or after its next one is not the shard's: it
+    // is another shard's (or made up), and reading from its offset would read the wrong records.
     if let Position::At(seq) | Position::After(seq) = &position
-        && !at_or_after(seq, &shard.starting_sequence_number)
+        && (!at_or_after(seq, &shard.starting_sequence_number)
+            || (shard.next_sequence_number.as_deref()).is_some_and(|next| !at_or_after(next, seq)))
     {
         return Err(KinesisError::invalid_argument(format!(
             "StartingSequenceNumber {seq} used in GetShardIterator on shard {shard_id} in stream \
