@@ -361,7 +361,8 @@ def check_produce_v3(url):
     check(single.status_code == 200, single.text)
     report = json.loads(single.text)
     check(report["error_code"] == 200 and report["topic_name"] == "pinpipe.geo", report)
-    check(report["value"] == {"type": "JSON", "size": len(b'{"country":"Albania","ind":1}')}, report)
+    # Stored as Jackson writes it: no white space, the keys in their order.
+    check(report["value"] == {"type": "JSON", "size": len(b'{"ind":1,"country":"Albania"}')}, report)
     check(single.headers.get("Transfer-Encoding") == "chunked", single.headers)
     binary = requests.post(f"{url}/kafka/v3/clusters/{cluster}/topics/pinpipe.geo/records",
                            json={"key": {"type": "BINARY", "data": "Zm9vYmFy"},

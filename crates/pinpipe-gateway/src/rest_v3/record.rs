@@ -10,7 +10,10 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use pinpipe_bus::{ProduceRecord, Produced, RecordError};
 use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::{Value, json};
+
+use crate::rest::stored_json;
 
 /// A refusal of one record: its report's `error_code` and message.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -48,11 +51,13 @@ impl From<RecordError> for Refusal {
 }
 
 #[derive(Deserialize)]
-struct RecordIn {
+struct RecordIn<'a> {
     partition_id: Option<i32>,
     headers: Option<Vec<HeaderIn>>,
-    key: Option<DataIn>,
-    value: Option<DataIn>,
+    #[serde(borrow)]
+    key: Option<DataIn<'a>>,
+    #[serde(borrow)]
+    value: Option<DataIn<'a>>,
     timestamp: Option<String>,
 }
 
@@ -63,9 +68,12 @@ struct HeaderIn {
 }
 
 #[derive(Deserialize)]
-struct DataIn {
+struct DataIn<'a> {
     r#type: Option<String>,
-    data: Option<Value>,
+    /// As sent: a JSON value is stored as its text without white space, as Jackson writes it,
+    /// every number as written.
+    #[serde(borrow)]
+    data: Option<&'a RawValue>,
     subject: Option<Value>,
     subject_name_strategy: Option<Value>,
     schema_id: Option<Value>,
@@ -89,8 +97,8 @@ pub struct Mapped {
 }
 
 /// Reads one record of a produce request.
-pub fn map(json: Value, max_key_bytes: usize) -> Result<Mapped, Refusal> {
-    let record: RecordIn = serde_json::from_value(json).map_err(Refusal::bad_request)?;
+pub fn map(json: &RawValue, max_key_bytes: usize) -> Result<Mapped, Refusal> {
+    let record: RecordIn = serde_json::from_str(json.get()).map_err(Refusal::bad_request)?;
     if record.partition_id.is_some_and(|p| p < 0) {
         return Err(Refusal {
             code: 40402,
@@ -139,7 +147,7 @@ fn schema_refusal() -> Refusal {
 }
 
 /// The bytes of a key or value, and its report part (none when the request gave no type).
-fn bytes_of(data: Option<DataIn>) -> Result<(Option<Vec<u8>>, Option<Part>), Refusal> {
+fn bytes_of(data: Option<DataIn<'_>>) -> Result<(Option<Vec<u8>>, Option<Part>), Refusal> {
     let Some(data) = data else {
         return Ok((None, None));
     };
@@ -166,23 +174,21 @@ fn bytes_of(data: Option<DataIn>) -> Result<(Option<Vec<u8>>, Option<Part>), Ref
             "'type={kind}' cannot be used with a schema, subject or subject_name_strategy"
         )));
     }
+    let text = |raw: &RawValue, what: &str| {
+        serde_json::from_str::<String>(raw.get())
+            .map_err(|_| Refusal::bad_request(format!("data={} is not {what}.", raw.get())))
+    };
     let bytes = match (kind, data.data) {
-        (_, None | Some(Value::Null)) => None,
-        ("BINARY", Some(Value::String(text))) => Some(STANDARD.decode(&text).map_err(|_| {
-            Refusal::bad_request(format!("data={text:?} is not a valid base64 string."))
-        })?),
-        ("BINARY", Some(other)) => {
-            return Err(Refusal::bad_request(format!(
-                "data={other} is not a base64 string."
-            )));
+        (_, None) => None,
+        (_, Some(raw)) if raw.get() == "null" => None,
+        ("BINARY", Some(raw)) => {
+            let encoded = text(raw, "a base64 string")?;
+            Some(STANDARD.decode(&encoded).map_err(|_| {
+                Refusal::bad_request(format!("data={encoded:?} is not a valid base64 string."))
+            })?)
         }
-        ("STRING", Some(Value::String(text))) => Some(text.into_bytes()),
-        ("STRING", Some(other)) => {
-            return Err(Refusal::bad_request(format!(
-                "data={other} is not a string."
-            )));
-        }
-        (_, Some(json)) => Some(serde_json::to_vec(&json).map_err(Refusal::bad_request)?),
+        ("STRING", Some(raw)) => Some(text(raw, "a string")?.into_bytes()),
+        (_, Some(json)) => Some(stored_json(json, true).map_err(Refusal::bad_request)?),
     };
     let size = bytes.as_ref().map_or(-1, |b| b.len() as i64);
     Ok((bytes, Some(Part { kind, size })))
@@ -212,11 +218,16 @@ impl Mapped {
 mod tests {
     use super::*;
 
+    /// `json` as one record of a request body.
+    fn record(json: Value) -> Box<RawValue> {
+        serde_json::value::to_raw_value(&json).expect("json")
+    }
+
     #[test]
     fn the_three_formats_become_bytes() {
         let mapped = map(
-            json!({"key": {"type": "BINARY", "data": "Zm9vYmFy"},
-                   "value": {"type": "JSON", "data": {"foo": "bar"}}}),
+            &record(json!({"key": {"type": "BINARY", "data": "Zm9vYmFy"},
+                   "value": {"type": "JSON", "data": {"foo": "bar"}}})),
             100,
         )
         .unwrap();
@@ -233,28 +244,72 @@ mod tests {
         );
         assert_eq!(report["key"], json!({"type": "BINARY", "size": 6}));
         assert_eq!(report["value"], json!({"type": "JSON", "size": 13}));
-        let text = map(json!({"value": {"type": "STRING", "data": "hi"}}), 100).unwrap();
+        let text = map(
+            &record(json!({"value": {"type": "STRING", "data": "hi"}})),
+            100,
+        )
+        .unwrap();
         assert_eq!(text.record.value, b"hi".to_vec());
     }
 
     #[test]
     fn schemas_and_bad_data_are_refused() {
-        let avro = map(json!({"value": {"type": "AVRO", "data": {"a": 1}}}), 100).unwrap_err();
+        let avro = map(
+            &record(json!({"value": {"type": "AVRO", "data": {"a": 1}}})),
+            100,
+        )
+        .unwrap_err();
         assert_eq!(avro.code, 422);
         assert!(avro.message.contains("42206"), "{}", avro.message);
-        let untyped = map(json!({"value": {"schema_id": 1, "data": {}}}), 100).unwrap_err();
+        let untyped =
+            map(&record(json!({"value": {"schema_id": 1, "data": {}}})), 100).unwrap_err();
         assert_eq!(untyped.code, 422);
-        let bad = map(json!({"value": {"type": "BINARY", "data": "fooba"}}), 100).unwrap_err();
+        let bad = map(
+            &record(json!({"value": {"type": "BINARY", "data": "fooba"}})),
+            100,
+        )
+        .unwrap_err();
         assert_eq!(bad.code, 400);
-        let not_string = map(json!({"value": {"type": "STRING", "data": 1}}), 100).unwrap_err();
+        let not_string = map(
+            &record(json!({"value": {"type": "STRING", "data": 1}})),
+            100,
+        )
+        .unwrap_err();
         assert!(
             not_string.message.contains("is not a string"),
             "{}",
             not_string.message
         );
         assert_eq!(
-            map(json!({"partition_id": -1}), 100).unwrap_err().code,
+            map(&record(json!({"partition_id": -1})), 100)
+                .unwrap_err()
+                .code,
             40402
+        );
+        let surrogate =
+            RawValue::from_string(r#"{"value": {"type": "JSON", "data": "\ud800"}}"#.to_owned())
+                .expect("raw");
+        assert_eq!(map(&surrogate, 100).unwrap_err().code, 400);
+    }
+
+    /// A JSON key or value is stored as sent: a number beyond 64 bits keeps its digits.
+    #[test]
+    fn json_data_keeps_every_digit() {
+        let request = RawValue::from_string(
+            r#"{"key": {"type": "JSON", "data": 98765432109876543210987},
+                "value": {"type": "JSON", "data": {"id": 1234567890123456789012345678, "n": -9223372036854775809}}}"#
+                .to_owned(),
+        )
+        .expect("raw");
+        let mapped = map(&request, 100).unwrap();
+        assert_eq!(
+            mapped.record.key.as_deref(),
+            Some(&b"98765432109876543210987"[..])
+        );
+        let value = String::from_utf8(mapped.record.value).expect("utf-8");
+        assert_eq!(
+            value,
+            r#"{"id":1234567890123456789012345678,"n":-9223372036854775809}"#
         );
     }
 }

@@ -55,18 +55,24 @@ async fn all_three_content_types_are_accepted() {
     assert_eq!(gw.stored("pinpipe.geo").await, 3);
 }
 
+/// A pretty-printed value is stored on one line (the raw layout is a record a line), without its
+/// white space, and otherwise as sent: its keys in their order, a number beyond 64 bits with all
+/// its digits.
 #[tokio::test]
 async fn pretty_printed_values_are_stored_on_one_line() {
     let gw = Gateway::start().await;
     let (status, _) = gw
         .produce(
             "pinpipe.user",
-            "{\"records\":[{\"value\":{\n  \"ind\": 5,\n  \"age\": 20\n}}]}",
+            "{\"records\":[{\"value\":{\n  \"ind\": 5,\r\n  \"id\": 123456789012345678901234567890\n}}]}",
         )
         .await;
     assert_eq!(status, 200);
     let stored = gw.bus.read("pinpipe.user", 0, 0, 1).await.expect("read");
-    assert_eq!(stored[0].value, br#"{"age":20,"ind":5}"#.to_vec());
+    assert_eq!(
+        String::from_utf8_lossy(&stored[0].value),
+        r#"{"ind":5,"id":123456789012345678901234567890}"#
+    );
 }
 
 /// Sends a bad request and checks the status, the REST Proxy error code, and that nothing was stored.
