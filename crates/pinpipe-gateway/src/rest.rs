@@ -158,6 +158,18 @@ async fn produce_to(
         }
         (outcome, _) => outcome?,
     };
+    // The partition of the path is the call's, as REST Proxy checks it before producing: 404.
+    if let Some(partition) = forced_partition
+        && results
+            .iter()
+            .all(|r| matches!(r, Err(RecordError::PartitionNotFound(_))))
+    {
+        return Err(RestError::new(
+            StatusCode::NOT_FOUND,
+            40402,
+            format!("partition {partition} not found in topic {topic}"),
+        ));
+    }
     let accepted = RecordsAccepted::of(topic, body.len() as u64, &results);
     let response = ProduceResponse {
         key_schema_id: None,

@@ -208,6 +208,24 @@ async fn an_unknown_partition_is_refused_before_anything_is_written() {
         (status, answer["offsets"][0]["offset"].as_i64()),
         (200, Some(1))
     );
+    // A partition in the path that the topic does not have is the call's error, as REST Proxy
+    // answers it: a client checking only the status must not see success.
+    let (status, answer) = json_of(
+        gw.client
+            .post(format!("{}/topics/pinpipe.pin/partitions/99", gw.url))
+            .header("content-type", "application/json")
+            .body(r#"{"records":[{"value":4}]}"#)
+            .send()
+            .await
+            .expect("request"),
+    )
+    .await;
+    assert_eq!(
+        (status, answer["error_code"].as_u64()),
+        (404, Some(40402)),
+        "{answer}"
+    );
+    assert_eq!(gw.stored("pinpipe.pin").await, 2);
 }
 
 #[tokio::test]
