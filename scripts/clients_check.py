@@ -120,6 +120,14 @@ def check_boto3(url):
         StreamName=stream,
         NextToken=page["NextToken"],
     )
+    after_first = client.list_shards(
+        StreamName=stream, ShardFilter={"Type": "AFTER_SHARD_ID", "ShardId": "shardId-000000000000"}
+    )["Shards"]
+    check([s["ShardId"][-1] for s in after_first] == ["1", "2"], after_first)
+    expect_error("InvalidArgumentException", client.list_shards, StreamName=stream,
+                 ShardFilter={"Type": "AFTER_SHARD_ID"})
+    expect_error("ResourceNotFoundException", client.describe_stream_summary,
+                 StreamARN=arn.replace(":000000000000:", ":111111111111:"))
 
     seen = {}
     for shard in shards:

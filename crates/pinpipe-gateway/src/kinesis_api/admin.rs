@@ -236,6 +236,16 @@ pub async fn list_shards(
         checks.one_of(filter.r#type.as_deref(), "shardFilter.type", &FILTER_TYPES);
     }
     checks.finish()?;
+    if let Some(ShardFilter {
+        r#type: Some(kind),
+        shard_id: None,
+    }) = &input.shard_filter
+        && kind == "AFTER_SHARD_ID"
+    {
+        return Err(KinesisError::invalid_argument(
+            "ShardId must be specified when the ShardFilter type is AFTER_SHARD_ID.",
+        ));
+    }
     let config = &state.config.kinesis;
     let named = input.stream.name.is_some() || input.stream.arn.is_some();
     let (stream, after) = match input.next_token {

@@ -237,7 +237,18 @@ impl KinesisConfig {
         arn: Option<String>,
     ) -> Result<String, KinesisError> {
         let from_arn = match arn {
-            Some(arn) => Some(stream_of_arn(&arn)?),
+            Some(arn) => {
+                let (account, name) = stream_of_arn(&arn)?;
+                // One account is served: another's stream is not here.
+                if account != self.account_id {
+                    return Err(KinesisError::new(
+                        StatusCode::BAD_REQUEST,
+                        "ResourceNotFoundException",
+                        format!("Stream {name} under account {account} not found."),
+                    ));
+                }
+                Some(name)
+            }
             None => None,
         };
         let name = match (name, from_arn) {
@@ -292,20 +303,23 @@ impl KinesisConfig {
 }
 
 /// The stream name of an ARN `arn:aws…:kinesis:<region>:<account>:stream/<name>`.
-fn stream_of_arn(arn: &str) -> Result<String, KinesisError> {
-    let name = arn
+/// The account and the stream name of a stream ARN.
+fn stream_of_arn(arn: &str) -> Result<(String, String), KinesisError> {
+    let parsed = arn
         .strip_prefix("arn:aws")
         .filter(|rest| rest.contains(":kinesis:"))
         .and_then(|rest| rest.split_once(":stream/"))
-        .map(|(_, name)| name)
-        .filter(|name| !name.is_empty());
-    name.map(str::to_owned).ok_or_else(|| {
-        KinesisError::validation(format!(
-            "1 validation error detected: Value '{arn}' at 'streamARN' failed to satisfy \
+        .and_then(|(head, name)| Some((head.rsplit(':').next()?, name)))
+        .filter(|(account, name)| !account.is_empty() && !name.is_empty());
+    parsed
+        .map(|(account, name)| (account.to_owned(), name.to_owned()))
+        .ok_or_else(|| {
+            KinesisError::validation(format!(
+                "1 validation error detected: Value '{arn}' at 'streamARN' failed to satisfy \
              constraint: Member must satisfy regular expression pattern: \
              arn:aws.*:kinesis:.*:\\d{{12}}:stream/\\S+"
-        ))
-    })
+            ))
+        })
 }
 
 #[cfg(test)]
@@ -319,6 +333,15 @@ mod tests {
         assert_eq!(arn, "arn:aws:kinesis:us-east-1:000000000000:stream/s1");
         assert_eq!(config.stream(None, Some(arn.clone())).unwrap(), "s1");
         assert_eq!(config.stream(Some("s1".into()), Some(arn)).unwrap(), "s1");
+        let elsewhere = "arn:aws:kinesis:us-east-1:111111111111:stream/s1";
+        assert_eq!(
+            config
+                .stream(None, Some(elsewhere.into()))
+                .unwrap_err()
+                .kind(),
+            "ResourceNotFoundException",
+            "another account's stream"
+        );
         let both = config.stream(Some("s2".into()), Some(config.arn("s1")));
         assert_eq!(both.unwrap_err().kind(), "InvalidArgumentException");
         assert_eq!(
