@@ -370,12 +370,63 @@ pub async fn list(State(state): State<AppState>) -> Result<Json<Vec<String>>, Re
     Ok(Json(topics.into_iter().map(|t| t.name).collect()))
 }
 
-/// `GET /topics/{topic}`: the topic and its partitions' high watermarks.
+/// A topic as REST Proxy v2 describes it, one broker (1, as v3 names it) leading every
+/// partition, and each partition's high watermark besides.
+#[derive(Serialize)]
+pub struct TopicOut {
+    name: String,
+    configs: serde_json::Map<String, serde_json::Value>,
+    partitions: Vec<PartitionOut>,
+}
+
+#[derive(Serialize)]
+struct PartitionOut {
+    partition: i32,
+    leader: i32,
+    replicas: [ReplicaOut; 1],
+    high_watermark: i64,
+}
+
+#[derive(Serialize)]
+struct ReplicaOut {
+    broker: i32,
+    leader: bool,
+    in_sync: bool,
+}
+
+/// The one broker of the embedded bus.
+const BROKER: i32 = 1;
+
+impl From<TopicInfo> for TopicOut {
+    fn from(topic: TopicInfo) -> Self {
+        Self {
+            name: topic.name,
+            configs: serde_json::Map::new(),
+            partitions: topic
+                .partitions
+                .into_iter()
+                .map(|p| PartitionOut {
+                    partition: p.partition,
+                    leader: BROKER,
+                    replicas: [ReplicaOut {
+                        broker: BROKER,
+                        leader: true,
+                        in_sync: true,
+                    }],
+                    high_watermark: p.high_watermark,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// `GET /topics/{topic}`: the topic as REST Proxy describes it, with its partitions' high
+/// watermarks.
 pub async fn describe(
     State(state): State<AppState>,
     Path(topic): Path<String>,
-) -> Result<Json<TopicInfo>, RestError> {
-    Ok(Json(state.topics.describe_topic(&topic).await?))
+) -> Result<Json<TopicOut>, RestError> {
+    Ok(Json(state.topics.describe_topic(&topic).await?.into()))
 }
 
 #[cfg(test)]

@@ -344,3 +344,38 @@ async fn concurrent_producers_get_distinct_contiguous_offsets() {
     offsets.dedup_by_key(|o| o.0);
     assert_eq!(offsets.len(), 640, "every acknowledged offset is distinct");
 }
+
+/// `GET /topics/{topic}` has the shape of REST Proxy's answer (its documented example), and the
+/// high watermark besides.
+#[tokio::test]
+async fn a_topic_is_described_as_rest_proxy_describes_it() {
+    let gw = Gateway::start().await;
+    assert_eq!(
+        gw.produce("pinpipe.geo", r#"{"records":[{"value":1}]}"#)
+            .await
+            .0,
+        200
+    );
+    let (status, topic) = json_of(
+        gw.client
+            .get(format!("{}/topics/pinpipe.geo", gw.url))
+            .send()
+            .await
+            .expect("request"),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        topic,
+        json!({
+            "name": "pinpipe.geo",
+            "configs": {},
+            "partitions": [{
+                "partition": 0,
+                "leader": 1,
+                "replicas": [{"broker": 1, "leader": true, "in_sync": true}],
+                "high_watermark": 1,
+            }],
+        })
+    );
+}
