@@ -23,6 +23,11 @@ const MAX_GROUP: usize = 4096;
 /// Log size after which a commit copies the log into the database (see [`Writer::start`]).
 const AUTOCHECKPOINT_BYTES: i64 = 1024 * 1024;
 
+/// The size the log file is cut back to when it starts over: one large group (a few 1 MiB
+/// records each in 100-record calls) grows it past the checkpoint interval, and SQLite keeps a
+/// log file at its largest unless told.
+const LOG_SIZE_LIMIT_BYTES: i64 = 4 * AUTOCHECKPOINT_BYTES;
+
 /// Batch buffers the writer keeps between commits (see [`Appends`]), and the largest it keeps:
 /// at most 16 MiB held.
 const SPARE_BUFFERS: usize = 4;
@@ -142,6 +147,7 @@ impl Writer {
             "wal_autocheckpoint",
             (AUTOCHECKPOINT_BYTES / page_size.max(512)).max(1),
         )?;
+        conn.pragma_update(None, "journal_size_limit", LOG_SIZE_LIMIT_BYTES)?;
         let (tx, rx) = mpsc::channel();
         let thread = std::thread::Builder::new()
             .name("pinpipe-bus-writer".into())

@@ -93,6 +93,43 @@ async fn records_survive_reopening_the_database() {
     );
 }
 
+/// The log file shrinks back after a large group: disk space a burst took is given back.
+#[tokio::test]
+async fn the_log_file_shrinks_back_after_a_large_group() {
+    let (bus, dir) = embedded();
+    let wal = dir.path().join("bus.db-wal");
+    pinpipe_bus::Topics::create_topic(bus.as_ref(), "t", 1)
+        .await
+        .expect("create");
+    let large: Vec<ProduceRecord> = (0..16)
+        .map(|i| ProduceRecord {
+            key: None,
+            value: vec![b'a' + i; 900 * 1024],
+            partition: None,
+        })
+        .collect();
+    pinpipe_bus::Topics::produce(bus.as_ref(), "t", large)
+        .await
+        .expect("produce");
+    let grown = std::fs::metadata(&wal).expect("log").len();
+    assert!(
+        grown > 12 << 20,
+        "one group of 14 MB: a log of {grown} bytes"
+    );
+    for _ in 0..3 {
+        pinpipe_bus::Topics::produce(bus.as_ref(), "t", conformance::values(&["small"]))
+            .await
+            .expect("produce");
+    }
+    let now = std::fs::metadata(&wal).expect("log").len();
+    assert!(now <= 4 << 20, "the log is still {now} bytes");
+    let read = pinpipe_bus::Topics::read(bus.as_ref(), "t", 0, 15, 10)
+        .await
+        .expect("read");
+    assert_eq!(read[0].value, vec![b'a' + 15; 900 * 1024]);
+    assert_eq!(read[1].value, b"small".to_vec());
+}
+
 /// A bus file written by an earlier pinpipe (schema version 1: records clustered by position in
 /// a `WITHOUT ROWID` table) opens with its records, offsets and group positions intact.
 #[tokio::test]
