@@ -278,7 +278,7 @@ fn parse_records(
 }
 
 /// A key or value as the bus stores it: [`compact_json`]'s one line (with `minified`, without
-/// any white space between tokens, as REST Proxy v3's Jackson writes JSON), or a refusal when it
+/// any white space between tokens, as REST Proxy v3 stores JSON), or a refusal when it
 /// holds a lone UTF-16 surrogate escape (`"\ud800"`). serde_json takes such a raw value without
 /// decoding it, but every reader that decodes the JSON (a v2 consumer, serde_json itself) refuses
 /// it, so once acknowledged it would block its consumers. One pass finds both what needs

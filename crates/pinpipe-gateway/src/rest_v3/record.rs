@@ -13,6 +13,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
+use crate::body::{MAX_NESTING, nests_deeper_than};
 use crate::rest::stored_json;
 
 /// A refusal of one record: its report's `error_code` and message.
@@ -70,8 +71,8 @@ struct HeaderIn {
 #[derive(Deserialize)]
 struct DataIn<'a> {
     r#type: Option<String>,
-    /// As sent: a JSON value is stored as its text without white space, as Jackson writes it,
-    /// every number as written.
+    /// As sent: a JSON value is stored as its text without white space between tokens, every
+    /// number as written.
     #[serde(borrow)]
     data: Option<&'a RawValue>,
     subject: Option<Value>,
@@ -188,6 +189,12 @@ fn bytes_of(data: Option<DataIn<'_>>) -> Result<(Option<Vec<u8>>, Option<Part>),
             })?)
         }
         ("STRING", Some(raw)) => Some(text(raw, "a string")?.into_bytes()),
+        // Read as raw JSON, the data had no depth limit: a record no consumer could parse.
+        (_, Some(json)) if nests_deeper_than(json.get().as_bytes(), MAX_NESTING) => {
+            return Err(Refusal::bad_request(format!(
+                "data is nested deeper than {MAX_NESTING} levels"
+            )));
+        }
         (_, Some(json)) => Some(stored_json(json, true).map_err(Refusal::bad_request)?),
     };
     let size = bytes.as_ref().map_or(-1, |b| b.len() as i64);
@@ -290,6 +297,13 @@ mod tests {
             RawValue::from_string(r#"{"value": {"type": "JSON", "data": "\ud800"}}"#.to_owned())
                 .expect("raw");
         assert_eq!(map(&surrogate, 100).unwrap_err().code, 400);
+        let deep = format!(
+            r#"{{"value": {{"type": "JSON", "data": {}{}}}}}"#,
+            "[".repeat(MAX_NESTING + 1),
+            "]".repeat(MAX_NESTING + 1)
+        );
+        let deep = RawValue::from_string(deep).expect("raw");
+        assert_eq!(map(&deep, 100).unwrap_err().code, 400);
     }
 
     /// A JSON key or value is stored as sent: a number beyond 64 bits keeps its digits.
