@@ -71,22 +71,12 @@ impl Entry {
         );
         // Kinesis's record limit counts the partition key too: a record over it refuses the
         // call, as a bad member does, rather than failing alone as if a retry could store it.
-        if let (Some(data), Some(key)) = (&data, &self.partition_key) {
-            let size = data.len() + key.len();
-            if data.len() <= config.max_record_bytes && size > config.max_record_bytes {
-                let at = member.trim_end_matches('.');
-                let at = if at.is_empty() {
-                    String::new()
-                } else {
-                    format!(" at '{at}'")
-                };
-                return Err(KinesisError::validation(format!(
-                    "the record{at} is {size} bytes with its partition key, over the limit of {} \
-                     bytes",
-                    config.max_record_bytes
-                )));
-            }
-        }
+        checks.record_size(
+            data.as_deref(),
+            self.partition_key.as_deref(),
+            &format!("{member}data"),
+            config.max_record_bytes,
+        );
         let explicit_hash_key = match self.explicit_hash_key.as_deref() {
             Some(text) if text.bytes().all(|b| b.is_ascii_digit()) && !text.is_empty() => {
                 Some(text.parse::<u128>().map_err(|_| {
