@@ -29,7 +29,7 @@ use axum::routing::{delete, get, post};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
-use pinpipe_bus::{BusError, ConsumedRecord, ReadLimit};
+use pinpipe_bus::{BusError, ConsumedRecord, ReadLimit, TopicConsumer};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
@@ -417,19 +417,11 @@ async fn records(
     let (out, undeliverable) = deliverable(&records, format);
     if let Some(error) = undeliverable {
         // As Kafka's consumer does: the records before the one that cannot be read are handed
-        // out, and every later poll answers the error until the client seeks past it. Each
-        // partition goes back to its first record not handed out.
-        let mut rewind: BTreeMap<(&str, i32), i64> = BTreeMap::new();
-        for record in &records[out.len()..] {
-            rewind
-                .entry((record.topic.as_str(), record.partition))
-                .or_insert(record.offset);
-        }
-        for ((topic, partition), offset) in rewind {
-            consumer
-                .seek(topic, partition, offset)
-                .await
-                .map_err(bus_error)?;
+        // out, and every later poll answers the error until the client seeks past it.
+        if let Err(e) = rewind(consumer.as_mut(), &records[out.len()..]).await {
+            // Nothing is handed out then: back to the start of the poll, as far as possible.
+            let _ = rewind(consumer.as_mut(), &records[..out.len()]).await;
+            return Err(bus_error(e));
         }
         if out.is_empty() {
             return Err(error);
@@ -453,6 +445,28 @@ async fn records(
         Format::Json => "application/vnd.kafka.json.v2+json",
     };
     Ok(([(header::CONTENT_TYPE, media)], Json(Value::Array(out))).into_response())
+}
+
+/// Moves each partition of `records` back to its first record there, so that the next poll
+/// starts with it. Every partition is tried even if one fails (the first error is answered):
+/// none may stay past records never handed out, or a later auto-commit would commit past them.
+async fn rewind(
+    consumer: &mut dyn TopicConsumer,
+    records: &[ConsumedRecord],
+) -> Result<(), BusError> {
+    let mut first: BTreeMap<(&str, i32), i64> = BTreeMap::new();
+    for record in records {
+        first
+            .entry((record.topic.as_str(), record.partition))
+            .or_insert(record.offset);
+    }
+    let mut failed = None;
+    for ((topic, partition), offset) in first {
+        if let Err(e) = consumer.seek(topic, partition, offset).await {
+            failed.get_or_insert(e);
+        }
+    }
+    failed.map_or(Ok(()), Err)
 }
 
 /// The records as v2 hands them out, up to the first that cannot be (a json consumer's record

@@ -196,6 +196,90 @@ async fn a_json_consumer_stops_at_a_record_that_is_not_json_until_it_seeks_past(
     assert_eq!((status, offsets(&rest)), (200, vec![4, 5, 6]), "{rest}");
 }
 
+/// With two partitions, the record that is not JSON holds back only its own partition: the
+/// other's records are all handed out, and nothing after it in its partition is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_that_is_not_json_holds_back_only_its_partition() {
+    let gw = Gateway::start().await;
+    gw.bus.create_topic("two", 2).await.expect("create");
+    let record = |partition: i32, value: &[u8]| ProduceRecord {
+        key: None,
+        value: value.to_vec(),
+        partition: Some(partition),
+    };
+    gw.bus
+        .produce(
+            "two",
+            vec![
+                record(0, b"0"),
+                record(0, b"1"),
+                record(0, b"not json"),
+                record(0, b"3"),
+                record(1, b"10"),
+                record(1, b"11"),
+                record(1, b"12"),
+            ],
+        )
+        .await
+        .expect("produce");
+    let client = reqwest::Client::new();
+    let v2 = "application/vnd.kafka.v2+json";
+    let created = client
+        .post(format!("{}/consumers/readers", gw.url))
+        .header("content-type", v2)
+        .body(r#"{"name": "r", "format": "json", "auto.offset.reset": "earliest"}"#)
+        .send()
+        .await
+        .expect("create");
+    let (_, instance) = json_of(created).await;
+    let uri = instance["base_uri"].as_str().expect("base_uri").to_owned();
+    client
+        .post(format!("{uri}/subscription"))
+        .header("content-type", v2)
+        .body(r#"{"topics": ["two"]}"#)
+        .send()
+        .await
+        .expect("subscribe");
+    let mut handed_out = Vec::new();
+    let mut refusals = 0;
+    for _ in 0..8 {
+        let answer = client
+            .get(format!("{uri}/records?timeout=200"))
+            .header("accept", "application/vnd.kafka.json.v2+json")
+            .send()
+            .await
+            .expect("poll");
+        let (status, body) = json_of(answer).await;
+        match status {
+            200 => handed_out.extend(body.as_array().expect("records").iter().map(|r| {
+                (
+                    r["partition"].as_i64().expect("partition"),
+                    r["offset"].as_i64().expect("offset"),
+                )
+            })),
+            408 => refusals += 1,
+            other => panic!("{other}: {body}"),
+        }
+    }
+    handed_out.sort_unstable();
+    assert_eq!(
+        handed_out,
+        vec![(0, 0), (0, 1), (1, 0), (1, 1), (1, 2)],
+        "each record before the bad one once, the other partition whole"
+    );
+    assert!(
+        refusals > 0,
+        "the record that is not JSON is answered 40801"
+    );
+    assert_eq!(
+        gw.bus
+            .committed_offsets("readers", "two")
+            .await
+            .expect("offsets"),
+        vec![2, 3]
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_sinks_group_is_refused_to_rest_proxy_consumers() {
     let gw = Gateway::with(GatewayConfig {
