@@ -1,5 +1,5 @@
 //! glibc's malloc, tuned for pinpipe's work before any thread starts. A setting is left to glibc
-//! where the user chose it: `GLIBC_TUNABLES`, or the setting's own `MALLOC_*` variable.
+//! where the user chose it: its tunable in `GLIBC_TUNABLES`, or its own `MALLOC_*` variable.
 //!
 //! - **Arenas: 8**, rather than glibc's 8 per core. The batch writes its Parquet files on blocking
 //!   threads beside the threads that clean, and each thread that found the arenas busy made
@@ -22,9 +22,9 @@
 pub fn tune(stream_job: bool) {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
-        let user_tuned = std::env::var_os("GLIBC_TUNABLES").is_some();
-        let set = |parameter: libc::c_int, value: libc::c_int, variable: &str| {
-            if !user_tuned && std::env::var_os(variable).is_none() {
+        let tunables = std::env::var("GLIBC_TUNABLES").unwrap_or_default();
+        let set = |parameter: libc::c_int, value: libc::c_int, tunable: &str, variable: &str| {
+            if !tunables.contains(tunable) && std::env::var_os(variable).is_none() {
                 // SAFETY: mallopt only tunes the allocator, before any other thread runs; a
                 // value it refuses leaves the allocator as it was.
                 unsafe {
@@ -35,10 +35,21 @@ pub fn tune(stream_job: bool) {
         set(
             libc::M_ARENA_MAX,
             if stream_job { 2 } else { 8 },
+            "glibc.malloc.arena_max",
             "MALLOC_ARENA_MAX",
         );
-        set(libc::M_MMAP_THRESHOLD, 4 << 20, "MALLOC_MMAP_THRESHOLD_");
-        set(libc::M_TRIM_THRESHOLD, 16 << 20, "MALLOC_TRIM_THRESHOLD_");
+        set(
+            libc::M_MMAP_THRESHOLD,
+            4 << 20,
+            "glibc.malloc.mmap_threshold",
+            "MALLOC_MMAP_THRESHOLD_",
+        );
+        set(
+            libc::M_TRIM_THRESHOLD,
+            16 << 20,
+            "glibc.malloc.trim_threshold",
+            "MALLOC_TRIM_THRESHOLD_",
+        );
     }
     #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
     let _ = stream_job;

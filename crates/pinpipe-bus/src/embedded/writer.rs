@@ -28,9 +28,10 @@ const AUTOCHECKPOINT_BYTES: i64 = 1024 * 1024;
 /// log file at its largest unless told.
 const LOG_SIZE_LIMIT_BYTES: i64 = 4 * AUTOCHECKPOINT_BYTES;
 
-/// Batch buffers the writer keeps between commits (see [`Appends`]), and the largest it keeps:
-/// at most 16 MiB held.
+/// Batch buffers the writer keeps between commits (see [`Appends`]).
 const SPARE_BUFFERS: usize = 4;
+
+/// The largest batch buffer kept: at most 16 MiB held in all.
 const SPARE_BUFFER_BYTES: usize = 4 * batch::MAX_BATCH_BYTES;
 
 type Reply<T> = oneshot::Sender<Result<T>>;
