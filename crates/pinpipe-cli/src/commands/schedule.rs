@@ -6,6 +6,7 @@ use anyhow::{Context, Result};
 use pinpipe_lake::BatchOptions;
 use pinpipe_scheduler::{BatchJob, Cron, DB_FILE, Schedule, Scheduler, parse_time};
 use pinpipe_telemetry::{Event, Listener};
+use std::io::Write;
 
 use super::{interrupted, open_lake};
 use crate::settings::{Settings, parse_duration};
@@ -15,7 +16,7 @@ pub async fn run(settings: &Settings) -> Result<()> {
     let scheduler = open(settings)?;
     let _printing = print_events();
     let schedule = scheduler.schedule();
-    println!(
+    say(format_args!(
         "schedule {}: {} (UTC), catch-up {}, {} retries {} apart, start date {}; history in {}. \
          Ctrl-C stops.",
         schedule.name,
@@ -25,11 +26,13 @@ pub async fn run(settings: &Settings) -> Result<()> {
         settings.schedule.retry_delay,
         settings.schedule.start_date.as_deref().unwrap_or("none"),
         settings.data_dir.join(DB_FILE).display(),
-    );
+    ));
     tokio::select! {
         result = scheduler.follow() => result.context("the scheduler stopped"),
         () = interrupted() => {
-            println!("stopped; a run cut short is resumed by the next scheduler");
+            say(format_args!(
+                "stopped; a run cut short is resumed by the next scheduler"
+            ));
             Ok(())
         }
     }
@@ -73,7 +76,9 @@ pub fn open(settings: &Settings) -> Result<Scheduler<BatchJob>> {
     Ok(scheduler)
 }
 
-/// Prints a line with the wall-clock time for every scheduler event, until dropped.
+/// Prints a line with the wall-clock time for every scheduler event, until dropped. A stdout
+/// that is gone (a pager that quit, `| head`) stops the lines, not the scheduler: each event is
+/// in the log too, and a panic here would leave its run marked running until the lease expires.
 pub fn print_events() -> Listener {
     pinpipe_telemetry::listen(|event| {
         let line = match event {
@@ -87,6 +92,12 @@ pub fn print_events() -> Listener {
             Event::Sleeping(e) => e.line(),
             _ => return,
         };
-        println!("{} {line}", chrono::Utc::now().format("%Y-%m-%d %H:%M:%S"));
+        let now = chrono::Utc::now().format("%Y-%m-%d %H:%M:%S");
+        say(format_args!("{now} {line}"));
     })
+}
+
+/// Writes a line to stdout while stdout is there (see [`print_events`]).
+fn say(line: std::fmt::Arguments<'_>) {
+    let _ = writeln!(std::io::stdout().lock(), "{line}");
 }

@@ -140,6 +140,39 @@ fn schedule_runs_the_latest_interval_and_stops_on_sigterm() {
     assert!(printed.contains("stopped"), "{printed}");
 }
 
+/// A reader of its output that goes away (`| head -n1`, a pager that quit) does not stop the
+/// scheduler: its run finishes, it keeps running, and it stops cleanly when told.
+#[test]
+fn schedule_outlives_a_closed_stdout() {
+    let dir = edges_data_dir();
+    let mut child = pinpipe(dir.path())
+        .args(["schedule", "--cron", "@hourly", "--retries", "0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start pinpipe schedule");
+    drop(child.stdout.take());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let list = runs(dir.path());
+        if list.iter().any(|r| r["status"] == "success") {
+            break;
+        }
+        assert!(
+            child.try_wait().expect("wait").is_none(),
+            "the scheduler ended: {list:?}"
+        );
+        assert!(Instant::now() < deadline, "no successful run: {list:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(child.try_wait().expect("wait").is_none(), "still running");
+    terminate(&child);
+    let out = child.wait_with_output().expect("wait");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "exit: {:?}: {stderr}", out.status);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
 /// A bad cron expression is a settings mistake, found when the settings load: exit 2, as for
 /// any invalid setting.
 #[test]
