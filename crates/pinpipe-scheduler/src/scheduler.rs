@@ -251,14 +251,23 @@ impl<J: Job> Scheduler<J> {
         Ok(handled)
     }
 
-    /// Runs what is due, then each interval as it ends, until the schedule never fires again
-    /// (practically: until the caller drops the future, e.g. on Ctrl-C; a run cut short is resumed
-    /// by the next scheduler).
+    /// Runs what is due, then each interval as it ends, until the caller drops the future (e.g.
+    /// on Ctrl-C; a run cut short is resumed by the next scheduler). A schedule that will never
+    /// run again (a start date past the last time cron's calendar reaches) is an error: a
+    /// scheduler that stopped without a word would look like one that ran.
     pub async fn follow(&self) -> Result<()> {
         loop {
             self.run_due().await?;
             let Some(next) = self.next_run_time() else {
-                return Ok(());
+                let after = self
+                    .schedule
+                    .start_date
+                    .map_or_else(|| self.clock.now(), |start| start.max(self.clock.now()));
+                return Err(SchedulerError::InvalidRequest(format!(
+                    "schedule {} has no interval to run after {}: check its start date",
+                    self.name(),
+                    show_time(after)
+                )));
             };
             Sleeping {
                 schedule: self.name(),

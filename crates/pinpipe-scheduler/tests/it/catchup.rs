@@ -180,6 +180,28 @@ async fn following_before_the_start_date_sleeps_until_the_first_interval_ends() 
     }
 }
 
+/// A start date past the end of cron's calendar would never run: following it is an error that
+/// says so, not a quiet stop.
+#[tokio::test]
+async fn a_schedule_that_never_runs_is_an_error() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let clock = TestClock::new(t("2024-01-04 01:00"));
+    let job = TestJob::new();
+    let (s, _events) = scheduler(
+        dir.path(),
+        daily(false, Some("9000-01-01 00:00")),
+        job,
+        &clock,
+    );
+    let error = s.follow().await.expect_err("no interval ever ends");
+    assert!(
+        error
+            .to_string()
+            .contains("no interval to run after 9000-01-01"),
+        "{error}"
+    );
+}
+
 #[tokio::test]
 async fn a_run_cut_short_is_resumed_on_start() {
     let dir = tempfile::tempdir().expect("temp dir");
