@@ -40,6 +40,14 @@ pub async fn run(settings: &Settings, args: &EmulateArgs) -> Result<()> {
         "{} record(s) were not acknowledged",
         summary.failed
     );
+    // Only Ctrl-C ends a counted run early; a script must not take that for the whole run.
+    if let Some(count) = config.count.filter(|count| summary.posts < *count) {
+        anyhow::bail!(
+            "interrupted after {} of {count} posts (a new run starts again from the first post; \
+             the batch job keeps one row per key)",
+            summary.posts
+        );
+    }
     Ok(())
 }
 

@@ -144,3 +144,40 @@ fn the_kinesis_api_and_the_proxy_end_in_the_same_stream_tables() {
     );
     assert_eq!(tables[0], tables[1], "proxy (left) and Kinesis API (right)");
 }
+
+/// Ctrl-C before the count is reached is not success: a script that runs `emulate` must be able
+/// to tell a run cut short from a whole one.
+#[test]
+fn an_interrupted_emulate_says_so_and_fails() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    run(pinpipe(dir.path()).args(["source", "init", "--rows", "100"]));
+    let server = Server::start(dir.path(), free_port());
+    let child = pinpipe(dir.path())
+        .args([
+            "emulate",
+            "--gateway",
+            &server.url,
+            "--count",
+            "100000",
+            "--rate",
+            "50",
+            "--paths",
+            "batch",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start emulate");
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let sent = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status();
+    assert!(sent.is_ok_and(|s| s.success()), "SIGINT");
+    let out = child.wait_with_output().expect("wait");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("interrupted after") && stderr.contains("of 100000 posts"),
+        "{stderr}"
+    );
+}
