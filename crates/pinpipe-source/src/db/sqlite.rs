@@ -90,19 +90,23 @@ impl SqliteStore {
 }
 
 impl Store for SqliteStore {
+    /// The old tables are dropped in the transaction that fills the new ones: a load that fails
+    /// or is interrupted (Ctrl-C) leaves the old rows as they were.
     fn replace_all(&self, fill: Fill<'_>) -> Result<()> {
         let mut conn = self.conn();
-        self.sql
-            .drop_tables
-            .iter()
-            .try_for_each(|sql| conn.execute_batch(sql))?;
-        self.create_tables(&conn)?;
         conn.pragma_update(None, "synchronous", "OFF")?;
         conn.pragma_update(None, "cache_size", -BULK_CACHE_KIB)?;
         let loaded = conn
             .transaction()
             .map_err(SourceError::from)
-            .and_then(|tx| self.write_in(tx, fill));
+            .and_then(|tx| {
+                self.sql
+                    .drop_tables
+                    .iter()
+                    .try_for_each(|sql| tx.execute_batch(sql))?;
+                self.create_tables(&tx)?;
+                self.write_in(tx, fill)
+            });
         let restored = conn
             .pragma_update(None, "synchronous", "NORMAL")
             .and_then(|()| conn.pragma_update(None, "cache_size", -DEFAULT_CACHE_KIB));
@@ -325,6 +329,19 @@ mod tests {
         upsert(&store, &[post(7)])?;
         store.replace_all(&mut |sink| sink.post(&post(1)))?;
         assert_eq!(store.keys()?, vec![1]);
+        Ok(())
+    }
+
+    #[test]
+    fn a_failed_replacement_keeps_the_old_rows() -> Result<()> {
+        let store = SqliteStore::open_memory()?;
+        upsert(&store, &[post(7)])?;
+        let result = store.replace_all(&mut |sink| {
+            sink.post(&post(1))?;
+            Err(SourceError::EmptySource)
+        });
+        assert!(result.is_err());
+        assert_eq!(store.keys()?, vec![7]);
         Ok(())
     }
 
