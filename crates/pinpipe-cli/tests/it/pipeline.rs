@@ -181,3 +181,20 @@ fn an_interrupted_emulate_says_so_and_fails() {
         "{stderr}"
     );
 }
+
+/// `query` only reads: a mistyped lake is named, and no directory is made for it.
+#[test]
+fn query_names_a_missing_lake_without_making_it() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let missing = dir.path().join("no/such/lake");
+    let out = pinpipe(dir.path())
+        .arg("--lake")
+        .arg(&missing)
+        .args(["query", "SELECT count(*) FROM pin"])
+        .output()
+        .expect("run pinpipe");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("there is no lake at"), "{stderr}");
+    assert!(!missing.exists() && !dir.path().join("no").exists());
+}
