@@ -17,6 +17,10 @@ use serde::{Deserialize, Serialize};
 /// The config file read when `--config` is not given and it exists.
 pub const DEFAULT_CONFIG_FILE: &str = "pinpipe.toml";
 
+/// What a settings error is put down to: any of the layers may hold the mistake.
+const INVALID_SETTINGS: &str =
+    "invalid settings (check the flags, pinpipe.toml and PINPIPE_* variables)";
+
 /// Everything pinpipe can be told.
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
@@ -332,10 +336,8 @@ impl Settings {
             .merge(RawEnvMaps)
             .merge(Serialized::globals(overrides))
             .extract()
-            .context("invalid settings (check pinpipe.toml and PINPIPE_* variables)")?;
-        settings
-            .check()
-            .context("invalid settings (check pinpipe.toml and PINPIPE_* variables)")?;
+            .context(INVALID_SETTINGS)?;
+        settings.check().context(INVALID_SETTINGS)?;
         settings.gateway_with_prefix()
     }
 
