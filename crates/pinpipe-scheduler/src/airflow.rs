@@ -63,14 +63,16 @@ pub fn render_dag(spec: &DagSpec) -> Result<String> {
             spec.dag_id
         )));
     }
-    // BashOperator renders its command as a Jinja template.
-    if let Some(arg) = spec
+    // BashOperator renders its command and its env (both template fields) with Jinja.
+    let templated = |text: &str| text.contains("{{") || text.contains("{%") || text.contains("{#");
+    if let Some(text) = spec
         .command
         .iter()
-        .find(|a| a.contains("{{") || a.contains("{%") || a.contains("{#"))
+        .chain(spec.env.values())
+        .find(|text| templated(text))
     {
         return Err(SchedulerError::InvalidRequest(format!(
-            "{arg:?} would be read as a Jinja template by Airflow"
+            "{text:?} would be read as a Jinja template by Airflow"
         )));
     }
     let command: Vec<String> = spec.command.iter().map(|a| shell_quote(a)).collect();
@@ -245,6 +247,12 @@ mod tests {
         assert!(render_dag(&bad).is_err());
         let mut bad = spec();
         bad.command[2] = "/data/{{ ds }}".into();
+        assert!(render_dag(&bad).is_err());
+        let mut bad = spec();
+        bad.env.insert(
+            "PINPIPE_STORAGE_OPTIONS__AWS_ENDPOINT_URL".into(),
+            "http://h:1/{{ ds }}".into(),
+        );
         assert!(render_dag(&bad).is_err());
     }
 
