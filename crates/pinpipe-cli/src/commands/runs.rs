@@ -142,7 +142,8 @@ fn show(settings: &Settings, id: i64, format: OutputFormat) -> Result<()> {
 
 async fn trigger(settings: &Settings) -> Result<()> {
     let _printing = schedule::print_events();
-    let run = schedule::open(settings)?.trigger().await?;
+    let scheduler = schedule::open(settings)?;
+    let run = until_interrupted(scheduler.trigger()).await??;
     if run.status != RunStatus::Success {
         bail!(
             "run {} {}: {}",
@@ -158,7 +159,7 @@ async fn backfill(settings: &Settings, args: &BackfillArgs) -> Result<()> {
     let (from, to) = (parse_time(&args.from)?, parse_time(&args.to)?);
     let scheduler = schedule::open(settings)?;
     let _printing = schedule::print_events();
-    let handled = scheduler.backfill(from, to).await?;
+    let handled = until_interrupted(scheduler.backfill(from, to)).await??;
     let ran: Vec<&RunRecord> = handled
         .iter()
         .filter_map(|h| match h {
@@ -182,6 +183,18 @@ async fn backfill(settings: &Settings, args: &BackfillArgs) -> Result<()> {
         bail!("{failed} backfill run(s) failed (see `pinpipe runs list`)");
     }
     Ok(())
+}
+
+/// `work` until it ends, or until Ctrl-C or SIGTERM stops it: the run under way is then cut
+/// short (the next scheduler resumes it), and the scheduler's lock is released at once rather
+/// than held until its lease runs out, so that the next command does not wait for a dead process.
+async fn until_interrupted<T>(work: impl Future<Output = T>) -> Result<T> {
+    tokio::select! {
+        done = work => Ok(done),
+        () = super::interrupted() => {
+            bail!("interrupted; a run cut short is resumed by the next scheduler")
+        }
+    }
 }
 
 /// Wall time from the first attempt's start to the end, e.g. `2.1s`.

@@ -173,6 +173,48 @@ fn schedule_outlives_a_closed_stdout() {
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
 
+/// Ctrl-C stops a backfill at once and releases the scheduler's lock: the next command runs
+/// without waiting a minute for the lease of a process that is gone.
+#[test]
+fn an_interrupted_backfill_releases_the_lock() {
+    let dir = edges_data_dir();
+    let child = pinpipe(dir.path())
+        .args([
+            "runs",
+            "backfill",
+            "--cron",
+            "@hourly",
+            "--from",
+            "2020-01-01",
+        ])
+        .args(["--to", "2024-01-01"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start a long backfill");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while runs(dir.path()).len() < 3 {
+        assert!(Instant::now() < deadline, "the backfill did not start");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let sent = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status();
+    assert!(sent.is_ok_and(|s| s.success()), "SIGINT");
+    let out = child.wait_with_output().expect("wait");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    let started = Instant::now();
+    let triggered = stdout(pinpipe(dir.path()).args(["runs", "trigger"]));
+    assert!(triggered.contains("success"), "{triggered}");
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "waited {:?} for the lock",
+        started.elapsed()
+    );
+}
+
 /// A bad cron expression is a settings mistake, found when the settings load: exit 2, as for
 /// any invalid setting.
 #[test]
