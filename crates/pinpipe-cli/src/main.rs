@@ -35,7 +35,14 @@ fn main() -> std::process::ExitCode {
                 cli::ClusterCommand::Scheduler(_) | cli::ClusterCommand::Executor(_)
             )
     );
-    let long_running = servers_log || matches!(cli.command, cli::Command::Schedule(_));
+    // Commands that hold the scheduler's lock must not die of SIGPIPE (`| head`): the lock would
+    // stay taken until its lease ran out, and their run marked running.
+    let long_running = servers_log
+        || matches!(
+            cli.command,
+            cli::Command::Schedule(_)
+                | cli::Command::Runs(cli::RunsCommand::Trigger(_) | cli::RunsCommand::Backfill(_))
+        );
     if !long_running {
         restore_sigpipe();
     }

@@ -19,18 +19,13 @@ use crate::settings::Settings;
 const TABLE_MAX_ROWS: usize = 10_000;
 
 pub async fn run(settings: &Settings, args: &QueryArgs) -> Result<()> {
-    // Reading makes nothing: a mistyped local lake is named, not created empty.
+    // Reading makes nothing: a mistyped lake directory is named, not created empty. (A URL is
+    // left to the lake to read, as every command reads it.)
     let location = settings.lake_location();
-    let local = match location.strip_prefix("file://") {
-        Some(path) => Some(path),
-        None => (!location.contains("://")).then_some(location.as_str()),
-    };
-    if let Some(path) = local {
-        anyhow::ensure!(
-            std::path::Path::new(path).is_dir(),
-            "there is no lake at {location}: check --lake (`pinpipe batch` makes one)"
-        );
-    }
+    anyhow::ensure!(
+        location.contains("://") || std::path::Path::new(&location).is_dir(),
+        "there is no lake at {location}: check the lake's location (`pinpipe batch` makes one)"
+    );
     let lake = open_lake(settings)?;
     let mut batches = query_stream(&lake, &args.sql).await?;
     let columns: Vec<String> = batches

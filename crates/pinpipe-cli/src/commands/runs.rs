@@ -168,7 +168,7 @@ async fn backfill(settings: &Settings, args: &BackfillArgs) -> Result<()> {
         })
         .collect();
     let failed = ran.iter().filter(|r| r.status == RunStatus::Failed).count();
-    println!(
+    schedule::say(format_args!(
         "backfill of {} from {} to {}: {} intervals, {} ran ({} succeeded, {failed} failed), {} \
          skipped (already run)",
         scheduler.schedule().cron,
@@ -178,7 +178,7 @@ async fn backfill(settings: &Settings, args: &BackfillArgs) -> Result<()> {
         ran.len(),
         ran.len() - failed,
         handled.len() - ran.len(),
-    );
+    ));
     if failed > 0 {
         bail!("{failed} backfill run(s) failed (see `pinpipe runs list`)");
     }
@@ -192,7 +192,10 @@ async fn until_interrupted<T>(work: impl Future<Output = T>) -> Result<T> {
     tokio::select! {
         done = work => Ok(done),
         () = super::interrupted() => {
-            bail!("interrupted; a run cut short is resumed by the next scheduler")
+            bail!(
+                "interrupted; a run cut short is resumed by `pinpipe schedule` (run the backfill \
+                 again to finish it)"
+            )
         }
     }
 }

@@ -98,6 +98,6 @@ pub fn print_events() -> Listener {
 }
 
 /// Writes a line to stdout while stdout is there (see [`print_events`]).
-fn say(line: std::fmt::Arguments<'_>) {
+pub fn say(line: std::fmt::Arguments<'_>) {
     let _ = writeln!(std::io::stdout().lock(), "{line}");
 }

@@ -168,7 +168,22 @@ fn an_interrupted_emulate_says_so_and_fails() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("start emulate");
-    std::thread::sleep(std::time::Duration::from_secs(2));
+    // Once a record has arrived, emulate is in its send loop and hears Ctrl-C (before, a SIGINT
+    // would end it as any process).
+    let client = reqwest::blocking::Client::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let topic: Value = client
+            .get(format!("{}/topics/pinpipe.pin", server.url))
+            .send()
+            .and_then(reqwest::blocking::Response::json)
+            .expect("describe the topic");
+        if topic["partitions"][0]["high_watermark"].as_i64() > Some(0) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "no record arrived");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
     let sent = std::process::Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status();

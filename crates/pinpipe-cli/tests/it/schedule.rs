@@ -205,13 +205,11 @@ fn an_interrupted_backfill_releases_the_lock() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("interrupted"), "{stderr}");
-    let started = Instant::now();
     let triggered = stdout(pinpipe(dir.path()).args(["runs", "trigger"]));
     assert!(triggered.contains("success"), "{triggered}");
     assert!(
-        started.elapsed() < Duration::from_secs(30),
-        "waited {:?} for the lock",
-        started.elapsed()
+        !triggered.contains("waiting for the lock"),
+        "the lock was still held: {triggered}"
     );
 }
 
