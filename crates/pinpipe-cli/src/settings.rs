@@ -361,15 +361,20 @@ impl Settings {
             // The embedded log's bound; Kafka has its own session timeout in [bus.kafka].
             self.bus_session_timeout()?;
         }
-        pinpipe_scheduler::Cron::parse(&self.schedule.cron)
+        let cron = pinpipe_scheduler::Cron::parse(&self.schedule.cron)
             .with_context(|| format!("[schedule] cron = {:?}", self.schedule.cron))?;
         if let Some(filter) = &self.log {
             tracing_subscriber::EnvFilter::try_new(filter)
                 .with_context(|| format!("log = {filter:?}"))?;
         }
         if let Some(start) = &self.schedule.start_date {
-            pinpipe_scheduler::parse_time(start)
+            let at = pinpipe_scheduler::parse_time(start)
                 .with_context(|| format!("[schedule] start_date = {start:?}"))?;
+            // Past the end of cron's calendar (about the year 5000) nothing would ever run.
+            anyhow::ensure!(
+                cron.intervals_from(at).next().is_some(),
+                "[schedule] start_date = {start:?}: the schedule has no interval after it"
+            );
         }
         anyhow::ensure!(
             self.sink.flush_size >= 1 && self.sink.flush_bytes >= 1,

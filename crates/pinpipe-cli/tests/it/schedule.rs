@@ -227,6 +227,23 @@ fn a_bad_cron_expression_names_the_field() {
     );
 }
 
+/// A start date after which the schedule never fires is a settings mistake too (exit 2), for
+/// every command that reads the schedule.
+#[test]
+fn a_start_date_with_no_interval_after_it_is_refused() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = output(pinpipe(dir.path()).args([
+        "schedule",
+        "--cron",
+        "@daily",
+        "--start-date",
+        "9000-01-01",
+    ]));
+    assert_eq!(out.status.code(), Some(2));
+    let error = String::from_utf8_lossy(&out.stderr);
+    assert!(error.contains("no interval after it"), "{error}");
+}
+
 #[test]
 fn airflow_dag_is_python_that_runs_this_binary() {
     let dir = tempfile::tempdir().expect("temp dir");
