@@ -67,13 +67,24 @@ fn main() -> std::process::ExitCode {
     }
 }
 
-/// Libraries whose routine logs are noise to a pinpipe user; their errors still show.
-const QUIET_LIBRARIES: &str = "deltalake_core=error,delta_kernel=error,buoyant_kernel=error,aws_config=error,object_store=warn";
+/// Libraries whose routine logs are noise to a pinpipe user; their errors still show, but for
+/// delta-rs. It logs each commit it gives up on as an error before returning it, the conflicts
+/// pinpipe handles included (two batch jobs at once, `lake optimize` beside the stream job), and
+/// pinpipe reports every error it gets back.
+const QUIET_LIBRARIES: &str =
+    "deltalake_core=off,delta_kernel=error,buoyant_kernel=error,aws_config=error,object_store=warn";
+
+/// The log filter for `wanted` (`--log`, or the command's default): the quiet libraries first,
+/// so that a directive of the user's for one of them comes later and wins
+/// (`--log info,deltalake_core=debug`).
+fn log_filter(wanted: &str) -> String {
+    format!("{QUIET_LIBRARIES},{wanted}")
+}
 
 /// Logs go to stderr, so command output on stdout stays clean for scripts.
 fn init_logging(filter: &str) {
     let filter = EnvFilter::try_from_default_env()
-        .or_else(|_| EnvFilter::try_new(format!("{filter},{QUIET_LIBRARIES}")))
+        .or_else(|_| EnvFilter::try_new(log_filter(filter)))
         .unwrap_or_else(|_| EnvFilter::new("info"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -95,5 +106,29 @@ fn restore_sigpipe() {
     // other thread exists.
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tracing_subscriber::layer::SubscriberExt;
+
+    use super::*;
+
+    /// Whether an event of `deltalake_core` at debug and at error level is logged with `--log`.
+    fn delta_logged(wanted: &str) -> (bool, bool) {
+        let subscriber = tracing_subscriber::registry().with(EnvFilter::new(log_filter(wanted)));
+        tracing::subscriber::with_default(subscriber, || {
+            (
+                tracing::enabled!(target: "deltalake_core", tracing::Level::DEBUG),
+                tracing::enabled!(target: "deltalake_core", tracing::Level::ERROR),
+            )
+        })
+    }
+
+    #[test]
+    fn delta_rs_is_quiet_unless_asked_for() {
+        assert_eq!(delta_logged("debug"), (false, false));
+        assert_eq!(delta_logged("warn,deltalake_core=debug"), (true, true));
     }
 }
