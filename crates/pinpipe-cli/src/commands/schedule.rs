@@ -2,11 +2,12 @@
 //! retries and a run history — what MWAA did for the original. Shares with `pinpipe runs` how the
 //! scheduler is built from the settings and how its events are printed.
 
+use std::io::Write;
+
 use anyhow::{Context, Result};
 use pinpipe_lake::BatchOptions;
 use pinpipe_scheduler::{BatchJob, Cron, DB_FILE, Schedule, Scheduler, parse_time};
 use pinpipe_telemetry::{Event, Listener};
-use std::io::Write;
 
 use super::{interrupted, open_lake};
 use crate::settings::{Settings, parse_duration};

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use crate::process::{Server, free_port, pinpipe, run};
+use crate::process::{Server, free_port, interrupt, pinpipe, run};
 
 #[test]
 fn emulated_posts_land_in_the_raw_layout_exactly_once() {
@@ -184,10 +184,7 @@ fn an_interrupted_emulate_says_so_and_fails() {
         assert!(std::time::Instant::now() < deadline, "no record arrived");
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
-    let sent = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status();
-    assert!(sent.is_ok_and(|s| s.success()), "SIGINT");
+    interrupt(&child);
     let out = child.wait_with_output().expect("wait");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");

@@ -116,8 +116,21 @@ pub fn repo_root() -> PathBuf {
 
 /// Sends SIGTERM to `child`, as a service manager stops a process.
 pub fn terminate(child: &Child) {
+    signal(child, "TERM");
+}
+
+/// Sends SIGINT to `child`, as Ctrl-C in a terminal does.
+pub fn interrupt(child: &Child) {
+    signal(child, "INT");
+}
+
+fn signal(child: &Child, name: &str) {
     let sent = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
+        .args([&format!("-{name}"), &child.id().to_string()])
         .status();
-    assert!(sent.is_ok_and(|s| s.success()), "SIGTERM to {}", child.id());
+    assert!(
+        sent.is_ok_and(|s| s.success()),
+        "SIG{name} to {}",
+        child.id()
+    );
 }

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::process::{pinpipe, python, repo_root, terminate};
+use crate::process::{interrupt, pinpipe, python, repo_root, terminate};
 
 /// A data directory whose lake holds the raw objects of the `edges` golden set.
 fn edges_data_dir() -> tempfile::TempDir {
@@ -197,10 +197,7 @@ fn an_interrupted_backfill_releases_the_lock() {
         assert!(Instant::now() < deadline, "the backfill did not start");
         std::thread::sleep(Duration::from_millis(100));
     }
-    let sent = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status();
-    assert!(sent.is_ok_and(|s| s.success()), "SIGINT");
+    interrupt(&child);
     let out = child.wait_with_output().expect("wait");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");

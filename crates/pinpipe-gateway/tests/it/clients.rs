@@ -94,6 +94,53 @@ async fn rest_proxy_v2_consumers_follow_confluents_examples() {
     );
 }
 
+const V2: &str = "application/vnd.kafka.v2+json";
+
+/// A REST Proxy v2 consumer instance of the json format, reading from the earliest offset, with
+/// auto-commit.
+struct JsonConsumer {
+    client: reqwest::Client,
+    uri: String,
+}
+
+impl JsonConsumer {
+    /// Creates instance `r` in `group` and subscribes it to `topic`.
+    async fn subscribed(gw: &Gateway, group: &str, topic: &str) -> Self {
+        let client = reqwest::Client::new();
+        let created = client
+            .post(format!("{}/consumers/{group}", gw.url))
+            .header("content-type", V2)
+            .body(r#"{"name": "r", "format": "json", "auto.offset.reset": "earliest"}"#)
+            .send()
+            .await
+            .expect("create");
+        let (status, instance) = json_of(created).await;
+        assert_eq!(status, 200, "{instance}");
+        let uri = instance["base_uri"].as_str().expect("base_uri").to_owned();
+        let subscribed = client
+            .post(format!("{uri}/subscription"))
+            .header("content-type", V2)
+            .body(json!({ "topics": [topic] }).to_string())
+            .send()
+            .await
+            .expect("subscribe");
+        assert_eq!(subscribed.status(), 204);
+        Self { client, uri }
+    }
+
+    /// One poll of its records, waiting up to `timeout_ms`: the status and the JSON answer.
+    async fn poll(&self, timeout_ms: u64) -> (u16, serde_json::Value) {
+        let answer = self
+            .client
+            .get(format!("{}/records?timeout={timeout_ms}", self.uri))
+            .header("accept", "application/vnd.kafka.json.v2+json")
+            .send()
+            .await
+            .expect("poll");
+        json_of(answer).await
+    }
+}
+
 /// A record that is not JSON (produced in another format) stops a json consumer there, as it
 /// stops Kafka's: the records before it are handed out, every later poll answers 40801 until
 /// the client seeks past it, and nothing after it is skipped or committed unseen.
@@ -121,36 +168,8 @@ async fn a_json_consumer_stops_at_a_record_that_is_not_json_until_it_seeks_past(
         .expect("produce the record that is not JSON");
     assert_eq!(produce_json(4).await.0, 200);
 
-    let client = reqwest::Client::new();
-    let v2 = "application/vnd.kafka.v2+json";
-    let base = format!("{}/consumers/readers", gw.url);
-    let created = client
-        .post(&base)
-        .header("content-type", v2)
-        .body(r#"{"name": "r", "format": "json", "auto.offset.reset": "earliest"}"#)
-        .send()
-        .await
-        .expect("create");
-    let (status, instance) = json_of(created).await;
-    assert_eq!(status, 200, "{instance}");
-    let uri = instance["base_uri"].as_str().expect("base_uri").to_owned();
-    let subscribed = client
-        .post(format!("{uri}/subscription"))
-        .header("content-type", v2)
-        .body(json!({ "topics": [topic] }).to_string())
-        .send()
-        .await
-        .expect("subscribe");
-    assert_eq!(subscribed.status(), 204);
-    let poll = || async {
-        let answer = client
-            .get(format!("{uri}/records?timeout=1000"))
-            .header("accept", "application/vnd.kafka.json.v2+json")
-            .send()
-            .await
-            .expect("poll");
-        json_of(answer).await
-    };
+    let consumer = JsonConsumer::subscribed(&gw, "readers", topic).await;
+    let poll = || consumer.poll(1000);
     let offsets = |records: &serde_json::Value| -> Vec<i64> {
         let records = records.as_array().expect("records");
         records
@@ -184,9 +203,10 @@ async fn a_json_consumer_stops_at_a_record_that_is_not_json_until_it_seeks_past(
         "auto-commit stops before the record not handed out"
     );
 
-    let seek = client
-        .post(format!("{uri}/positions"))
-        .header("content-type", v2)
+    let seek = consumer
+        .client
+        .post(format!("{}/positions", consumer.uri))
+        .header("content-type", V2)
         .body(json!({"offsets": [{"topic": topic, "partition": 0, "offset": 4}]}).to_string())
         .send()
         .await
@@ -222,34 +242,11 @@ async fn a_record_that_is_not_json_holds_back_only_its_partition() {
         )
         .await
         .expect("produce");
-    let client = reqwest::Client::new();
-    let v2 = "application/vnd.kafka.v2+json";
-    let created = client
-        .post(format!("{}/consumers/readers", gw.url))
-        .header("content-type", v2)
-        .body(r#"{"name": "r", "format": "json", "auto.offset.reset": "earliest"}"#)
-        .send()
-        .await
-        .expect("create");
-    let (_, instance) = json_of(created).await;
-    let uri = instance["base_uri"].as_str().expect("base_uri").to_owned();
-    client
-        .post(format!("{uri}/subscription"))
-        .header("content-type", v2)
-        .body(r#"{"topics": ["two"]}"#)
-        .send()
-        .await
-        .expect("subscribe");
+    let consumer = JsonConsumer::subscribed(&gw, "readers", "two").await;
     let mut handed_out = Vec::new();
     let mut refusals = 0;
     for _ in 0..8 {
-        let answer = client
-            .get(format!("{uri}/records?timeout=200"))
-            .header("accept", "application/vnd.kafka.json.v2+json")
-            .send()
-            .await
-            .expect("poll");
-        let (status, body) = json_of(answer).await;
+        let (status, body) = consumer.poll(200).await;
         match status {
             200 => handed_out.extend(body.as_array().expect("records").iter().map(|r| {
                 (

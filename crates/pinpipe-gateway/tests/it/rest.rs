@@ -210,22 +210,12 @@ async fn an_unknown_partition_is_refused_before_anything_is_written() {
     );
     // A partition in the path that the topic does not have is the call's error, as REST Proxy
     // answers it: a client checking only the status must not see success.
-    let (status, answer) = json_of(
-        gw.client
-            .post(format!("{}/topics/pinpipe.pin/partitions/99", gw.url))
-            .header("content-type", "application/json")
-            .body(r#"{"records":[{"value":4}]}"#)
-            .send()
-            .await
-            .expect("request"),
-    )
-    .await;
-    assert_eq!(
-        (status, answer["error_code"].as_u64()),
-        (404, Some(40402)),
-        "{answer}"
+    let partition_99 = post(
+        &gw,
+        "pinpipe.pin/partitions/99",
+        r#"{"records":[{"value":4}]}"#,
     );
-    assert_eq!(gw.stored("pinpipe.pin").await, 2);
+    refused(&gw, partition_99, 404, 40402).await;
 }
 
 #[tokio::test]
