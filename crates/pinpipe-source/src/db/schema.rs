@@ -161,7 +161,7 @@ impl Dialect {
         }
     }
 
-    fn create_table(self, table: &Table) -> String {
+    fn create_table(self, table: &Table, name: &str) -> String {
         let columns: Vec<String> = table
             .columns
             .iter()
@@ -173,7 +173,7 @@ impl Dialect {
             .collect();
         format!(
             "CREATE TABLE IF NOT EXISTS {} (\n    {}\n){}",
-            self.quoted(table.name),
+            self.quoted(name),
             columns.join(",\n    "),
             self.table_options()
         )
@@ -210,6 +210,101 @@ impl Dialect {
     }
 }
 
+/// Replacing the tables on a server: staging tables filled, then swapped in ([`Sql::stage_tables`],
+/// [`Sql::swap_staged`]). SQLite needs neither: it drops and fills the tables in one transaction.
+impl Dialect {
+    fn stage_tables(self) -> Vec<String> {
+        let mut statements = Vec::new();
+        if self == Dialect::Sqlite {
+            return statements;
+        }
+        for table in TABLES {
+            let staged = table.name_in(Target::Staged);
+            statements.push(format!("DROP TABLE IF EXISTS {}", self.quoted(&staged)));
+            if self == Dialect::Mysql {
+                let retired = table.retired_name();
+                statements.push(format!("DROP TABLE IF EXISTS {}", self.quoted(&retired)));
+            }
+            statements.push(self.create_table(table, &staged));
+        }
+        statements
+    }
+
+    fn swap_staged(self) -> Vec<String> {
+        match self {
+            Dialect::Mysql => {
+                let renames: Vec<String> = TABLES
+                    .iter()
+                    .flat_map(|t| {
+                        let live = self.quoted(t.name);
+                        let retired = self.quoted(&t.retired_name());
+                        let staged = self.quoted(&t.name_in(Target::Staged));
+                        [
+                            format!("{live} TO {retired}"),
+                            format!("{staged} TO {live}"),
+                        ]
+                    })
+                    .collect();
+                let retired: Vec<String> = TABLES
+                    .iter()
+                    .map(|t| self.quoted(&t.retired_name()))
+                    .collect();
+                vec![
+                    format!("RENAME TABLE {}", renames.join(", ")),
+                    format!("DROP TABLE {}", retired.join(", ")),
+                ]
+            }
+            Dialect::Sqlite => Vec::new(),
+            Dialect::Postgres => TABLES
+                .iter()
+                .flat_map(|t| {
+                    let staged = t.name_in(Target::Staged);
+                    // The primary key's index keeps the name it was made with; it takes the
+                    // table's, freed by the drop, so that the next staging table can have its own.
+                    [
+                        format!("DROP TABLE IF EXISTS {}", self.quoted(t.name)),
+                        format!(
+                            "ALTER TABLE {} RENAME TO {}",
+                            self.quoted(&staged),
+                            self.quoted(t.name)
+                        ),
+                        format!(
+                            "ALTER INDEX IF EXISTS {} RENAME TO {}",
+                            self.quoted(&format!("{staged}_pkey")),
+                            self.quoted(&format!("{}_pkey", t.name))
+                        ),
+                    ]
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Which tables a write goes to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Target {
+    /// The three tables themselves.
+    Live,
+    /// Their staging copies (`pinterest_data__staged`, …), which a replacement fills before
+    /// [`Sql::swap_staged`] puts them in the tables' place.
+    Staged,
+}
+
+impl Table {
+    /// The table's name in `target`.
+    fn name_in(&self, target: Target) -> String {
+        match target {
+            Target::Live => self.name.to_owned(),
+            Target::Staged => format!("{}__staged", self.name),
+        }
+    }
+
+    /// The name a replaced table has between MySQL's rename and its drop.
+    fn retired_name(&self) -> String {
+        format!("{}__retired", self.name)
+    }
+}
+
 /// The statements of one dialect, written once when a store opens.
 #[derive(Debug)]
 pub(crate) struct Sql {
@@ -218,6 +313,14 @@ pub(crate) struct Sql {
     pub(crate) create_tables: Vec<String>,
     /// Drops each table.
     pub(crate) drop_tables: Vec<String>,
+    /// Makes empty staging tables, dropping any that a stopped replacement left (and, on MySQL,
+    /// any tables it retired but did not drop).
+    pub(crate) stage_tables: Vec<String>,
+    /// Puts the filled staging tables in the tables' place, the old tables dropped. On PostgreSQL
+    /// these run in the transaction that filled the staging tables, so the swap is part of its
+    /// commit. On MySQL, whose DDL commits at once, one `RENAME TABLE` swaps all three tables at
+    /// once; readers see the old three or the new three.
+    pub(crate) swap_staged: Vec<String>,
     /// The keys present in all three tables, ascending.
     pub(crate) select_keys: String,
     /// A post's columns (pin, geo, user, each in column order) by key, parameter 1.
@@ -238,7 +341,7 @@ impl Sql {
             .collect();
         Sql {
             dialect,
-            create_tables: TABLES.iter().map(|t| d.create_table(t)).collect(),
+            create_tables: TABLES.iter().map(|t| d.create_table(t, t.name)).collect(),
             drop_tables: TABLES
                 .iter()
                 .map(|t| format!("DROP TABLE IF EXISTS {}", d.quoted(t.name)))
@@ -251,19 +354,22 @@ impl Sql {
                 d.param(1)
             ),
             count_rows: format!("SELECT {}", counts.join(", ")),
+            stage_tables: d.stage_tables(),
+            swap_staged: d.swap_staged(),
         }
     }
 
-    /// Writes `rows` rows of `table` (parameters row by row, each in column order), replacing rows with
-    /// the same key. A key must not appear twice in one statement (PostgreSQL refuses).
-    pub(crate) fn upsert(&self, table: &Table, rows: usize) -> String {
+    /// Writes `rows` rows of `table` in `target` (parameters row by row, each in column order),
+    /// replacing rows with the same key. A key must not appear twice in one statement (PostgreSQL
+    /// refuses).
+    pub(crate) fn upsert(&self, table: &Table, target: Target, rows: usize) -> String {
         let d = self.dialect;
         let names: Vec<String> = table.columns.iter().map(|(n, _)| d.quoted(n)).collect();
         let width = table.columns.len();
         let mut sql = format!(
             "{} {} ({}) VALUES ",
             d.insert(),
-            d.quoted(table.name),
+            d.quoted(&table.name_in(target)),
             names.join(", ")
         );
         for row in 0..rows {
@@ -305,7 +411,7 @@ mod tests {
     fn sqlite_statements() {
         let sql = Sql::new(Dialect::Sqlite);
         assert_eq!(
-            sql.upsert(&GEO, 1),
+            sql.upsert(&GEO, Target::Live, 1),
             r#"INSERT OR REPLACE INTO "geolocation_data" ("ind", "timestamp", "latitude", "longitude", "country") VALUES (?, ?, ?, ?, ?)"#
         );
         assert!(sql.create_tables[0].contains(r#""index" INTEGER PRIMARY KEY"#));
@@ -319,7 +425,7 @@ mod tests {
     fn postgres_statements() {
         let sql = Sql::new(Dialect::Postgres);
         assert_eq!(
-            sql.upsert(&USER, 2),
+            sql.upsert(&USER, Target::Live, 2),
             r#"INSERT INTO "user_data" ("ind", "first_name", "last_name", "age", "date_joined") VALUES ($1, $2, $3, $4, CAST($5 AS TIMESTAMP)), ($6, $7, $8, $9, CAST($10 AS TIMESTAMP)) ON CONFLICT ("ind") DO UPDATE SET "first_name" = EXCLUDED."first_name", "last_name" = EXCLUDED."last_name", "age" = EXCLUDED."age", "date_joined" = EXCLUDED."date_joined""#
         );
         assert!(
@@ -328,13 +434,29 @@ mod tests {
         );
         assert!(sql.select_post.ends_with(r#"WHERE p."index" = $1"#));
         assert!(sql.create_tables[1].contains(r#""timestamp" TIMESTAMP NOT NULL"#));
+        assert_eq!(
+            sql.upsert(&GEO, Target::Staged, 1).split(" (").next(),
+            Some(r#"INSERT INTO "geolocation_data__staged""#)
+        );
+        assert!(
+            sql.stage_tables[1]
+                .starts_with(r#"CREATE TABLE IF NOT EXISTS "pinterest_data__staged""#)
+        );
+        assert_eq!(
+            sql.swap_staged[..3],
+            [
+                r#"DROP TABLE IF EXISTS "pinterest_data""#,
+                r#"ALTER TABLE "pinterest_data__staged" RENAME TO "pinterest_data""#,
+                r#"ALTER INDEX IF EXISTS "pinterest_data__staged_pkey" RENAME TO "pinterest_data_pkey""#,
+            ]
+        );
     }
 
     #[test]
     fn mysql_statements() {
         let sql = Sql::new(Dialect::Mysql);
         assert_eq!(
-            sql.upsert(&USER, 1),
+            sql.upsert(&USER, Target::Live, 1),
             "REPLACE INTO `user_data` (`ind`, `first_name`, `last_name`, `age`, `date_joined`) VALUES (?, ?, ?, ?, ?)"
         );
         assert!(sql.create_tables[0].starts_with(
@@ -349,5 +471,27 @@ mod tests {
             sql.count_rows,
             "SELECT (SELECT COUNT(*) FROM `pinterest_data`), (SELECT COUNT(*) FROM `geolocation_data`), (SELECT COUNT(*) FROM `user_data`)"
         );
+        assert_eq!(
+            sql.stage_tables[..2],
+            [
+                "DROP TABLE IF EXISTS `pinterest_data__staged`",
+                "DROP TABLE IF EXISTS `pinterest_data__retired`",
+            ]
+        );
+        assert_eq!(
+            sql.swap_staged,
+            [
+                "RENAME TABLE `pinterest_data` TO `pinterest_data__retired`, `pinterest_data__staged` TO `pinterest_data`, \
+                 `geolocation_data` TO `geolocation_data__retired`, `geolocation_data__staged` TO `geolocation_data`, \
+                 `user_data` TO `user_data__retired`, `user_data__staged` TO `user_data`",
+                "DROP TABLE `pinterest_data__retired`, `geolocation_data__retired`, `user_data__retired`",
+            ]
+        );
+    }
+
+    #[test]
+    fn sqlite_replaces_without_staging() {
+        let sql = Sql::new(Dialect::Sqlite);
+        assert!(sql.stage_tables.is_empty() && sql.swap_staged.is_empty());
     }
 }

@@ -12,7 +12,7 @@ use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{CachedStatement, Connection, ToSql, Transaction, params_from_iter};
 
 use super::row::{self, Columns, Value};
-use super::schema::{Dialect, GEO, PIN, Sql, USER};
+use super::schema::{Dialect, GEO, PIN, Sql, Target, USER};
 use super::{Fill, Post, RowCounts, RowSink, Store};
 use crate::datetime;
 use crate::error::{Result, SourceError};
@@ -78,9 +78,9 @@ impl SqliteStore {
     fn write_in(&self, tx: Transaction<'_>, fill: Fill<'_>) -> Result<()> {
         {
             let mut sink = SqliteSink {
-                pin: tx.prepare_cached(&self.sql.upsert(&PIN, 1))?,
-                geo: tx.prepare_cached(&self.sql.upsert(&GEO, 1))?,
-                user: tx.prepare_cached(&self.sql.upsert(&USER, 1))?,
+                pin: tx.prepare_cached(&self.sql.upsert(&PIN, Target::Live, 1))?,
+                geo: tx.prepare_cached(&self.sql.upsert(&GEO, Target::Live, 1))?,
+                user: tx.prepare_cached(&self.sql.upsert(&USER, Target::Live, 1))?,
             };
             fill(&mut sink)?;
         }

@@ -72,6 +72,25 @@ conformance! {
         Ok(())
     }
 
+    /// A replacement stopped part way (here by a panic in its progress callback; in use, a failed
+    /// load or Ctrl-C) leaves the old rows as they were, and the next one still replaces them.
+    fn an_interrupted_init_keeps_the_old_rows(t) {
+        t.db.init(50, 1, &mut |_| {})?;
+        let stopped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            t.db.init(30_000, 2, &mut |n| {
+                if n >= 20_000 {
+                    panic!("interrupted after {n} rows");
+                }
+            })
+        }));
+        assert!(stopped.is_err());
+        assert_eq!(t.db.keys()?, (0..50).collect::<Vec<i64>>());
+        assert_eq!(t.db.row_counts()?.pin, 50);
+        t.db.init(20, 1, &mut |_| {})?;
+        assert_eq!(t.db.keys()?.len(), 20);
+        Ok(())
+    }
+
     /// Rows outlive the handle that wrote them.
     fn reopening_keeps_rows(t) {
         t.db.init(50, 3, &mut |_| {})?;

@@ -21,7 +21,7 @@ use super::Server;
 use super::worker::stopped;
 use crate::db::RowSink;
 use crate::db::row::{self, Value};
-use crate::db::schema::{Sql, TABLES, Table};
+use crate::db::schema::{Sql, TABLES, Table, Target};
 use crate::error::{Result, SourceError};
 
 /// Rows per multi-row statement.
@@ -105,6 +105,7 @@ struct Batch<DB: Database> {
 /// The caller side of a write: a [`RowSink`] that batches rows and hands statements to a [`session`].
 pub(crate) struct Loader<'s, DB: Server> {
     sql: &'s Sql,
+    target: Target,
     url: &'s str,
     steps: mpsc::UnboundedSender<Step<DB>>,
     batches: [Batch<DB>; 3],
@@ -112,10 +113,17 @@ pub(crate) struct Loader<'s, DB: Server> {
 }
 
 impl<'s, DB: Server> Loader<'s, DB> {
-    /// A loader writing `sql`'s upserts through the session listening on `steps`; errors name `url`.
-    pub(crate) fn new(sql: &'s Sql, url: &'s str, steps: mpsc::UnboundedSender<Step<DB>>) -> Self {
+    /// A loader writing `sql`'s upserts into `target` through the session listening on `steps`;
+    /// errors name `url`.
+    pub(crate) fn new(
+        sql: &'s Sql,
+        target: Target,
+        url: &'s str,
+        steps: mpsc::UnboundedSender<Step<DB>>,
+    ) -> Self {
         Loader {
             sql,
+            target,
             url,
             steps,
             batches: TABLES.map(|table| Batch {
@@ -129,9 +137,15 @@ impl<'s, DB: Server> Loader<'s, DB> {
         }
     }
 
-    /// Writes what is left and commits; on an error, rolls back and returns it.
-    pub(crate) fn commit(mut self) -> Result<()> {
-        let flushed = (0..self.batches.len()).try_for_each(|t| self.flush(t));
+    /// Writes what is left, runs `finally`, and commits; on an error, rolls back and returns it.
+    pub(crate) fn commit(mut self, finally: &[String]) -> Result<()> {
+        let flushed = (0..self.batches.len())
+            .try_for_each(|t| self.flush(t))
+            .and_then(|()| {
+                finally
+                    .iter()
+                    .try_for_each(|sql| self.run(sql.clone(), DB::Arguments::default()))
+            });
         match flushed.and_then(|()| self.wait()) {
             Ok(()) => self.finish(true),
             Err(e) => {
@@ -183,11 +197,16 @@ impl<'s, DB: Server> Loader<'s, DB> {
         if batch.rows == 0 {
             return Ok(());
         }
-        let sql = self.sql.upsert(batch.table, batch.rows);
+        let sql = self.sql.upsert(batch.table, self.target, batch.rows);
         let args = std::mem::take(&mut batch.args);
         batch.rows = 0;
         batch.bytes = 0;
         batch.keys.clear();
+        self.run(sql, args)
+    }
+
+    /// Sends a statement, once the one before it is written.
+    fn run(&mut self, sql: String, args: DB::Arguments) -> Result<()> {
         self.wait()?;
         let (done, reply) = std_mpsc::sync_channel(1);
         self.send(Step::Run { sql, args, done })?;

@@ -30,7 +30,7 @@ use tokio::sync::mpsc;
 use self::load::Loader;
 use self::worker::Worker;
 use super::row::{self, Columns, Value};
-use super::schema::{Dialect, Sql};
+use super::schema::{Dialect, Sql, Target};
 use super::{Fill, Post, RowCounts, Store};
 use crate::datetime;
 use crate::db::location::redact_url;
@@ -215,13 +215,14 @@ impl<DB: Server> ServerStore<DB> {
             .map_err(|e| self.error(e))
     }
 
-    /// Writes `fill`'s rows in one transaction ([`load`]).
-    fn load(&self, fill: Fill<'_>) -> Result<()> {
+    /// Writes `fill`'s rows into `target` in one transaction ([`load`]), then runs `finally` in
+    /// the same transaction before it commits.
+    fn load(&self, target: Target, fill: Fill<'_>, finally: &[String]) -> Result<()> {
         let (steps, queue) = mpsc::unbounded_channel();
         self.worker.spawn(load::session(self.pool.clone(), queue))?;
-        let mut loader = Loader::<DB>::new(&self.sql, &self.url, steps);
+        let mut loader = Loader::<DB>::new(&self.sql, target, &self.url, steps);
         match fill(&mut loader) {
-            Ok(()) => loader.commit(),
+            Ok(()) => loader.commit(finally),
             Err(e) => {
                 loader.rollback();
                 Err(e)
@@ -231,15 +232,17 @@ impl<DB: Server> ServerStore<DB> {
 }
 
 impl<DB: Server> Store for ServerStore<DB> {
+    /// The rows are loaded into staging tables, which replace the tables only once they are full
+    /// ([`Sql::swap_staged`]): a load that fails or is interrupted (Ctrl-C) leaves the old rows as
+    /// they were, and the staging tables for the next replacement to drop.
     fn replace_all(&self, fill: Fill<'_>) -> Result<()> {
-        self.execute_each(&self.sql.drop_tables)?;
-        self.execute_each(&self.sql.create_tables)?;
-        self.load(fill)
+        self.execute_each(&self.sql.stage_tables)?;
+        self.load(Target::Staged, fill, &self.sql.swap_staged)
     }
 
     fn upsert(&self, fill: Fill<'_>) -> Result<()> {
         self.execute_each(&self.sql.create_tables)?;
-        self.load(fill)
+        self.load(Target::Live, fill, &[])
     }
 
     fn keys(&self) -> Result<Vec<i64>> {
