@@ -437,6 +437,9 @@ pub struct BackfillArgs {
     /// The schedule whose intervals run [default: the configured one, @daily].
     #[arg(long, value_name = "EXPR")]
     pub cron: Option<String>,
+    /// Run more than 1,000 intervals (without it, such a backfill stops before it starts).
+    #[arg(long)]
+    pub yes: bool,
     #[command(flatten)]
     pub retry: RetryArgs,
 }

@@ -155,9 +155,31 @@ async fn trigger(settings: &Settings) -> Result<()> {
     Ok(())
 }
 
+/// Intervals a backfill runs without `--yes`: about three years of daily runs, six weeks of
+/// hourly ones. A mistyped date or schedule (`--from 2002`, `*/5`) can mean hundreds of thousands
+/// of batch runs.
+const BACKFILL_WITHOUT_YES: usize = 1000;
+
 async fn backfill(settings: &Settings, args: &BackfillArgs) -> Result<()> {
     let (from, to) = (parse_time(&args.from)?, parse_time(&args.to)?);
     let scheduler = schedule::open(settings)?;
+    let now = chrono::Utc::now();
+    let intervals = scheduler
+        .schedule()
+        .cron
+        .intervals_from(from)
+        .take_while(|i| i.start <= to && i.end <= now)
+        .take(BACKFILL_WITHOUT_YES + 1)
+        .count();
+    if intervals > BACKFILL_WITHOUT_YES && !args.yes {
+        bail!(
+            "a backfill of {} from {} to {} is more than {BACKFILL_WITHOUT_YES} runs; nothing was \
+             run: pass --yes to run them all, or narrow --from and --to",
+            scheduler.schedule().cron,
+            args.from,
+            args.to
+        );
+    }
     let _printing = schedule::print_events();
     let handled = until_interrupted(scheduler.backfill(from, to)).await??;
     let ran: Vec<&RunRecord> = handled

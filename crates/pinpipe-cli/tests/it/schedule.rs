@@ -173,6 +173,30 @@ fn schedule_outlives_a_closed_stdout() {
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
 
+/// A backfill of more than 1,000 intervals (here four years of hourly runs) runs only with
+/// `--yes`: without it, it says how to go on and runs nothing.
+#[test]
+fn a_huge_backfill_needs_yes() {
+    let dir = edges_data_dir();
+    let out = output(pinpipe(dir.path()).args([
+        "runs",
+        "backfill",
+        "--cron",
+        "@hourly",
+        "--from",
+        "2020-01-01",
+        "--to",
+        "2024-01-01",
+    ]));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("more than 1000 runs; nothing was run: pass --yes"),
+        "{stderr}"
+    );
+    assert!(runs(dir.path()).is_empty());
+}
+
 /// Ctrl-C stops a backfill at once and releases the scheduler's lock: the next command runs
 /// without waiting a minute for the lease of a process that is gone.
 #[test]
@@ -187,7 +211,7 @@ fn an_interrupted_backfill_releases_the_lock() {
             "--from",
             "2020-01-01",
         ])
-        .args(["--to", "2024-01-01"])
+        .args(["--to", "2024-01-01", "--yes"])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
