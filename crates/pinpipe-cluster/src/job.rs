@@ -207,7 +207,7 @@ impl TableJob {
         let spec = TablePlan {
             table,
             table_path: table_path(&opts.tables_dir, table),
-            topic: format!("{}.{}", opts.topic_prefix, table.name()),
+            topic: opts.topic(table),
             limits: opts.read_limits,
             partitions,
         };
@@ -280,6 +280,7 @@ async fn commit(
         for object in &out.objects {
             ObjectRead {
                 table: table.table.name(),
+                topic: table.topic.clone(),
                 path: object.path.clone(),
                 records: object.records as usize,
                 rejected: object.rejected as usize,

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use crate::Event;
 use crate::listen::dispatch;
-use crate::metrics::{self, Table, TableOp};
+use crate::metrics::{self, Table, TableOp, Topic};
 
 /// A table's new raw objects were listed and are about to be read.
 #[derive(Clone, Debug)]
@@ -33,8 +33,11 @@ impl ObjectsPlanned {
 /// A raw object was read and cleaned.
 #[derive(Clone, Debug)]
 pub struct ObjectRead {
-    /// The table.
+    /// The table (`pin`, `geo`, `user`).
     pub table: &'static str,
+    /// The topic whose records it holds (`pinpipe.pin`): the metrics count by topic, as the sink's
+    /// do, and by the table's path in the lake only once rows are committed.
+    pub topic: String,
     /// The object's path in the lake.
     pub path: String,
     /// Records in it.
@@ -57,14 +60,14 @@ impl ObjectRead {
             "raw object read"
         );
         let m = metrics::get();
-        let table = Table {
-            table: self.table.to_owned(),
+        let topic = Topic {
+            topic: self.topic.clone(),
         };
-        m.batch_objects.get_or_create(&table).inc();
+        m.batch_objects.get_or_create(&topic).inc();
         m.batch_records
-            .get_or_create(&table)
+            .get_or_create(&topic)
             .inc_by(self.records as u64);
-        m.batch_bytes.get_or_create(&table).inc_by(self.bytes);
+        m.batch_bytes.get_or_create(&topic).inc_by(self.bytes);
         dispatch(Event::ObjectRead(self));
     }
 }

@@ -196,9 +196,9 @@ pub struct Metrics {
     pub(crate) stream_rows: Family<TableOp, Counter>,
     pub(crate) stream_commit_duration: Histogram,
     pub(crate) stream_lag: Family<StreamShard, Gauge>,
-    pub(crate) batch_objects: Family<Table, Counter>,
-    pub(crate) batch_records: Family<Table, Counter>,
-    pub(crate) batch_bytes: Family<Table, Counter>,
+    pub(crate) batch_objects: Family<Topic, Counter>,
+    pub(crate) batch_records: Family<Topic, Counter>,
+    pub(crate) batch_bytes: Family<Topic, Counter>,
     pub(crate) batch_commits: Family<Table, Counter>,
     pub(crate) batch_rows: Family<TableOp, Counter>,
     pub(crate) batch_commit_duration: Histogram,
@@ -408,17 +408,17 @@ impl Metrics {
         );
         r.register(
             "batch_objects_read",
-            "Raw objects read by the batch job, by table",
+            "Raw objects read by the batch job, by topic",
             m.batch_objects.clone(),
         );
         r.register(
             "batch_records",
-            "Records read by the batch job, by table",
+            "Records read by the batch job, by topic",
             m.batch_records.clone(),
         );
         r.register(
             "batch_bytes",
-            "Bytes of raw objects read by the batch job, by table",
+            "Bytes of raw objects read by the batch job, by topic",
             m.batch_bytes.clone(),
         );
         r.register(

@@ -97,12 +97,16 @@ impl Default for BatchOptions {
 }
 
 impl BatchOptions {
+    /// The topic `table`'s records are read from: `<topic_prefix>.<table>`.
+    pub fn topic(&self, table: Table) -> String {
+        format!("{}.{}", self.topic_prefix, table.name())
+    }
+
     /// Checks that the topics are valid Kafka topic names, the tables folder a plain relative path
     /// and the sizes positive.
     pub fn validate(&self) -> Result<()> {
         for table in Table::ALL {
-            let topic = format!("{}.{}", self.topic_prefix, table.name());
-            pinpipe_bus::validate_topic_name(&topic)
+            pinpipe_bus::validate_topic_name(&self.topic(table))
                 .map_err(|e| LakeError::InvalidOptions(format!("topic prefix: {e}")))?;
         }
         delta::validate_tables_dir(&self.tables_dir)?;
@@ -212,6 +216,8 @@ pub struct Planned {
 pub struct PlannedTable {
     /// The table.
     pub table: Table,
+    /// The topic it is read from.
+    pub topic: String,
     /// Its Delta table.
     pub clean: DeltaTable,
     /// The raw objects to read, in arrival order.
@@ -252,7 +258,7 @@ pub async fn plan(lake: &Lake, opts: &BatchOptions) -> Result<Planned> {
                 tracing::warn!(table = %table, "cleaned table was missing; reading all its raw objects again");
             }
         }
-        let topic = format!("{}.{}", opts.topic_prefix, table.name());
+        let topic = opts.topic(table);
         let (objects, ignored) = raw::list_topic(&lake.store(), &topic).await?;
         objects_listed += objects.len();
         objects_ignored += ignored.len();
@@ -275,6 +281,7 @@ pub async fn plan(lake: &Lake, opts: &BatchOptions) -> Result<Planned> {
         .emit();
         tables.push(PlannedTable {
             table,
+            topic,
             clean,
             objects,
         });
@@ -305,12 +312,7 @@ pub async fn run_batch(lake: &Lake, opts: &BatchOptions) -> Result<BatchReport> 
     };
     let mut tables = Vec::with_capacity(planned.tables.len());
     for planned_table in planned.tables {
-        let PlannedTable {
-            table,
-            clean,
-            objects,
-        } = planned_table;
-        tables.push(run.table(table, clean, objects).await?);
+        tables.push(run.table(planned_table).await?);
     }
     Ok(BatchReport {
         objects_listed: planned.objects_listed,
@@ -351,12 +353,13 @@ struct ObjectCounts {
 
 impl Run<'_> {
     /// Reads `objects` of `table` in arrival order and writes them into `clean`.
-    async fn table(
-        &mut self,
-        table: Table,
-        clean: DeltaTable,
-        objects: Vec<RawObject>,
-    ) -> Result<TableReport> {
+    async fn table(&mut self, planned: PlannedTable) -> Result<TableReport> {
+        let PlannedTable {
+            table,
+            topic,
+            clean,
+            objects,
+        } = planned;
         let path = delta::table_path(&self.opts.tables_dir, table);
         let mut report = TableReport {
             table,
@@ -409,6 +412,7 @@ impl Run<'_> {
             if let Some(object) = piece.finished {
                 ObjectRead {
                     table: table.name(),
+                    topic: topic.clone(),
                     path: object.path.clone(),
                     records: counts.records,
                     rejected: counts.rejected,

@@ -192,6 +192,30 @@ backend_tests! {
     }
 }
 
+/// The batch job's metrics name what they count as the sink's and the stream job's do: records
+/// read by topic, rows committed by the table's path in the lake.
+#[tokio::test]
+async fn metrics_count_reads_by_topic_and_rows_by_table_path() -> TestResult {
+    let lake = TestLake::on(&Backend::Local)?;
+    lake.put_raw(Table::Pin, 0, 0, &[pin(1, "t")]).await?;
+    lake.batch().await?;
+    let metrics = pinpipe_telemetry::render();
+    for series in [
+        r#"pinpipe_batch_objects_read_total{topic="pinpipe.pin"}"#,
+        r#"pinpipe_batch_records_total{topic="pinpipe.pin"}"#,
+        r#"pinpipe_batch_bytes_total{topic="pinpipe.pin"}"#,
+        r#"pinpipe_batch_commits_total{table="tables/pin"}"#,
+        r#"pinpipe_batch_rows_total{table="tables/pin",op="inserted"}"#,
+    ] {
+        assert!(
+            metrics.contains(series),
+            "{series} missing from:\n{metrics}"
+        );
+    }
+    assert!(!metrics.contains(r#"{table="pin"}"#), "{metrics}");
+    Ok(())
+}
+
 #[tokio::test]
 async fn the_copy_that_arrived_last_wins() -> TestResult {
     let lake = TestLake::new()?;
