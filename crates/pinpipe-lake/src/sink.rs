@@ -34,6 +34,7 @@ use pinpipe_bus::{BusError, ConsumedRecord, ReadLimit, TopicConsumer, Topics, wi
 use pinpipe_telemetry::BackendUnavailable;
 use pinpipe_telemetry::retry::{BackoffBuilder, Retrying, backoff};
 use pinpipe_telemetry::sink::{ObjectWritten, OffsetsCommitted, PartitionLag};
+use pinpipe_telemetry::started::{Job, JobStarted};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
@@ -182,6 +183,14 @@ async fn sink_until(
     mut stopping: watch::Receiver<bool>,
 ) -> Result<SinkReport, SinkError> {
     let mut consumer = topics.consumer(&options.group, &options.topics).await?;
+    JobStarted {
+        job: Job::Sink,
+        inputs: options.topics.clone(),
+        tables: Vec::new(),
+        quarantine_tables: &[],
+        quarantine_reasons: &[],
+    }
+    .emit();
     let mut writer = Writer {
         store,
         options,

@@ -22,8 +22,11 @@ impl Table {
     /// Every table, in the order pin, geo, user.
     pub const ALL: [Table; 3] = [Table::Pin, Table::Geo, Table::User];
 
+    /// Every table's [name](Table::name), in the same order.
+    pub const NAMES: [&'static str; 3] = [Table::Pin.name(), Table::Geo.name(), Table::User.name()];
+
     /// The table's name: `"pin"`, `"geo"` or `"user"` (topic suffix, lake folder, quarantine column).
-    pub fn name(self) -> &'static str {
+    pub const fn name(self) -> &'static str {
         match self {
             Table::Pin => "pin",
             Table::Geo => "geo",

@@ -10,7 +10,8 @@
 //! ```
 //!
 //! - One module per component ([`gateway`], [`sink`], [`stream`], [`batch`], [`cluster`],
-//!   [`schedule`], [`lake`]) holds its events; [`Event`] wraps them all for listeners.
+//!   [`schedule`], [`lake`]) holds its events; [`started`] the one that starts every job and
+//!   puts its counters at zero; [`Event`] wraps them all for listeners.
 //! - [`metrics`] holds every metric family of the process in one registry; [`render`] writes them
 //!   in Prometheus's text format and [`serve_metrics`] serves them on `/metrics` for the processes
 //!   that have no HTTP server of their own.
@@ -28,6 +29,7 @@ pub mod retry;
 pub mod schedule;
 mod serve;
 pub mod sink;
+pub mod started;
 pub mod stream;
 
 pub use listen::{Listener, listen};
@@ -92,6 +94,8 @@ pub enum Event {
     FilesCompacted(lake::FilesCompacted),
     /// See [`lake::FilesVacuumed`].
     FilesVacuumed(lake::FilesVacuumed),
+    /// See [`started::JobStarted`].
+    JobStarted(started::JobStarted),
 }
 
 /// A backend (the bus, Kafka, Kinesis, the lake's object store) did not answer or refused for a

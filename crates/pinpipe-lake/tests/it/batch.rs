@@ -193,9 +193,9 @@ backend_tests! {
 }
 
 /// The batch job's metrics name what they count as the sink's and the stream job's do: records
-/// read by topic, rows committed by the table's path in the lake.
+/// read by topic, rows committed by the table's path in the lake; and they start at zero.
 #[tokio::test]
-async fn metrics_count_reads_by_topic_and_rows_by_table_path() -> TestResult {
+async fn metrics_count_reads_by_topic_and_rows_by_table_path_from_zero() -> TestResult {
     let lake = TestLake::on(&Backend::Local)?;
     lake.put_raw(Table::Pin, 0, 0, &[pin(1, "t")]).await?;
     lake.batch().await?;
@@ -213,6 +213,14 @@ async fn metrics_count_reads_by_topic_and_rows_by_table_path() -> TestResult {
         );
     }
     assert!(!metrics.contains(r#"{table="pin"}"#), "{metrics}");
+    // Every series the run can count is there from its start, at zero when nothing was counted:
+    // user records have no coordinates, so this one can only be there at zero.
+    assert!(
+        metrics.contains(
+            r#"pinpipe_quarantined_records_total{component="batch",table="user",reason="half_coordinates"} 0"#
+        ),
+        "{metrics}"
+    );
     Ok(())
 }
 
