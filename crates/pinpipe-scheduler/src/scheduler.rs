@@ -26,8 +26,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use pinpipe_telemetry::schedule::{
-    IntervalNotEnded, RunFailed, RunFinished, RunRetrying, RunSkipped, RunStarted, Sleeping,
-    WaitingForLock,
+    IntervalNotEnded, RunFailed, RunFinished, RunRetrying, RunSkipped, RunStarted,
+    SchedulerStarted, Sleeping, WaitingForLock,
 };
 
 use crate::clock::{Clock, SystemClock};
@@ -256,6 +256,11 @@ impl<J: Job> Scheduler<J> {
     /// run again (a start date past the last time cron's calendar reaches) is an error: a
     /// scheduler that stopped without a word would look like one that ran.
     pub async fn follow(&self) -> Result<()> {
+        SchedulerStarted {
+            schedule: self.name(),
+            cron: self.schedule.cron.to_string(),
+        }
+        .emit();
         loop {
             self.run_due().await?;
             let Some(next) = self.next_run_time() else {

@@ -74,6 +74,8 @@ pub enum Event {
     JobProgress(cluster::JobProgress),
     /// See [`cluster::SlotsRecovered`].
     SlotsRecovered(cluster::SlotsRecovered),
+    /// See [`schedule::SchedulerStarted`].
+    SchedulerStarted(schedule::SchedulerStarted),
     /// See [`schedule::WaitingForLock`].
     WaitingForLock(schedule::WaitingForLock),
     /// See [`schedule::RunStarted`].

@@ -5,12 +5,13 @@
 //! before it has counted anything. Names follow Prometheus's conventions: `pinpipe_` and the
 //! component, base units (`_seconds`, `_bytes`), `_total` for counters.
 
+use std::hash::Hash;
 use std::sync::LazyLock;
 use std::sync::atomic::AtomicU64;
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
-use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::family::{Family, MetricConstructor};
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
@@ -489,6 +490,15 @@ impl Metrics {
 static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::new);
 
 /// The process's metrics.
+/// Puts the series of `family` with `labels` on `/metrics`, at zero if it is new (see
+/// [`crate::started`] for why).
+pub(crate) fn zero<S: Clone + Hash + Eq, M, C: MetricConstructor<M>>(
+    family: &Family<S, M, C>,
+    labels: &S,
+) {
+    drop(family.get_or_create(labels));
+}
+
 pub(crate) fn get() -> &'static Metrics {
     &METRICS
 }

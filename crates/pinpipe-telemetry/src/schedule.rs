@@ -256,6 +256,33 @@ impl IntervalNotEnded {
     }
 }
 
+/// A scheduler started following its schedule (`pinpipe schedule`).
+#[derive(Clone, Debug)]
+pub struct SchedulerStarted {
+    /// The schedule's name.
+    pub schedule: String,
+    /// Its cron expression.
+    pub cron: String,
+}
+
+impl SchedulerStarted {
+    /// Logs at info and puts `pinpipe_schedule_runs_total` at zero for each state, so that the
+    /// first failed run is an increase (see [`crate::started`]).
+    pub fn emit(self) {
+        tracing::info!(schedule = %self.schedule, cron = %self.cron, "scheduler started");
+        for state in ["started", "succeeded", "failed"] {
+            metrics::zero(
+                &metrics::get().runs,
+                &ScheduleState {
+                    schedule: self.schedule.clone(),
+                    state,
+                },
+            );
+        }
+        dispatch(Event::SchedulerStarted(self));
+    }
+}
+
 /// Nothing is due before the next interval ends.
 #[derive(Clone, Debug)]
 pub struct Sleeping {
@@ -286,4 +313,24 @@ fn count(schedule: &str, state: &'static str) {
             state,
         })
         .inc();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SchedulerStarted;
+
+    #[test]
+    fn a_started_scheduler_shows_its_runs_at_zero() {
+        SchedulerStarted {
+            schedule: "nightly".into(),
+            cron: "@daily".into(),
+        }
+        .emit();
+        let text = crate::render();
+        for state in ["started", "succeeded", "failed"] {
+            let series =
+                format!(r#"pinpipe_schedule_runs_total{{schedule="nightly",state="{state}"}} 0"#);
+            assert!(text.lines().any(|l| l == series), "{series} in:\n{text}");
+        }
+    }
 }

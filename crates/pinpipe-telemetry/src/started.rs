@@ -5,13 +5,9 @@
 //! would miss the first quarantined records of a process. Every series a job can count is
 //! therefore on `/metrics` at 0 from its start.
 
-use std::hash::Hash;
-
-use prometheus_client::metrics::family::{Family, MetricConstructor};
-
 use crate::Event;
 use crate::listen::dispatch;
-use crate::metrics::{self, Quarantine, Stream, Table, TableOp, Topic};
+use crate::metrics::{self, Quarantine, Stream, Table, TableOp, Topic, zero};
 
 /// Which job started.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -49,11 +45,6 @@ pub struct JobStarted {
     pub quarantine_tables: &'static [&'static str],
     /// The kinds of reason it quarantines records for (`invalid_json`, …).
     pub quarantine_reasons: &'static [&'static str],
-}
-
-/// Puts the series of `family` with `labels` on `/metrics`, at zero if it is new.
-fn zero<S: Clone + Hash + Eq, M, C: MetricConstructor<M>>(family: &Family<S, M, C>, labels: &S) {
-    drop(family.get_or_create(labels));
 }
 
 impl JobStarted {
