@@ -119,6 +119,15 @@ macro_rules! text_enum {
 text_enum!(RunStatus { Queued => "queued", Running => "running", Success => "success", Failed => "failed" });
 text_enum!(RunKind { Scheduled => "scheduled", Backfill => "backfill", Manual => "manual" });
 
+/// How many runs the history holds ([`History::counts`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct RunCounts {
+    /// Runs in all.
+    pub total: u64,
+    /// Of those, the ones that failed.
+    pub failed: u64,
+}
+
 /// One run as recorded.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct RunRecord {
@@ -304,16 +313,33 @@ impl History {
         get(&self.conn(), id)
     }
 
-    /// The most recent runs first (by interval), at most `limit`; all schedules unless `name`.
+    /// The runs most recently claimed first (a run claimed again to retry a failed interval
+    /// comes back to the top), at most `limit`; all schedules unless `name`. By claim rather than
+    /// interval: a backfill of last year ran after yesterday's scheduled run, and a manual run's
+    /// interval is the moment it was triggered.
     pub fn list(&self, name: Option<&str>, limit: usize) -> Result<Vec<RunRecord>> {
         let conn = self.conn();
         let mut statement = conn.prepare(&format!(
             "SELECT {COLUMNS} FROM runs WHERE ?1 IS NULL OR name = ?1
-             ORDER BY interval_start DESC, id DESC LIMIT ?2"
+             ORDER BY queued_at DESC, id DESC LIMIT ?2"
         ))?;
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let rows = statement.query_map(params![name, limit], raw)?;
         rows.map(|row| row?.parse()).collect()
+    }
+
+    /// How many runs there are, and how many of them failed; all schedules unless `name`.
+    pub fn counts(&self, name: Option<&str>) -> Result<RunCounts> {
+        let (total, failed): (i64, i64) = self.conn().query_row(
+            "SELECT count(*), coalesce(sum(status = 'failed'), 0) FROM runs
+             WHERE ?1 IS NULL OR name = ?1",
+            params![name],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )?;
+        Ok(RunCounts {
+            total: u64::try_from(total).unwrap_or_default(),
+            failed: u64::try_from(failed).unwrap_or_default(),
+        })
     }
 
     /// The runs of schedule `name` left `queued` or `running`, oldest interval first: while no
@@ -577,6 +603,18 @@ mod tests {
         );
         let listed: Vec<i64> = history.list(None, 10)?.iter().map(|r| r.id).collect();
         assert_eq!(listed, [4, 3, 2, 1]);
+        // Claimed again (a failed interval run anew), a run comes back to the top.
+        history.fail(3, at(10), "broken")?;
+        run(history.claim("dag", hour(2), RunKind::Backfill, true, at(11))?);
+        let listed: Vec<i64> = history.list(None, 10)?.iter().map(|r| r.id).collect();
+        assert_eq!(listed, [3, 4, 2, 1]);
+        assert_eq!(
+            history.counts(Some("dag"))?,
+            RunCounts {
+                total: 4,
+                failed: 0
+            }
+        );
         assert_eq!(history.list(Some("dag"), 2)?.len(), 2);
         assert!(history.list(Some("other"), 10)?.is_empty());
         Ok(())

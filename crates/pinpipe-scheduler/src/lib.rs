@@ -41,7 +41,7 @@ pub use clock::{Clock, SystemClock, TestClock};
 pub use cron::{Cron, CronError};
 pub use db::DB_FILE;
 pub use error::{Result, SchedulerError};
-pub use history::{History, RunKind, RunRecord, RunStatus};
+pub use history::{History, RunCounts, RunKind, RunRecord, RunStatus};
 pub use interval::{Interval, parse_time};
 pub use job::{BatchJob, Job, JobOutcome};
 pub use lock::LockOptions;

@@ -571,8 +571,10 @@
       return;
     }
     const runs = r.runs || [];
-    const failed = runs.filter((x) => x.state === 'failed').length;
-    setMeta('runs', plural(runs.length, 'run') + (failed ? ' · ' + fmtInt(failed) + ' failed' : '') + ' · newest first');
+    const total = isNum(r.total) ? r.total : runs.length;
+    const failed = isNum(r.failed) ? r.failed : runs.filter((x) => x.state === 'failed').length;
+    const shown = total > runs.length ? 'latest ' + fmtInt(runs.length) + ' of ' + plural(total, 'run') : plural(total, 'run');
+    setMeta('runs', shown + (failed ? ' · ' + fmtInt(failed) + ' failed' : '') + ' · most recently run first');
     if (!runs.length) {
       replaceBody('runs', el('p', { class: 'empty' }, 'No runs yet: start ', el('code', null, 'pinpipe schedule'),
         ' or ', el('code', null, 'pinpipe runs trigger'), '.'));

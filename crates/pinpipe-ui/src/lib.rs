@@ -5,7 +5,7 @@
 //!  GET /, /app.js, /style.css   the page (assets/), open to all: it asks for a key on 403
 //!  GET /api/overview            source, gateway (this process), topics + sink offsets, streams +
 //!                               stream-job positions, raw objects, Delta tables, results
-//!  GET /api/runs                the batch run history (scheduler.db), newest first
+//!  GET /api/runs                the batch run history (scheduler.db), most recently run first
 //!  GET /api/quarantine          quarantined records by table and reason, with examples
 //!  GET /api/results             the nine analyses, as written under results/
 //! ```

@@ -1,9 +1,10 @@
-//! `/api/runs`: the batch run history, newest first, as `pinpipe runs list` shows it.
+//! `/api/runs`: the batch run history, the runs most recently claimed first, as `pinpipe runs
+//! list` shows it, and how many there are in all.
 
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
-use pinpipe_scheduler::{History, RunRecord};
+use pinpipe_scheduler::{History, RunCounts, RunRecord};
 use serde::Serialize;
 
 /// Runs shown at most.
@@ -13,6 +14,10 @@ const LIMIT: usize = 200;
 #[derive(Serialize)]
 pub struct RunsView {
     runs: Vec<RunView>,
+    /// Runs in the history, of which `runs` are the latest [`LIMIT`].
+    total: u64,
+    /// Failed runs in the history.
+    failed: u64,
 }
 
 #[derive(Serialize)]
@@ -62,10 +67,53 @@ impl From<RunRecord> for RunView {
 /// history is not created by reading it).
 pub fn read(path: &Path) -> Result<RunsView, pinpipe_scheduler::SchedulerError> {
     if !path.exists() {
-        return Ok(RunsView { runs: Vec::new() });
+        return Ok(RunsView {
+            runs: Vec::new(),
+            total: 0,
+            failed: 0,
+        });
     }
-    let runs = History::open(path)?.list(None, LIMIT)?;
+    let history = History::open(path)?;
+    let runs = history.list(None, LIMIT)?;
+    let RunCounts { total, failed } = history.counts(None)?;
     Ok(RunsView {
         runs: runs.into_iter().map(RunView::from).collect(),
+        total,
+        failed,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{TimeZone, Utc};
+    use pinpipe_scheduler::{History, Interval, RunKind};
+
+    #[test]
+    fn the_latest_runs_come_with_the_history_s_counts() -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("scheduler.db");
+        let history = History::open(&path)?;
+        let hour = |h: i64| Utc.timestamp_opt(h * 3600, 0).single().unwrap_or_default();
+        for h in 0..=i64::try_from(super::LIMIT)? {
+            let interval = Interval {
+                start: hour(h),
+                end: hour(h + 1),
+            };
+            let claimed = history.claim("dag", interval, RunKind::Backfill, false, hour(h + 1))?;
+            if let pinpipe_scheduler::history::Claim::Run(run) = claimed
+                && h == 0
+            {
+                history.fail(run.id, hour(h + 1), "broken")?;
+            }
+        }
+        let view = super::read(&path)?;
+        assert_eq!(view.runs.len(), super::LIMIT);
+        assert_eq!((view.total, view.failed), (201, 1));
+        assert_eq!(
+            view.runs[0].interval_start,
+            hour(200),
+            "the last claimed first"
+        );
+        Ok(())
+    }
 }
