@@ -64,6 +64,14 @@ pub enum LakeError {
     /// Reading, creating or committing to a Delta table failed.
     #[error("Delta table: {0}")]
     Delta(#[from] DeltaTableError),
+    /// A Delta table could not be loaded (its log unreadable, say): names the table.
+    #[error("Delta table {path:?} cannot be read: {source}")]
+    TableUnreadable {
+        /// The table's path inside the lake, e.g. `tables/pin`.
+        path: String,
+        /// Why (boxed: delta-rs's errors are large, and every result of the lake carries this).
+        source: Box<DeltaTableError>,
+    },
     /// Reading the message bus failed (the stream job).
     #[error("bus: {0}")]
     Bus(#[from] BusError),
@@ -110,6 +118,10 @@ impl LakeError {
         match self {
             LakeError::Storage(e)
             | LakeError::Delta(DeltaTableError::ObjectStore { source: e }) => is_transient(e),
+            LakeError::TableUnreadable { source, .. } => match source.as_ref() {
+                DeltaTableError::ObjectStore { source: e } => is_transient(e),
+                _ => true,
+            },
             LakeError::Query(e) => match e.find_root() {
                 DataFusionError::ObjectStore(e) => is_transient(e),
                 DataFusionError::IoError(_) => true,

@@ -312,7 +312,10 @@ impl Lake {
         match builder.load().await {
             Ok(table) => Ok(Some(table)),
             Err(DeltaTableError::NotATable(_)) => Ok(None),
-            Err(e) => Err(e.into()),
+            Err(source) => Err(LakeError::TableUnreadable {
+                path: path.to_owned(),
+                source: Box::new(source),
+            }),
         }
     }
 

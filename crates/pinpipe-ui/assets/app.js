@@ -247,11 +247,13 @@
     for (const t of tables) values['tbl\u0000' + t.path] = t.rows;
     values.batchTables = sum(tables.filter((t) => /^tables\//.test(t.path)).map((t) => t.rows));
     values.streamTables = sum(tables.filter((t) => /^stream\//.test(t.path)).map((t) => t.rows));
+    // Commits, not rows: a micro-batch that only updates rows adds none.
+    values.streamVersions = sum(tables.filter((t) => /^stream\//.test(t.path)).map((t) => t.version));
     return values;
   }
 
   /** The sampled totals read from the lake (cached by the server), not from the bus. */
-  const LAKE_KEY = /^(rawBytes|batchTables|streamTables|tbl\u0000)/;
+  const LAKE_KEY = /^(rawBytes|batchTables|streamTables|streamVersions|tbl\u0000)/;
 
   /**
    * Per second change of a sampled total between the last two samples; null until there are two.
@@ -311,7 +313,9 @@
     const oErr = state.errors.overview;
     const errP = $('#pipeline-error');
     const ov = state.data.overview || {};
+    const badTable = (ov.tables || []).find((t) => t.error);
     const partErr = ov.lake_error ? 'Lake unavailable: ' + ov.lake_error
+      : badTable ? badTable.error
       : ov.positions_error ? 'Stream positions unavailable: ' + ov.positions_error
         : ov.results_error ? 'Results unreadable: ' + ov.results_error : null;
     if (oErr || partErr) {
@@ -403,22 +407,39 @@
     const jobFigs = [];
     const jobLag = sum(shards.map((s) => s.lag));
     const positioned = shards.filter((s) => s.position !== null && s.position !== undefined && s.position !== '').length;
-    const streamRowsRate = rate('streamTables');
+    const job = o.stream_job || {};
+    const committing = rate('streamVersions') > 0;
     jobFigs.push(['lag', fmtInt(jobLag), { cls: lagCls(jobLag), fig: 'lag' }]);
     jobFigs.push(['positions', positioned + ' / ' + shards.length + ' shards', { fig: 'positions' }]);
-    jobFigs.push(['rows/s', fmtRate(streamRowsRate), { cls: 'rate', fig: 'rows_per_s' }]);
+    jobFigs.push(['last commit', fmtAgo(job.last_commit), {
+      cls: job.stalled ? 'warn' : null,
+      title: job.last_commit ? fmtTime(job.last_commit) + ' UTC' : null,
+      fig: 'last_commit',
+    }]);
     for (const s of streams) {
       const sl = sum((s.shards || []).map((sh) => sh.lag));
       jobFigs.push([s.table || s.name, 'lag ' + fmtInt(sl), { cls: lagCls(sl), title: s.name }]);
     }
-    setBox('stream-job', jobFigs, positioned ? 'ok' : 'idle', positioned ? null : 'no positions yet');
-    setArrow('a-streams', streamRowsRate > 0);
-    setArrow('a-stream-job', streamRowsRate > 0);
+    // A job in another process cannot be asked: records that wait with no commit for a while
+    // mean it is stopped or stuck (the server decides how long is a while).
+    if (job.stalled) {
+      setBox('stream-job', jobFigs, 'bad', 'records wait and nothing is committed: is pinpipe stream running?');
+    } else {
+      setBox('stream-job', jobFigs, positioned ? 'ok' : 'idle', positioned ? null : 'no positions yet');
+    }
+    setArrow('a-streams', committing);
+    setArrow('a-stream-job', committing);
 
     const tables = o.tables || [];
-    setBox('tables', tables.length
-      ? tables.map((t) => [t.path, fmtInt(t.rows), { title: 'version ' + fmtInt(t.version), fig: t.path }])
-      : [], tables.length ? 'ok' : 'idle', tables.length ? null : 'no tables yet');
+    const unreadable = tables.filter((t) => t.error);
+    setBox('tables', tables.map((t) => t.error
+      ? [t.path, 'unreadable', { cls: 'warn', title: t.error, fig: t.path }]
+      : [t.path, fmtInt(t.rows), {
+        title: 'version ' + fmtInt(t.version) + (t.committed_at ? ', committed ' + fmtTime(t.committed_at) + ' UTC' : ''),
+        fig: t.path,
+      }]),
+    unreadable.length ? 'bad' : tables.length ? 'ok' : 'idle',
+    unreadable.length ? plural(unreadable.length, 'table') + ' unreadable' : tables.length ? null : 'no tables yet');
     setArrow('a-batch', rate('batchTables') > 0);
 
     const res = o.results || {};

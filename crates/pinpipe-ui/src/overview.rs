@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
+use object_store::ObjectStoreExt;
 use object_store::path::Path;
 use pinpipe_bus::{EmbeddedBus, StreamInfo, Streams, Topics};
 use pinpipe_lake::delta::{QUARANTINE_PATH, table_path};
@@ -32,6 +33,8 @@ pub struct Overview {
     /// none when unknown (Kafka).
     sink_member: Option<String>,
     streams: Vec<StreamView>,
+    /// The stream job as its tables show it; none while the lake cannot be read.
+    stream_job: Option<StreamJobView>,
     /// When the lake's figures (raw, tables, results, the stream job's positions) were read:
     /// they are cached, so their rates are measured between two of these, not two overviews.
     lake_read_at: Option<DateTime<Utc>>,
@@ -68,10 +71,21 @@ struct PartitionView {
     lag: Option<i64>,
 }
 
+/// Whether the stream job keeps up. A job in another process cannot be asked, so its tables
+/// tell: records wait, and none of its tables had a commit for [`stall_after`].
+#[derive(Serialize)]
+struct StreamJobView {
+    /// The latest commit to any of its tables.
+    last_commit: Option<DateTime<Utc>>,
+    /// Records wait and nothing was committed for a while: the job is stopped or stuck.
+    stalled: bool,
+}
+
 #[derive(Clone, Serialize)]
 struct StreamView {
     name: String,
-    /// The stream table the stream job writes it to, for pinpipe's own streams.
+    /// The path of the stream table the stream job writes it to (`stream/pin`), for pinpipe's
+    /// own streams.
     table: Option<String>,
     shards: Vec<ShardView>,
 }
@@ -96,7 +110,11 @@ struct TableView {
     path: String,
     /// Rows, from the Delta log's file statistics.
     rows: Option<u64>,
-    version: u64,
+    version: Option<u64>,
+    /// When its latest version was committed (the log file's time).
+    committed_at: Option<DateTime<Utc>>,
+    /// Why it cannot be read, when it cannot: the other tables are shown all the same.
+    error: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -166,6 +184,10 @@ pub async fn read(api: &Api) -> Result<Overview, UiError> {
         None => None,
     };
     let lags = lake_state.as_ref().map_or(&[][..], |s| &s.stream_lags[..]);
+    let streams = streams(infos, lags, &config.stream.tables_dir);
+    let stream_job = lake_state
+        .as_ref()
+        .map(|state| stream_job(state, &streams, &config.stream));
     Ok(Overview {
         generated_at: Utc::now(),
         source: SourceView {
@@ -187,7 +209,8 @@ pub async fn read(api: &Api) -> Result<Overview, UiError> {
             ),
             None => None,
         },
-        streams: streams(infos, lags),
+        streams,
+        stream_job,
         lake_read_at: lake_state.as_ref().map(|s| s.read_at),
         lake_error,
         positions_error: lake_state.as_ref().and_then(|s| s.positions_error.clone()),
@@ -253,7 +276,7 @@ pub async fn stream_infos(streams: &dyn Streams) -> Result<Vec<StreamInfo>, UiEr
 /// Every stream: pinpipe's own with the stream job's positions, the others with their records.
 /// Records are the bus's; a position comes from the lake's cached read, and its lag grows by
 /// what arrived since.
-fn streams(infos: Vec<StreamInfo>, lags: &[ShardLag]) -> Vec<StreamView> {
+fn streams(infos: Vec<StreamInfo>, lags: &[ShardLag], tables_dir: &str) -> Vec<StreamView> {
     infos
         .into_iter()
         .map(|info| {
@@ -275,12 +298,72 @@ fn streams(infos: Vec<StreamInfo>, lags: &[ShardLag]) -> Vec<StreamView> {
                 })
                 .collect();
             StreamView {
-                table: mine.first().map(|l| l.table.name().to_owned()),
+                table: mine.first().map(|l| table_path(tables_dir, l.table)),
                 shards,
                 name: info.name,
             }
         })
         .collect()
+}
+
+/// One Delta table's rows, version and last commit; none when it does not exist yet.
+async fn read_table(lake: &Lake, path: &str) -> Result<Option<TableView>, LakeError> {
+    let Some(table) = lake.open_table(path).await? else {
+        return Ok(None);
+    };
+    let snapshot = table.snapshot()?;
+    let rows = snapshot
+        .log_data()
+        .iter()
+        .map(|file| file.num_records().map(|n| n as u64))
+        .sum::<Option<u64>>();
+    let version = snapshot.version();
+    let commit = Path::from(format!(
+        "{}/_delta_log/{version:020}.json",
+        path.trim_matches('/')
+    ));
+    // Only what the page shows: a commit file gone (log cleanup) leaves the time unknown.
+    let committed_at = lake
+        .store()
+        .head(&commit)
+        .await
+        .ok()
+        .map(|meta| meta.last_modified);
+    Ok(Some(TableView {
+        path: path.to_owned(),
+        rows,
+        version: Some(version),
+        committed_at,
+        error: None,
+    }))
+}
+
+/// How long records may wait with no commit to the stream tables before the job counts as stalled:
+/// three triggers, and at least 30 s (a micro-batch of a busy job takes a few seconds, and the
+/// tables are read every few seconds).
+fn stall_after(stream: &StreamOptions) -> chrono::Duration {
+    let trigger = chrono::Duration::from_std(stream.trigger * 3).unwrap_or(chrono::Duration::MAX);
+    trigger.max(chrono::Duration::seconds(30))
+}
+
+/// The stream job from its tables' last commits and the streams' lag.
+fn stream_job(state: &LakeState, streams: &[StreamView], stream: &StreamOptions) -> StreamJobView {
+    let last_commit = Table::ALL
+        .iter()
+        .map(|t| table_path(&stream.tables_dir, *t))
+        .filter_map(|path| state.tables.iter().find(|t| t.path == path)?.committed_at)
+        .max();
+    let waiting: i64 = streams
+        .iter()
+        .filter(|s| s.table.is_some())
+        .flat_map(|s| &s.shards)
+        .filter_map(|shard| shard.lag)
+        .sum();
+    let quiet = last_commit.is_none_or(|t| state.read_at - t > stall_after(stream));
+    StreamJobView {
+        last_commit,
+        stalled: waiting > 0 && quiet,
+    }
 }
 
 /// The raw objects, the Delta tables and the stream job's positions.
@@ -303,20 +386,17 @@ async fn read_lake(
     paths.push(QUARANTINE_PATH.to_owned());
     let mut tables = Vec::new();
     for path in paths {
-        let Some(table) = lake.open_table(&path).await? else {
-            continue;
-        };
-        let snapshot = table.snapshot().map_err(LakeError::from)?;
-        let rows = snapshot
-            .log_data()
-            .iter()
-            .map(|file| file.num_records().map(|n| n as u64))
-            .sum::<Option<u64>>();
-        tables.push(TableView {
-            path,
-            rows,
-            version: snapshot.version(),
-        });
+        match read_table(lake, &path).await {
+            Ok(Some(table)) => tables.push(table),
+            Ok(None) => {}
+            Err(error) => tables.push(TableView {
+                path,
+                rows: None,
+                version: None,
+                committed_at: None,
+                error: Some(error.to_string()),
+            }),
+        }
     }
     // The positions need the streams too: a problem there is theirs, not the lake's.
     let (stream_lags, positions_error) = match stream_lag(lake, streams, stream).await {
@@ -330,4 +410,104 @@ async fn read_lake(
         stream_lags,
         positions_error,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::time::Duration;
+
+    use chrono::{TimeDelta, Utc};
+    use pinpipe_lake::{Lake, StreamOptions};
+
+    use super::{LakeState, RawView, ShardView, StreamView, TableView, read_table, stream_job};
+
+    fn lake_with_stream_pin_committed(ago: Option<TimeDelta>) -> LakeState {
+        let now = Utc::now();
+        LakeState {
+            read_at: now,
+            raw: RawView::default(),
+            tables: vec![TableView {
+                path: "stream/pin".into(),
+                rows: Some(5),
+                version: Some(3),
+                committed_at: ago.map(|ago| now - ago),
+                error: None,
+            }],
+            stream_lags: Vec::new(),
+            positions_error: None,
+        }
+    }
+
+    fn stream_with_lag(lag: i64) -> Vec<StreamView> {
+        vec![StreamView {
+            name: "streaming-pinpipe-pin".into(),
+            table: Some("stream/pin".into()),
+            shards: vec![ShardView {
+                shard_id: "shardId-000000000000".into(),
+                records: Some(10),
+                position: None,
+                lag: Some(lag),
+            }],
+        }]
+    }
+
+    #[test]
+    fn the_stream_job_is_stalled_when_records_wait_and_nothing_commits() {
+        let options = StreamOptions::default();
+        let stalled = |ago, lag| {
+            stream_job(
+                &lake_with_stream_pin_committed(ago),
+                &stream_with_lag(lag),
+                &options,
+            )
+            .stalled
+        };
+        assert!(
+            !stalled(Some(TimeDelta::seconds(5)), 900),
+            "it just committed"
+        );
+        assert!(
+            stalled(Some(TimeDelta::minutes(2)), 900),
+            "records wait, no commit"
+        );
+        assert!(stalled(None, 900), "records wait, never a commit");
+        assert!(
+            !stalled(Some(TimeDelta::hours(5)), 0),
+            "idle: nothing waits"
+        );
+
+        let slow = StreamOptions {
+            trigger: Duration::from_secs(60),
+            ..StreamOptions::default()
+        };
+        let state = lake_with_stream_pin_committed(Some(TimeDelta::minutes(2)));
+        assert!(
+            !stream_job(&state, &stream_with_lag(900), &slow).stalled,
+            "within three triggers of a minute"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_unreadable_table_is_named() -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let log = dir.path().join("tables/pin/_delta_log");
+        std::fs::create_dir_all(&log)?;
+        std::fs::write(log.join("00000000000000000000.json"), "not a commit\n")?;
+        let lake = Lake::open(&dir.path().to_string_lossy(), HashMap::new())?;
+        let error = read_table(&lake, "tables/pin")
+            .await
+            .err()
+            .map(|e| e.to_string());
+        let shown = error.unwrap_or_default();
+        assert!(
+            shown.starts_with("Delta table \"tables/pin\" cannot be read: "),
+            "{shown}"
+        );
+        assert!(
+            read_table(&lake, "tables/geo").await?.is_none(),
+            "no table yet"
+        );
+        Ok(())
+    }
 }

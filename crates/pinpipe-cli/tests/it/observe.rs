@@ -131,6 +131,21 @@ fn separate_processes_show_their_work_on_metrics_and_in_the_web_ui() {
         .and_then(|r| r.json())
         .expect("overview");
     assert_eq!(overview["gateway"]["records_total"], json!(records * 2 + 2));
+    // The stream job committed and keeps up.
+    assert_eq!(
+        overview["stream_job"]["stalled"],
+        json!(false),
+        "{overview}"
+    );
+    assert!(
+        overview["stream_job"]["last_commit"].is_string(),
+        "{overview}"
+    );
+    let stream_tables: Vec<&Value> = overview["streams"]
+        .as_array()
+        .map(|s| s.iter().map(|s| &s["table"]).collect())
+        .unwrap_or_default();
+    assert!(stream_tables.contains(&&json!("stream/pin")), "{overview}");
     // The sink runs as a process of its own: the overview names the member holding its group.
     assert!(
         overview["sink_member"]
