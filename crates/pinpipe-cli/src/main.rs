@@ -14,6 +14,7 @@ use crate::cli::Cli;
 use crate::settings::Settings;
 
 fn main() -> std::process::ExitCode {
+    quiet_library_backtraces();
     let cli = Cli::parse();
     malloc::tune(matches!(
         cli.command,
@@ -68,11 +69,12 @@ fn main() -> std::process::ExitCode {
 }
 
 /// Libraries whose routine logs are noise to a pinpipe user; their errors still show, but for
-/// delta-rs. It logs each commit it gives up on as an error before returning it, the conflicts
-/// pinpipe handles included (two batch jobs at once, `lake optimize` beside the stream job), and
-/// pinpipe reports every error it gets back.
+/// delta-rs and its kernel. delta-rs logs each commit it gives up on as an error before returning
+/// it, the conflicts pinpipe handles included (two batch jobs at once, `lake optimize` beside the
+/// stream job); the kernel logs an unreadable log file's error once per file it fails in, before
+/// returning it. pinpipe reports every error it gets back.
 const QUIET_LIBRARIES: &str =
-    "deltalake_core=off,delta_kernel=error,buoyant_kernel=error,aws_config=error,object_store=warn";
+    "deltalake_core=off,delta_kernel=off,buoyant_kernel=off,aws_config=error,object_store=warn";
 
 /// The log filter for `wanted` (`--log`, or the command's default): the quiet libraries first,
 /// so that a directive of the user's for one of them comes later and wins
@@ -94,6 +96,19 @@ fn init_logging(filter: &str) {
         .with_target(false)
         .compact()
         .init();
+}
+
+/// Keeps backtraces out of error messages: with `RUST_BACKTRACE=1` set for panics, delta-rs's
+/// kernel captured one into its errors' text, and 46 frames landed in a run's error, the run
+/// history and the web UI. `RUST_LIB_BACKTRACE` (which std reads before `RUST_BACKTRACE` for
+/// backtraces other than a panic's) is set to 0 unless the user set it.
+fn quiet_library_backtraces() {
+    if std::env::var_os("RUST_LIB_BACKTRACE").is_none() {
+        // SAFETY: the first thing `main` does, before any other thread exists.
+        unsafe {
+            std::env::set_var("RUST_LIB_BACKTRACE", "0");
+        }
+    }
 }
 
 /// Ends quietly when the reader of stdout goes away (`pinpipe batch | head`), as Unix tools do,

@@ -234,6 +234,7 @@
     const streams = o.streams || [];
     const tables = o.tables || [];
     values.gateway = o.gateway ? o.gateway.records_total : null;
+    values.gatewayErrors = o.gateway ? o.gateway.errors_total : null;
     values.topics = sum(topics.flatMap((t) => (t.partitions || []).map((p) => p.records)));
     values.sink = sum(topics.flatMap((t) => (t.partitions || []).map((p) => p.sink_committed)));
     values.streams = sum(streams.flatMap((s) => (s.shards || []).map((sh) => sh.records)));
@@ -343,13 +344,16 @@
 
     const gw = o.gateway || {};
     const gwRate = rate('gateway');
+    // Errors answered since the last refresh, not ever: a mistyped URL an hour ago (a 404) does
+    // not leave the gateway looking unhealthy.
+    const erring = rate('gatewayErrors') > 0;
     setBox('gateway', [
       ['records', fmtInt(gw.records_total), { fig: 'records_total' }],
       ['records/s', fmtRate(gwRate), { cls: 'rate', fig: 'records_per_s' }],
       ['requests', fmtInt(gw.requests_total), { fig: 'requests_total' }],
-      ['errors', fmtInt(gw.errors_total), { cls: gw.errors_total > 0 ? 'warn' : null, fig: 'errors_total' }],
+      ['errors', fmtInt(gw.errors_total), { cls: erring ? 'warn' : null, fig: 'errors_total' }],
       ['connections', fmtInt(gw.connections), { fig: 'connections' }],
-    ], gw.errors_total > 0 ? 'warn' : o.gateway ? 'ok' : 'idle');
+    ], erring ? 'warn' : o.gateway ? 'ok' : 'idle');
     setArrow('a-source', gwRate > 0);
 
     const topics = o.topics || [];

@@ -175,6 +175,39 @@ fn schedule_outlives_a_closed_stdout() {
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
 
+/// A run over a table whose Delta log is garbage fails naming the table, and without a
+/// backtrace in its error even when `RUST_BACKTRACE` asks for panics' backtraces.
+#[test]
+fn a_run_over_an_unreadable_table_names_it_without_a_backtrace() {
+    let dir = edges_data_dir();
+    let log = dir.path().join("lake/tables/pin/_delta_log");
+    std::fs::create_dir_all(&log).expect("log dir");
+    std::fs::write(log.join("00000000000000000000.json"), "not a commit\n").expect("garbage");
+    let out = output(
+        pinpipe(dir.path())
+            .args(["runs", "trigger", "--retries", "0"])
+            .env("RUST_BACKTRACE", "1"),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(r#"Delta table "tables/pin" cannot be read"#),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("backtrace"), "{stderr}");
+    // Said by pinpipe, naming the table: not also by delta-rs's kernel, once per file it failed
+    // in, as a bare `ERROR error=Json error: …`.
+    assert!(!stderr.contains("ERROR error="), "{stderr}");
+    let error = runs(dir.path())[0]["error"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        error.contains("tables/pin") && !error.contains("backtrace"),
+        "{error}"
+    );
+}
+
 /// A backfill of more than 1,000 intervals (here four years of hourly runs) runs only with
 /// `--yes`: without it, it says how to go on and runs nothing.
 #[test]
