@@ -780,7 +780,8 @@
     p.replaceChildren();
     const failed = ENDPOINTS.filter((n) => state.errors[n]);
     p.classList.toggle('has-errors', failed.length > 0);
-    const time = pad2(when.getHours()) + ':' + pad2(when.getMinutes()) + ':' + pad2(when.getSeconds());
+    // UTC, as every other time on the page.
+    const time = pad2(when.getUTCHours()) + ':' + pad2(when.getUTCMinutes()) + ':' + pad2(when.getUTCSeconds()) + ' UTC';
     appendAll(p, [
       el('span', { class: 'dot' + (failed.length ? ' bad' : '') }),
       'Last refreshed ', el('time', { datetime: when.toISOString() }, time),
