@@ -55,10 +55,15 @@ CREATE TABLE IF NOT EXISTS runs (
 ";
 
 /// Columns added since the first version of the table, added to older databases on open.
-const ADDED_COLUMNS: [(&str, &str); 2] = [("rows", "INTEGER"), ("rejected", "INTEGER")];
+const ADDED_COLUMNS: [(&str, &str); 3] = [
+    ("rows", "INTEGER"),
+    ("rejected", "INTEGER"),
+    ("retry_at", "TEXT"),
+];
 
 const COLUMNS: &str = "id, name, kind, interval_start, interval_end, queued_at, started_at, \
-                       ended_at, status, attempts, objects, versions, error, rows, rejected";
+                       ended_at, status, attempts, objects, versions, error, rows, rejected, \
+                       retry_at";
 
 /// Where a run stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -159,6 +164,8 @@ pub struct RunRecord {
     pub versions: BTreeMap<String, u64>,
     /// The last attempt's error.
     pub error: Option<String>,
+    /// When the next attempt starts, while the run waits to retry (it is `running` meanwhile).
+    pub retry_at: Option<DateTime<Utc>>,
 }
 
 /// What [`History::claim`] found.
@@ -238,7 +245,7 @@ impl History {
                         "UPDATE runs SET status = 'queued', kind = ?2, queued_at = ?3,
                              started_at = NULL, ended_at = NULL, objects = NULL, versions = NULL,
                              rows = NULL, rejected = NULL,
-                             error = NULL
+                             error = NULL, retry_at = NULL
                          WHERE id = ?1",
                         params![run.id, kind.as_str(), time_text(now)],
                     )?;
@@ -260,7 +267,7 @@ impl History {
         let conn = self.conn();
         let attempts: u32 = conn.query_row(
             "UPDATE runs SET status = 'running', attempts = attempts + 1,
-                 started_at = coalesce(started_at, ?2)
+                 started_at = coalesce(started_at, ?2), retry_at = NULL
              WHERE id = ?1 RETURNING attempts",
             params![id, time_text(now)],
             |row| row.get(0),
@@ -268,11 +275,11 @@ impl History {
         Ok(attempts)
     }
 
-    /// Records the error of an attempt that will be retried.
-    pub fn note_error(&self, id: i64, error: &str) -> Result<()> {
+    /// Records the error of an attempt that will be retried at `retry_at`.
+    pub fn note_retry(&self, id: i64, error: &str, retry_at: DateTime<Utc>) -> Result<()> {
         self.conn().execute(
-            "UPDATE runs SET error = ?2 WHERE id = ?1",
-            params![id, error],
+            "UPDATE runs SET error = ?2, retry_at = ?3 WHERE id = ?1",
+            params![id, error, time_text(retry_at)],
         )?;
         Ok(())
     }
@@ -284,7 +291,7 @@ impl History {
         let conn = self.conn();
         conn.execute(
             "UPDATE runs SET status = 'success', ended_at = ?2, objects = ?3, versions = ?4,
-                 rows = ?5, rejected = ?6, error = NULL
+                 rows = ?5, rejected = ?6, error = NULL, retry_at = NULL
              WHERE id = ?1",
             params![
                 id,
@@ -302,7 +309,8 @@ impl History {
     pub fn fail(&self, id: i64, now: DateTime<Utc>, error: &str) -> Result<RunRecord> {
         let conn = self.conn();
         conn.execute(
-            "UPDATE runs SET status = 'failed', ended_at = ?2, error = ?3 WHERE id = ?1",
+            "UPDATE runs SET status = 'failed', ended_at = ?2, error = ?3, retry_at = NULL
+             WHERE id = ?1",
             params![id, time_text(now), error],
         )?;
         get(&conn, id)
@@ -413,6 +421,7 @@ struct RawRun {
     error: Option<String>,
     rows: Option<i64>,
     rejected: Option<i64>,
+    retry_at: Option<String>,
 }
 
 /// Reads a row selected with [`COLUMNS`].
@@ -433,6 +442,7 @@ fn raw(row: &Row<'_>) -> rusqlite::Result<RawRun> {
         error: row.get(12)?,
         rows: row.get(13)?,
         rejected: row.get(14)?,
+        retry_at: row.get(15)?,
     })
 }
 
@@ -470,6 +480,7 @@ impl RawRun {
             rejected: count("rejected", self.rejected)?,
             versions,
             error: self.error,
+            retry_at: optional_time(self.retry_at)?,
         })
     }
 }
@@ -510,8 +521,12 @@ mod tests {
         assert_eq!(queued.status, RunStatus::Queued);
         assert_eq!(queued.attempts, 0);
         assert_eq!(history.start_attempt(queued.id, at(1))?, 1);
-        history.note_error(queued.id, "boom")?;
+        history.note_retry(queued.id, "boom", at(2))?;
+        let waiting = history.get(queued.id)?;
+        assert_eq!(waiting.retry_at, Some(at(2)));
+        assert_eq!(waiting.error.as_deref(), Some("boom"));
         assert_eq!(history.start_attempt(queued.id, at(2))?, 2);
+        assert_eq!(history.get(queued.id)?.retry_at, None, "no longer waiting");
         let outcome = JobOutcome {
             objects: 8,
             rows: 1000,

@@ -388,12 +388,12 @@ impl<J: Job> Scheduler<J> {
                 self.emit_finished(&done);
                 return Ok(done);
             }
-            self.history.note_error(run.id, &error)?;
             let at = self
                 .clock
                 .now()
                 .checked_add_signed(delay)
                 .unwrap_or(DateTime::<Utc>::MAX_UTC);
+            self.history.note_retry(run.id, &error, at)?;
             RunRetrying {
                 schedule: self.name(),
                 run_id: run.id,

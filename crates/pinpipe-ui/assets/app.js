@@ -478,7 +478,8 @@
     }
     const last = runs[0];
     const when = last.finished_at || last.started_at;
-    const st = last.state === 'success' ? 'ok' : last.state === 'failed' ? 'bad' : last.state === 'running' ? 'run' : 'idle';
+    const st = last.state === 'success' ? 'ok' : last.state === 'failed' ? 'bad' : last.state === 'running' ? 'run'
+      : last.state === 'retrying' ? 'warn' : 'idle';
     setBox('batch', [
       ['last run', badge(last.state), { fig: 'state' }],
       [last.finished_at ? 'finished' : 'started', fmtAgo(when), { title: when ? fmtTime(when) + ' UTC' : null, fig: 'time' }],
@@ -612,7 +613,8 @@
       el('td', { class: 'mono small' }, x.schedule || '—'),
       el('td', { class: 'num' }, fmtInt(x.attempts)),
       el('td', { class: 'nowrap', title: x.started_at ? fmtAgo(x.started_at) : null }, fmtTime(x.started_at)),
-      el('td', { class: 'num nowrap' }, x.state === 'running' && !isNum(x.duration_s) ? 'running' : fmtDuration(x.duration_s)),
+      el('td', { class: 'num nowrap', title: x.retry_at ? 'next attempt at ' + fmtTime(x.retry_at) + ' UTC' : null },
+        x.state === 'retrying' ? 'waits to retry' : x.state === 'running' && !isNum(x.duration_s) ? 'running' : fmtDuration(x.duration_s)),
       numTd(x.objects),
       numTd(x.rows),
       numTd(x.rejected, x.rejected > 0 ? 'warn' : null),

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
-use pinpipe_scheduler::{History, RunCounts, RunRecord};
+use pinpipe_scheduler::{History, RunCounts, RunRecord, RunStatus};
 use serde::Serialize;
 
 /// Runs shown at most.
@@ -27,7 +27,10 @@ struct RunView {
     kind: String,
     interval_start: DateTime<Utc>,
     interval_end: DateTime<Utc>,
+    /// The run's status; `retrying` while a run that failed an attempt waits for the next.
     state: String,
+    /// When the next attempt starts, while it is `retrying`.
+    retry_at: Option<DateTime<Utc>>,
     attempts: u32,
     started_at: Option<DateTime<Utc>>,
     finished_at: Option<DateTime<Utc>>,
@@ -50,7 +53,11 @@ impl From<RunRecord> for RunView {
             kind: run.kind.to_string(),
             interval_start: run.interval.start,
             interval_end: run.interval.end,
-            state: run.status.to_string(),
+            state: match (run.status, run.retry_at) {
+                (RunStatus::Running, Some(_)) => "retrying".to_owned(),
+                (status, _) => status.to_string(),
+            },
+            retry_at: run.retry_at,
             attempts: run.attempts,
             started_at: run.started_at,
             finished_at: run.ended_at,
@@ -89,7 +96,8 @@ mod tests {
     use pinpipe_scheduler::{History, Interval, RunKind};
 
     #[test]
-    fn the_latest_runs_come_with_the_history_s_counts() -> Result<(), Box<dyn std::error::Error>> {
+    fn the_latest_runs_come_with_the_history_s_counts_and_retries()
+    -> Result<(), Box<dyn std::error::Error>> {
         let dir = tempfile::tempdir()?;
         let path = dir.path().join("scheduler.db");
         let history = History::open(&path)?;
@@ -106,7 +114,15 @@ mod tests {
                 history.fail(run.id, hour(h + 1), "broken")?;
             }
         }
+        let last = history.list(None, 1)?.remove(0);
+        history.start_attempt(last.id, hour(202))?;
+        history.note_retry(last.id, "broken", hour(203))?;
         let view = super::read(&path)?;
+        assert_eq!(
+            view.runs[0].state, "retrying",
+            "a run waiting to retry says so"
+        );
+        assert_eq!(view.runs[0].retry_at, Some(hour(203)));
         assert_eq!(view.runs.len(), super::LIMIT);
         assert_eq!((view.total, view.failed), (201, 1));
         assert_eq!(

@@ -123,6 +123,7 @@ fn show(settings: &Settings, id: i64, format: OutputFormat) -> Result<()> {
         ("interval start", time(Some(run.interval.start))),
         ("interval end", time(Some(run.interval.end))),
         ("status", run.status.to_string()),
+        ("retry at", time(run.retry_at)),
         ("attempts", run.attempts.to_string()),
         ("queued", time(Some(run.queued_at))),
         ("started", time(run.started_at)),
