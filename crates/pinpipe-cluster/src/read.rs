@@ -12,13 +12,13 @@ use std::sync::Arc;
 
 use datafusion::arrow::array::{AsArray, BooleanArray, Int64Array, RecordBatch, StringArray};
 use datafusion::arrow::compute::filter_record_batch;
-use datafusion::arrow::datatypes::{Int64Type, SchemaRef};
+use datafusion::arrow::datatypes::{Field, Int64Type, Schema, SchemaRef};
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use deltalake::parquet::arrow::ProjectionMask;
 use deltalake::parquet::arrow::arrow_reader::{
-    ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
 };
 use futures::stream::{self, BoxStream};
 use futures::{StreamExt, TryStreamExt};
@@ -263,9 +263,26 @@ async fn open_parquet(
         .bytes()
         .await
         .map_err(|e| io(e.to_string()))?;
-    let options = ArrowReaderOptions::new().with_schema(schema);
-    let mut builder = ParquetRecordBatchReaderBuilder::try_new_with_options(bytes, options)
+    // The table's types with the file's nullability: the reader refuses any difference in it, and
+    // writers differ (delta-rs marks every column of the single-process job's quarantine
+    // nullable; the cluster's files keep the schema's).
+    let in_file = ArrowReaderMetadata::load(&bytes, ArrowReaderOptions::new())
         .map_err(|e| io(e.to_string()))?;
+    let fields: Vec<Field> = schema
+        .fields()
+        .iter()
+        .map(|f| {
+            let nullable = in_file
+                .schema()
+                .field_with_name(f.name())
+                .map_or(f.is_nullable(), |found| found.is_nullable());
+            f.as_ref().clone().with_nullable(nullable)
+        })
+        .collect();
+    let options = ArrowReaderOptions::new().with_schema(Arc::new(Schema::new(fields)));
+    let metadata = ArrowReaderMetadata::try_new(Arc::clone(in_file.metadata()), options)
+        .map_err(|e| io(e.to_string()))?;
+    let mut builder = ParquetRecordBatchReaderBuilder::new_with_metadata(bytes, metadata);
     if let Some(columns) = projection {
         let mask = ProjectionMask::roots(builder.parquet_schema(), columns);
         builder = builder.with_projection(mask);

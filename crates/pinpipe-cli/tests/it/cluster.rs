@@ -350,24 +350,41 @@ fn first_part(path: &str) -> bool {
 
 /// The single-process job and the cluster, each in two runs (two objects of five per topic,
 /// then the rest), on lakes made by `make`: the same rows and quarantine after each run, the
-/// golden CSVs at the end; and both executors at work. Returns the cluster's lake and the cluster.
+/// golden CSVs at the end; and both executors at work. A third lake takes its first run from
+/// the single-process job and its second from the cluster, which reads the tables and the
+/// quarantine that job wrote. Returns the cluster's lake and the cluster.
 fn same_as_single_process(make: impl Fn() -> TestLake) -> (TestLake, String, Option<OwnCluster>) {
     let (cluster, own) = test_cluster();
     let raw = golden().join("raw");
-    let (single, clustered) = (make(), make());
+    let (single, clustered, mixed) = (make(), make(), make());
     let before = tasks_completed(&cluster);
-    for lake in [&single, &clustered] {
+    for lake in [&single, &clustered, &mixed] {
         lake.put_raw(&raw, first_part);
     }
     single.batch(None);
     clustered.batch(Some(&cluster));
-    assert_eq!(clustered.rows(), single.rows(), "after the first run");
-    for lake in [&single, &clustered] {
+    mixed.batch(None);
+    let first = single.rows();
+    assert_eq!(clustered.rows(), first, "after the first run");
+    assert!(
+        first
+            .iter()
+            .any(|(table, rows)| *table == "quarantine" && rows.contains("\"reason\"")),
+        "the first run quarantines records: {first:?}"
+    );
+    for lake in [&single, &clustered, &mixed] {
         lake.put_raw(&raw, |path| !first_part(path));
     }
     single.batch(None);
     clustered.batch(Some(&cluster));
-    assert_eq!(clustered.rows(), single.rows(), "after the second run");
+    mixed.batch(Some(&cluster));
+    let second = single.rows();
+    assert_eq!(clustered.rows(), second, "after the second run");
+    assert_eq!(
+        mixed.rows(),
+        second,
+        "the cluster after the single-process job"
+    );
     let results = clustered.results();
     assert_eq!(results, single.results());
     for (name, text) in &results {
