@@ -333,6 +333,7 @@ impl Settings {
         }
         let settings: Settings = figment
             .merge(BusShorthand(settings_env()))
+            .merge(TextEnv)
             .merge(RawEnvMaps)
             .merge(Serialized::globals(overrides))
             .extract()
@@ -553,6 +554,50 @@ impl Provider for RawEnvMaps {
     }
 }
 
+/// The `PINPIPE_*` variables of settings that are text or lists of text, their values taken as
+/// written: [`Env`] parses every value, so that an AWS account id of digits
+/// (`PINPIPE_GATEWAY__KINESIS__ACCOUNT_ID=000000000000`) became the number 0 and was refused as
+/// not text. A list is given in TOML (`["a", "b"]`) or as words separated by commas (`a,b`).
+/// Which settings are text comes from their defaults, as in a config file.
+struct TextEnv;
+
+impl Provider for TextEnv {
+    fn metadata(&self) -> Metadata {
+        Metadata::named("PINPIPE_* variables of text settings")
+    }
+
+    fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
+        let defaults = serde_json::to_value(Settings::default()).unwrap_or_default();
+        let mut settings = Figment::new();
+        for (name, raw) in std::env::vars_os()
+            .filter_map(|(name, value)| Some((name.into_string().ok()?, value.into_string().ok()?)))
+        {
+            let Some(key) = name.strip_prefix("PINPIPE_") else {
+                continue;
+            };
+            let path: Vec<String> = key.split("__").map(str::to_ascii_lowercase).collect();
+            let default = path
+                .iter()
+                .try_fold(&defaults, |value, part| value.get(part));
+            let value = match default {
+                Some(serde_json::Value::String(_)) => Value::from(raw),
+                Some(serde_json::Value::Array(_)) if !raw.trim_start().starts_with('[') => {
+                    let words: Vec<String> = raw
+                        .split(',')
+                        .map(str::trim)
+                        .filter(|word| !word.is_empty())
+                        .map(str::to_owned)
+                        .collect();
+                    Value::from(words)
+                }
+                _ => continue,
+            };
+            settings = settings.merge(Serialized::global(&path.join("."), value));
+        }
+        settings.data()
+    }
+}
+
 /// A layer whose `bus = "kafka://…"` is given as `[bus] url = "kafka://…"`, so that it merges with
 /// the `[bus]` settings of other layers (a Kafka password from the environment) rather than one
 /// replacing the other.
@@ -682,6 +727,28 @@ mod tests {
             jail.set_env("PINPIPE_METRICS__LISTEN", "not an address");
             let error = load_error();
             assert!(error.contains("METRICS.LISTEN"), "{error}");
+            Ok(())
+        });
+    }
+
+    /// Text settings come from the environment as written, digits and all (an AWS account id, a
+    /// consumer group named 123); lists as TOML or words separated by commas.
+    #[test]
+    fn text_settings_from_the_environment_are_taken_as_written() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("PINPIPE_GATEWAY__KINESIS__ACCOUNT_ID", "000000000000");
+            jail.set_env("PINPIPE_SINK__GROUP", "123");
+            jail.set_env("PINPIPE_TOPIC_PREFIX", "2024");
+            jail.set_env("PINPIPE_GATEWAY__API_KEYS", "k1, k2");
+            jail.set_env("PINPIPE_GATEWAY__ADMIN_API_KEYS", r#"["a,b"]"#);
+            jail.set_env("PINPIPE_SINK__FLUSH_SIZE", "9");
+            let settings = Settings::load(None, serde_json::json!({})).expect("loads");
+            assert_eq!(settings.gateway.kinesis.account_id, "000000000000");
+            assert_eq!(settings.sink.group, "123");
+            assert_eq!(settings.topic_prefix, "2024");
+            assert_eq!(settings.gateway.api_keys, ["k1", "k2"]);
+            assert_eq!(settings.gateway.admin_api_keys, ["a,b"]);
+            assert_eq!(settings.sink.flush_size, 9, "numbers are still numbers");
             Ok(())
         });
     }
