@@ -381,6 +381,11 @@ impl Settings {
             self.sink.flush_size >= 1 && self.sink.flush_bytes >= 1,
             "[sink] flush_size and flush_bytes must be at least 1 (an object per record at most)"
         );
+        // The jobs' and the gateway's own checks, for every command: a limit of 0 used to pass
+        // until the command that reads it started, and was then not named with its section.
+        self.batch_options().validate().context("[batch]")?;
+        self.stream_options(false)?.validate().context("[stream]")?;
+        self.gateway.validate().context("[gateway]")?;
         Ok(())
     }
 
@@ -432,6 +437,19 @@ impl Settings {
 
     pub fn cluster_stall_timeout(&self) -> Result<Duration> {
         parse_duration(&self.batch.cluster_stall_timeout)
+    }
+
+    /// The stream job's options from `[stream]` and the topic prefix; `once` drains the streams
+    /// and returns.
+    pub fn stream_options(&self, once: bool) -> Result<pinpipe_lake::StreamOptions> {
+        Ok(pinpipe_lake::StreamOptions {
+            stream_prefix: self.topic_prefix.clone(),
+            trigger: self.stream_trigger()?,
+            max_records_per_shard: self.stream.max_records_per_shard,
+            max_bytes_per_shard: self.stream.max_bytes_per_shard,
+            once,
+            ..pinpipe_lake::StreamOptions::default()
+        })
     }
 
     /// The batch job's options from `[batch]` and the topic prefix.
@@ -729,6 +747,34 @@ mod tests {
             assert!(error.contains("METRICS.LISTEN"), "{error}");
             Ok(())
         });
+    }
+
+    /// The jobs' and the gateway's limits are checked when the settings load, whatever the
+    /// command, and a mistake is named with its section and key.
+    #[test]
+    fn limits_are_checked_at_start_with_their_section() {
+        for (variable, value, said) in [
+            (
+                "PINPIPE_BATCH__MAX_BYTES_IN_MEMORY",
+                "2000000000",
+                "[batch]: invalid options: max_bytes_in_memory",
+            ),
+            ("PINPIPE_BATCH__MAX_RECORD_BYTES", "0", "max_record_bytes"),
+            (
+                "PINPIPE_STREAM__MAX_RECORDS_PER_SHARD",
+                "0",
+                "[stream]: invalid options: max_records_per_shard",
+            ),
+            ("PINPIPE_GATEWAY__MAX_IN_FLIGHT", "0", "[gateway]: "),
+            ("PINPIPE_GATEWAY__MAX_BODY_BYTES", "0", "max_body_bytes"),
+        ] {
+            figment::Jail::expect_with(|jail| {
+                jail.set_env(variable, value);
+                let error = load_error();
+                assert!(error.contains(said), "{variable}={value}: {error}");
+                Ok(())
+            });
+        }
     }
 
     /// Text settings come from the environment as written, digits and all (an AWS account id, a

@@ -63,7 +63,7 @@ pub async fn run(settings: &Settings, args: &BenchStreamArgs) -> Result<()> {
     // The job's settings (trigger, bounds), on the streams of this benchmark's own gateway.
     let job_options = StreamOptions {
         stream_prefix: StreamOptions::default().stream_prefix,
-        ..super::stream::stream_options(settings, false)?
+        ..settings.stream_options(false)?
     };
     println!(
         "stream benchmark: {} records/s for {} s over {} streams, trigger {:?}, bus sync = {:?}",

@@ -74,12 +74,8 @@ pub async fn run(settings: &Settings, args: &DemoArgs) -> Result<()> {
         report.records, report.objects
     );
 
-    let stream_report = stream::follow(
-        &lake,
-        bus.as_ref(),
-        &stream::stream_options(&settings, true)?,
-    )
-    .await?;
+    let stream_report =
+        stream::follow(&lake, bus.as_ref(), &settings.stream_options(true)?).await?;
     let summary = lake_summary(&lake, STREAM_TABLES_DIR).await?;
     for (path, rows) in summary.tables.iter().filter(|(p, _)| p != QUARANTINE_PATH) {
         println!("stream:  {path} holds {rows} rows");

@@ -11,7 +11,6 @@ use pinpipe_source::{SourceDb, redact_url};
 use pinpipe_ui::{CountSource, UiConfig};
 use tokio::net::TcpListener;
 
-use super::stream::stream_options;
 use super::{Bus, interrupted, open_lake};
 use crate::settings::Settings;
 
@@ -48,7 +47,7 @@ fn ui_config(settings: &Settings, bus: &Bus) -> Result<UiConfig> {
         sink_group: settings.sink.group.clone(),
         lake: open_lake(settings)?,
         tables_dir: BATCH_TABLES_DIR.to_owned(),
-        stream: stream_options(settings, false)?,
+        stream: settings.stream_options(false)?,
         history: settings.data_dir.join(DB_FILE),
         source_url: Some(redact_url(&settings.source_url())),
         count_source: Some(count_source(settings)),

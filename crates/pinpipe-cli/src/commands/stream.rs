@@ -16,7 +16,7 @@ pub async fn run(settings: &Settings, once: bool) -> Result<()> {
     let bus = Bus::open(settings).await?;
     ensure_defaults(bus.topics.as_ref(), bus.streams.as_ref(), &settings.gateway).await?;
     let lake = open_lake(settings)?;
-    let options = stream_options(settings, once)?;
+    let options = settings.stream_options(once)?;
     let report = follow(&lake, bus.streams.as_ref(), &options).await?;
     if report.records_read == 0 {
         println!("stream: nothing new on the streams; tables unchanged");
@@ -67,21 +67,10 @@ pub async fn follow(
     Ok(report)
 }
 
-pub fn stream_options(settings: &Settings, once: bool) -> Result<StreamOptions> {
-    Ok(StreamOptions {
-        stream_prefix: settings.topic_prefix.clone(),
-        trigger: settings.stream_trigger()?,
-        max_records_per_shard: settings.stream.max_records_per_shard,
-        max_bytes_per_shard: settings.stream.max_bytes_per_shard,
-        once,
-        ..StreamOptions::default()
-    })
-}
-
 /// `pinpipe streams lag`.
 pub async fn lag(settings: &Settings, streams: &dyn Streams) -> Result<()> {
     let lake = open_lake(settings)?;
-    let lags = stream_lag(&lake, streams, &stream_options(settings, true)?).await?;
+    let lags = stream_lag(&lake, streams, &settings.stream_options(true)?).await?;
     print_lag(&lags);
     Ok(())
 }
