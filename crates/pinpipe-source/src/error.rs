@@ -117,6 +117,15 @@ pub enum SourceError {
     #[error("invalid emulator setting: {0}")]
     Config(String),
 
+    /// Nothing listens at the gateway's address: checked before the first post is sent.
+    #[error("cannot reach the gateway at {url}: {source} (is `pinpipe serve` running there?)")]
+    GatewayUnreachable {
+        /// The gateway's URL.
+        url: String,
+        /// Why the connection failed.
+        source: reqwest::Error,
+    },
+
     /// The HTTP client could not be built.
     #[error("HTTP client: {0}")]
     Http(#[from] reqwest::Error),

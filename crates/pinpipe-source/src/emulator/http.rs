@@ -44,6 +44,20 @@ impl Sender {
         })
     }
 
+    /// Fails when no connection to the gateway can be made (refused, no such host, no answer
+    /// within the connect timeout), rather than retrying every record for minutes. Any answer,
+    /// even an error status, or a connection that breaks later, passes: those are counted per
+    /// record as the run goes.
+    pub(crate) async fn check_reachable(&self) -> Result<()> {
+        match self.client.get(&self.config.gateway).send().await {
+            Err(source) if source.is_connect() => Err(crate::SourceError::GatewayUnreachable {
+                url: self.config.gateway.clone(),
+                source,
+            }),
+            _ => Ok(()),
+        }
+    }
+
     /// Sends `request` until acknowledged, failed for good, or out of retries.
     pub(crate) async fn deliver(&self, request: &RecordRequest) -> Delivery {
         deliver(

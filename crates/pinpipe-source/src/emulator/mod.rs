@@ -78,6 +78,7 @@ pub async fn emulate_until(
     })
     .await?;
     let sequence = KeySequence::new(config.seed, keys)?;
+    sender.check_reachable().await?;
     tracing::info!(gateway = %config.gateway, count = ?config.count, rate = ?config.rate,
         seed = config.seed, "emulator starting");
 

@@ -103,6 +103,10 @@ fn default_backoff() {
 }
 
 fn fast_config(count: Option<u64>) -> EmulatorConfig {
+    fast_config_for(format!("http://127.0.0.1:{}", closed_port()), count)
+}
+
+fn fast_config_for(gateway: String, count: Option<u64>) -> EmulatorConfig {
     EmulatorConfig {
         count,
         paths: Paths::BOTH,
@@ -113,12 +117,50 @@ fn fast_config(count: Option<u64>) -> EmulatorConfig {
             max: Duration::from_millis(2),
         },
         request_timeout: Duration::from_secs(5),
-        ..EmulatorConfig::new(format!("http://127.0.0.1:{}", closed_port()))
+        ..EmulatorConfig::new(gateway)
     }
 }
 
+/// Nothing listening at the gateway's address: an error before anything is sent, rather than
+/// minutes of retries.
 #[tokio::test]
-async fn unreachable_gateway_counts_failures() -> Result<(), SourceError> {
+async fn an_unreachable_gateway_is_an_error_at_once() -> Result<(), SourceError> {
+    let mut db = SourceDb::open("sqlite::memory:")?;
+    db.init(10, 1, &mut |_| {})?;
+    let config = fast_config(Some(5));
+    let err = emulate(&db, &config, &|_| {}).await.err();
+    let shown = err.as_ref().map(ToString::to_string).unwrap_or_default();
+    assert!(
+        matches!(err, Some(SourceError::GatewayUnreachable { .. })),
+        "{shown}"
+    );
+    assert!(
+        shown.starts_with(&format!("cannot reach the gateway at {}", config.gateway)),
+        "{shown}"
+    );
+    Ok(())
+}
+
+/// The URL of a gateway that takes connections and closes them at once, unanswered.
+fn dropping_gateway() -> Result<String, SourceError> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")
+        .map_err(|e| crate::backend::io_error("bind", e))?;
+    let port = listener
+        .local_addr()
+        .map_err(|e| crate::backend::io_error("bind", e))?
+        .port();
+    std::thread::spawn(move || {
+        for connection in listener.incoming() {
+            drop(connection);
+        }
+    });
+    Ok(format!("http://127.0.0.1:{port}"))
+}
+
+/// A gateway that takes connections and drops them: every record fails after its retries, and
+/// the run goes on to the end, counting them.
+#[tokio::test]
+async fn a_gateway_that_drops_connections_counts_failures() -> Result<(), SourceError> {
     let mut db = SourceDb::open("sqlite::memory:")?;
     db.init(100, 1, &mut |_| {})?;
     let seen = Mutex::new(Vec::<EmulatorProgress>::new());
@@ -127,7 +169,8 @@ async fn unreachable_gateway_counts_failures() -> Result<(), SourceError> {
             seen.push(p.clone());
         }
     };
-    let summary = emulate(&db, &fast_config(Some(5)), &progress).await?;
+    let config = fast_config_for(dropping_gateway()?, Some(5));
+    let summary = emulate(&db, &config, &progress).await?;
     assert_eq!(summary.posts, 5);
     assert_eq!(summary.records_sent, 30);
     assert_eq!(summary.acknowledged, 0);
@@ -135,7 +178,7 @@ async fn unreachable_gateway_counts_failures() -> Result<(), SourceError> {
     assert_eq!(summary.retries, 60);
     assert_eq!(
         summary.failed_by_reason.into_iter().collect::<Vec<_>>(),
-        [("connection failed".to_owned(), 30)]
+        [("request failed".to_owned(), 30)]
     );
     let seen = seen.into_inner().unwrap_or_default();
     let last = seen.last().cloned().unwrap_or_default();
@@ -153,7 +196,7 @@ async fn shutdown_stops_an_endless_run() -> Result<(), SourceError> {
     db.init(10, 1, &mut |_| {})?;
     let config = EmulatorConfig {
         rate: Some(200.0),
-        ..fast_config(None)
+        ..fast_config_for(dropping_gateway()?, None)
     };
     let stop = tokio::time::sleep(Duration::from_millis(300));
     let summary = emulate_until(&db, &config, &|_| {}, stop).await?;
@@ -219,7 +262,8 @@ conformance! {
             assert_eq!(got.len(), 1_200);
             assert!(got == first_requests(&reference, 5, 200)?);
 
-            let summary = emulate(&t.db, &fast_config(Some(5)), &|_| {}).await?;
+            let config = fast_config_for(dropping_gateway()?, Some(5));
+            let summary = emulate(&t.db, &config, &|_| {}).await?;
             assert_eq!((summary.posts, summary.records_sent), (5, 30));
             assert_eq!(summary.failed, 30);
             Ok(())
