@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use chrono::{DateTime, Utc};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde_json::{Map, Value, json};
 
@@ -334,9 +335,9 @@ pub struct OptimizeArgs {
     /// Which tables.
     #[arg(long, value_enum, default_value_t = TableSetArg::All)]
     pub tables: TableSetArg,
-    /// Run again every DURATION (e.g. 1h) until interrupted.
-    #[arg(long, value_name = "DURATION")]
-    pub every: Option<String>,
+    /// Run again every DURATION (e.g. 1h, at least 1s) until interrupted.
+    #[arg(long, value_name = "DURATION", value_parser = every_arg)]
+    pub every: Option<std::time::Duration>,
 }
 
 #[derive(Debug, Args)]
@@ -346,14 +347,14 @@ pub struct VacuumArgs {
     pub tables: TableSetArg,
     /// Keep files unreferenced for less than this; at least the tables'
     /// delta.deletedFileRetentionDuration (7 days unless set).
-    #[arg(long, value_name = "DURATION", default_value = "168h")]
-    pub retention: String,
+    #[arg(long, value_name = "DURATION", default_value = "168h", value_parser = duration_arg)]
+    pub retention: std::time::Duration,
     /// Show what would be deleted, delete nothing.
     #[arg(long)]
     pub dry_run: bool,
-    /// Run again every DURATION (e.g. 24h) until interrupted.
-    #[arg(long, value_name = "DURATION")]
-    pub every: Option<String>,
+    /// Run again every DURATION (e.g. 24h, at least 1s) until interrupted.
+    #[arg(long, value_name = "DURATION", value_parser = every_arg)]
+    pub every: Option<std::time::Duration>,
 }
 
 #[derive(Debug, Args)]
@@ -416,8 +417,8 @@ pub enum RunsCommand {
 #[derive(Debug, Args)]
 pub struct PlanArgs {
     /// The first interval starts at or after this time, e.g. 2024-01-01 (UTC).
-    #[arg(long, value_name = "DATE")]
-    pub from: String,
+    #[arg(long, value_name = "DATE", value_parser = time_arg)]
+    pub from: DateTime<Utc>,
     /// How many intervals.
     #[arg(long, default_value_t = 5)]
     pub count: usize,
@@ -429,11 +430,11 @@ pub struct PlanArgs {
 #[derive(Debug, Args)]
 pub struct BackfillArgs {
     /// First interval start, e.g. 2024-01-01 (UTC).
-    #[arg(long, value_name = "DATE")]
-    pub from: String,
+    #[arg(long, value_name = "DATE", value_parser = time_arg)]
+    pub from: DateTime<Utc>,
     /// Last interval start, e.g. 2024-01-31 (UTC); intervals not over yet are left out.
-    #[arg(long, value_name = "DATE")]
-    pub to: String,
+    #[arg(long, value_name = "DATE", value_parser = time_arg)]
+    pub to: DateTime<Utc>,
     /// The schedule whose intervals run [default: the configured one, @daily].
     #[arg(long, value_name = "EXPR")]
     pub cron: Option<String>,
@@ -756,4 +757,24 @@ fn put(map: &mut Map<String, Value>, key: &str, value: Option<Value>) {
     if let Some(value) = value {
         map.insert(key.to_owned(), value);
     }
+}
+
+/// A duration flag (`10s`, `5m`, `24h`): a malformed one is refused with the command line's
+/// other mistakes (exit 2).
+fn duration_arg(text: &str) -> Result<std::time::Duration, String> {
+    crate::settings::parse_duration(text).map_err(|e| format!("{e:#}"))
+}
+
+/// A repeat interval: a [`duration_arg`] of at least 1 s.
+fn every_arg(text: &str) -> Result<std::time::Duration, String> {
+    let every = duration_arg(text)?;
+    if every < std::time::Duration::from_secs(1) {
+        return Err("must be at least 1s".to_owned());
+    }
+    Ok(every)
+}
+
+/// A point in time (`2024-01-31`, `2024-01-31 06:00`, RFC 3339), UTC unless it says otherwise.
+fn time_arg(text: &str) -> Result<DateTime<Utc>, String> {
+    pinpipe_scheduler::parse_time(text).map_err(|e| e.to_string())
 }

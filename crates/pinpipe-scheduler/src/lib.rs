@@ -42,7 +42,7 @@ pub use cron::{Cron, CronError};
 pub use db::DB_FILE;
 pub use error::{Result, SchedulerError};
 pub use history::{History, RunCounts, RunKind, RunRecord, RunStatus};
-pub use interval::{Interval, parse_time};
+pub use interval::{Interval, parse_time, show_time};
 pub use job::{BatchJob, Job, JobOutcome};
 pub use lock::LockOptions;
 pub use scheduler::{DEFAULT_NAME, Handled, Schedule, Scheduler, show_versions};

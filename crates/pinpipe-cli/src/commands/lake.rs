@@ -9,37 +9,30 @@ use pinpipe_lake::upkeep::{self, TableSet, VacuumOptions};
 use super::{interrupted, open_lake};
 use crate::cli::{LakeCommand, OptimizeArgs, TableSetArg, VacuumArgs};
 use crate::output::table;
-use crate::settings::{Settings, parse_duration};
+use crate::settings::Settings;
 
 pub async fn run(settings: &Settings, command: LakeCommand) -> Result<()> {
     let lake = open_lake(settings)?;
     match command {
-        LakeCommand::Optimize(args) => {
-            repeat(args.every.as_deref(), || optimize(&lake, &args)).await
-        }
+        LakeCommand::Optimize(args) => repeat(args.every, || optimize(&lake, &args)).await,
         LakeCommand::Vacuum(args) => {
             let options = VacuumOptions {
-                retention: parse_duration(&args.retention)?,
+                retention: args.retention,
                 dry_run: args.dry_run,
             };
-            repeat(args.every.as_deref(), || vacuum(&lake, &args, &options)).await
+            repeat(args.every, || vacuum(&lake, &args, &options)).await
         }
     }
 }
 
 /// Runs `job` once, or every `every` until interrupted.
 async fn repeat<F: Future<Output = Result<()>>>(
-    every: Option<&str>,
+    every: Option<Duration>,
     mut job: impl FnMut() -> F,
 ) -> Result<()> {
     let Some(every) = every else {
         return job().await;
     };
-    let every = parse_duration(every)?;
-    anyhow::ensure!(
-        every >= Duration::from_secs(1),
-        "--every must be at least 1s"
-    );
     let stop = interrupted();
     tokio::pin!(stop);
     loop {
@@ -94,7 +87,7 @@ async fn vacuum(lake: &Lake, args: &VacuumArgs, options: &VacuumOptions) -> Resu
     println!(
         "vacuum: {} (retention {})",
         lake.location(),
-        args.retention.trim()
+        humantime::format_duration(args.retention)
     );
     for table in &done {
         println!("{}: {verb} {} files", table.path, table.files.len());

@@ -6,7 +6,7 @@ use std::io::Write;
 use anyhow::{Result, bail};
 use chrono::SecondsFormat;
 use pinpipe_scheduler::{
-    DB_FILE, Handled, History, RunRecord, RunStatus, SchedulerError, parse_time, show_versions,
+    DB_FILE, Handled, History, RunRecord, RunStatus, SchedulerError, show_time, show_versions,
 };
 
 use super::schedule;
@@ -27,7 +27,7 @@ pub async fn run(settings: &Settings, command: RunsCommand) -> Result<()> {
 /// `pinpipe runs plan`: one line per interval, its start and end in RFC 3339 (UTC).
 fn plan(settings: &Settings, args: &PlanArgs) -> Result<()> {
     let schedule = schedule::schedule(settings)?;
-    let from = parse_time(&args.from)?;
+    let from = args.from;
     for interval in schedule.cron.intervals_from(from).take(args.count) {
         println!(
             "{} {}",
@@ -162,7 +162,7 @@ async fn trigger(settings: &Settings) -> Result<()> {
 const BACKFILL_WITHOUT_YES: usize = 1000;
 
 async fn backfill(settings: &Settings, args: &BackfillArgs) -> Result<()> {
-    let (from, to) = (parse_time(&args.from)?, parse_time(&args.to)?);
+    let (from, to) = (args.from, args.to);
     let scheduler = schedule::open(settings)?;
     let now = chrono::Utc::now();
     let intervals = scheduler
@@ -177,8 +177,8 @@ async fn backfill(settings: &Settings, args: &BackfillArgs) -> Result<()> {
             "a backfill of {} from {} to {} is more than {BACKFILL_WITHOUT_YES} runs; nothing was \
              run: pass --yes to run them all, or narrow --from and --to",
             scheduler.schedule().cron,
-            args.from,
-            args.to
+            show_time(from),
+            show_time(to)
         );
     }
     let _printing = schedule::print_events();
@@ -195,8 +195,8 @@ async fn backfill(settings: &Settings, args: &BackfillArgs) -> Result<()> {
         "backfill of {} from {} to {}: {} intervals, {} ran ({} succeeded, {failed} failed), {} \
          skipped (already run)",
         scheduler.schedule().cron,
-        args.from,
-        args.to,
+        show_time(args.from),
+        show_time(args.to),
         handled.len(),
         ran.len(),
         ran.len() - failed,

@@ -208,6 +208,32 @@ fn a_run_over_an_unreadable_table_names_it_without_a_backtrace() {
     );
 }
 
+/// A malformed date or duration flag is a command-line mistake, refused before anything runs
+/// (exit 2), as any other; not a failure of the command (exit 1).
+#[test]
+fn malformed_date_and_duration_flags_are_usage_errors() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for (args, said) in [
+        (
+            &["runs", "backfill", "--from", "2024-01-01", "--to", "bad"][..],
+            "invalid value 'bad' for '--to <DATE>'",
+        ),
+        (
+            &["lake", "vacuum", "--retention", "1x"][..],
+            "invalid value '1x' for '--retention <DURATION>'",
+        ),
+        (
+            &["lake", "optimize", "--every", "500ms"][..],
+            "must be at least 1s",
+        ),
+    ] {
+        let out = output(pinpipe(dir.path()).args(args));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(said), "{args:?}: {stderr}");
+    }
+}
+
 /// A backfill of more than 1,000 intervals (here four years of hourly runs) runs only with
 /// `--yes`: without it, it says how to go on and runs nothing.
 #[test]
