@@ -45,7 +45,10 @@ pub enum LakeError {
     #[error("invalid options: {0}")]
     InvalidOptions(String),
     /// A Delta table that the operation reads does not exist yet.
-    #[error("Delta table {path:?} does not exist in the lake yet (run the batch job first)")]
+    #[error(
+        "Delta table {path:?} does not exist in the lake yet (run {} first)",
+        if path.starts_with("stream/") { "the stream job" } else { "the batch job" }
+    )]
     TableMissing {
         /// The table's path inside the lake, e.g. `tables/pin`.
         path: String,

@@ -16,7 +16,7 @@ use deltalake::datafusion::prelude::{DataFrame, SessionContext};
 use pinpipe_model::Table;
 
 use crate::delta::{QUARANTINE_PATH, table_path};
-use crate::error::Result;
+use crate::error::{LakeError, Result};
 use crate::location::Lake;
 use crate::session::{ad_hoc_session, register_table};
 
@@ -25,27 +25,26 @@ pub const BATCH_TABLES_DIR: &str = "tables";
 /// The folder of the stream path's cleaned tables.
 pub const STREAM_TABLES_DIR: &str = "stream";
 
+/// Every table of the module documentation: its name in SQL and its path in the lake.
+fn lake_tables() -> Vec<(String, String)> {
+    let mut tables = Vec::new();
+    for table in Table::ALL {
+        tables.push((table.name().to_owned(), table_path(BATCH_TABLES_DIR, table)));
+        tables.push((
+            format!("stream_{}", table.name()),
+            table_path(STREAM_TABLES_DIR, table),
+        ));
+    }
+    tables.push(("quarantine".to_owned(), QUARANTINE_PATH.to_owned()));
+    tables
+}
+
 /// A session with every existing table of the lake registered (see the module documentation).
 pub async fn lake_session(lake: &Lake) -> Result<SessionContext> {
     let ctx = ad_hoc_session()?;
-    for table in Table::ALL {
-        register_table(
-            &ctx,
-            lake,
-            table.name(),
-            &table_path(BATCH_TABLES_DIR, table),
-        )
-        .await?;
-        let stream_name = format!("stream_{}", table.name());
-        register_table(
-            &ctx,
-            lake,
-            &stream_name,
-            &table_path(STREAM_TABLES_DIR, table),
-        )
-        .await?;
+    for (name, path) in lake_tables() {
+        register_table(&ctx, lake, &name, &path).await?;
     }
-    register_table(&ctx, lake, "quarantine", QUARANTINE_PATH).await?;
     Ok(ctx)
 }
 
@@ -63,7 +62,21 @@ pub async fn query_stream(lake: &Lake, sql: &str) -> Result<SendableRecordBatchS
 
 async fn planned(lake: &Lake, sql: &str) -> Result<DataFrame> {
     let ctx = lake_session(lake).await?;
-    Ok(ctx.sql_with_options(sql, read_only()).await?)
+    ctx.sql_with_options(sql, read_only())
+        .await
+        .map_err(|error| not_written_yet(&ctx, &error.to_string()).unwrap_or(error.into()))
+}
+
+/// [`LakeError::TableMissing`] when `error` is DataFusion's "table not found" for a table of
+/// the lake that no job has written yet: it then says which job writes it.
+fn not_written_yet(ctx: &SessionContext, error: &str) -> Option<LakeError> {
+    lake_tables()
+        .into_iter()
+        .find(|(name, _)| {
+            error.contains(&format!("table 'datafusion.public.{name}' not found"))
+                && !ctx.table_exist(name.as_str()).unwrap_or(true)
+        })
+        .map(|(_, path)| LakeError::TableMissing { path })
 }
 
 /// What ad-hoc SQL may do: read. DDL (`CREATE`, `DROP`), DML (`INSERT`, `COPY`) and other

@@ -231,8 +231,16 @@ backend_tests! {
             .await?,
         )?;
         assert_eq!(rows, vec![vec!["16", "13", "13", "0"]]);
-        // The stream tables do not exist yet, so they are not registered.
+        // The stream tables do not exist yet, so they are not registered; the error says which
+        // job writes them.
         let err = query(&lake.lake, "SELECT * FROM stream_pin").await;
+        assert!(
+            matches!(err, Err(LakeError::TableMissing { ref path }) if path == "stream/pin"),
+            "{err:?}"
+        );
+        let shown = err.err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(shown.ends_with("(run the stream job first)"), "{shown}");
+        let err = query(&lake.lake, "SELECT * FROM no_such_table").await;
         assert!(matches!(err, Err(LakeError::Query(_))), "{err:?}");
         let err = query(&lake.lake, "SELEC 1").await;
         assert!(matches!(err, Err(LakeError::Query(_))), "{err:?}");
