@@ -12,7 +12,11 @@
 //! **Ownership.** Before writing an object the sink asks whether it still owns the partition
 //! ([`TopicConsumer::still_owns`]): after a Kafka rebalance, or when another sink took the
 //! embedded bus's group lease, the buffer is dropped, not written over the new owner's object,
-//! and no older offset is committed. Records read again after such a change start at the
+//! and no older offset is committed. A write that stalls past the lease (a hung disk, a stopped
+//! process) cannot land over its successor's object either: an object is created only where none
+//! is, and one already there is replaced only by the member that owns the partition when it
+//! finds it (written by a member that stopped before committing, itself before a crash). What is
+//! left is a replacement that itself stalls until the next owner has written. Records read again after such a change start at the
 //! committed offset: a buffer that does not end where they begin is dropped too. An offset gap
 //! (Kafka leaves some for transaction markers and compaction) cuts the object, so line `i` of an
 //! object is always the record at its start offset plus `i`.
@@ -29,7 +33,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use object_store::path::Path as ObjectPath;
-use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use object_store::{ObjectStore, PutMode, PutOptions, PutPayload};
 use pinpipe_bus::{BusError, ConsumedRecord, ReadLimit, TopicConsumer, Topics, with_causes};
 use pinpipe_telemetry::BackendUnavailable;
 use pinpipe_telemetry::retry::{BackoffBuilder, Retrying, backoff};
@@ -326,13 +330,38 @@ impl Writer<'_> {
         let mut stopping = self.stopping.clone();
         let already_stopping = *stopping.borrow();
         let mut attempt = 0;
+        let mut mode = PutMode::Create;
         loop {
             if attempt > 0 && !consumer.still_owns(topic, *partition).await? {
                 tracing::warn!(%topic, partition, "the partition changed hands during the retries");
                 return Ok(None);
             }
-            let error = match self.store.put(location, payload.clone()).await {
+            let options = PutOptions::from(mode.clone());
+            let error = match self
+                .store
+                .put_opts(location, payload.clone(), options)
+                .await
+            {
                 Ok(_) => return Ok(Some(Ok(()))),
+                Err(object_store::Error::AlreadyExists { .. }) if mode == PutMode::Create => {
+                    if !consumer.still_owns(topic, *partition).await? {
+                        tracing::warn!(
+                            %topic, partition, %location,
+                            "the partition changed hands while its object was written; not replacing the new owner's"
+                        );
+                        return Ok(None);
+                    }
+                    mode = PutMode::Overwrite;
+                    continue;
+                }
+                // A store without conditional writes (an S3 clone): as before them.
+                Err(
+                    object_store::Error::NotImplemented { .. }
+                    | object_store::Error::NotSupported { .. },
+                ) if mode == PutMode::Create => {
+                    mode = PutMode::Overwrite;
+                    continue;
+                }
                 Err(error) => error,
             };
             let retry = is_transient(&error) && !is_disk_full(&error) && !*stopping.borrow();

@@ -1,9 +1,20 @@
 //! The sink on every backend: topic records become raw objects of the S3 sink's layout (SPEC §4),
 //! which the batch job then reads.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use futures::stream::BoxStream;
+use object_store::path::Path;
+use object_store::{
+    CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore,
+    PutMultipartOptions, PutOptions, PutPayload, PutResult,
+};
 use pinpipe_bus::{EmbeddedBus, EmbeddedOptions, ProduceRecord, Topics};
 use pinpipe_lake::raw::{list_topic, object_path};
 use pinpipe_lake::sink::{SinkOptions, run_sink};
+use tokio::sync::Notify;
 
 use crate::batch::pin;
 use crate::common::{Backend, TestLake, TestResult, backend_tests};
@@ -175,5 +186,134 @@ async fn wait_for(done: impl AsyncFn() -> bool) -> TestResult {
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
+    Ok(())
+}
+
+/// The lake's store, but for its first put, held until `release` is notified: a write that
+/// stalls past the sink's lease (a hung disk, a stopped process).
+#[derive(Debug)]
+struct FirstPutStalls {
+    inner: Arc<dyn ObjectStore>,
+    stalled: AtomicBool,
+    holding: Arc<Notify>,
+    release: Arc<Notify>,
+}
+
+impl std::fmt::Display for FirstPutStalls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "FirstPutStalls({})", self.inner)
+    }
+}
+
+#[async_trait::async_trait]
+impl ObjectStore for FirstPutStalls {
+    async fn put_opts(
+        &self,
+        location: &Path,
+        payload: PutPayload,
+        opts: PutOptions,
+    ) -> object_store::Result<PutResult> {
+        if !self.stalled.swap(true, Ordering::SeqCst) {
+            self.holding.notify_one();
+            self.release.notified().await;
+        }
+        self.inner.put_opts(location, payload, opts).await
+    }
+
+    async fn put_multipart_opts(
+        &self,
+        location: &Path,
+        opts: PutMultipartOptions,
+    ) -> object_store::Result<Box<dyn MultipartUpload>> {
+        self.inner.put_multipart_opts(location, opts).await
+    }
+
+    async fn get_opts(
+        &self,
+        location: &Path,
+        options: GetOptions,
+    ) -> object_store::Result<GetResult> {
+        self.inner.get_opts(location, options).await
+    }
+
+    fn delete_stream(
+        &self,
+        locations: BoxStream<'static, object_store::Result<Path>>,
+    ) -> BoxStream<'static, object_store::Result<Path>> {
+        self.inner.delete_stream(locations)
+    }
+
+    fn list(&self, prefix: Option<&Path>) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
+        self.inner.list(prefix)
+    }
+
+    async fn list_with_delimiter(&self, prefix: Option<&Path>) -> object_store::Result<ListResult> {
+        self.inner.list_with_delimiter(prefix).await
+    }
+
+    async fn copy_opts(
+        &self,
+        from: &Path,
+        to: &Path,
+        options: CopyOptions,
+    ) -> object_store::Result<()> {
+        self.inner.copy_opts(from, to, options).await
+    }
+}
+
+/// A sink whose object write stalls until its lease has run out and the next sink has written
+/// and committed the same records: the stalled write, landing at last, leaves the next sink's
+/// object as it is (it used to replace it, and the records past its own were lost).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_write_that_stalls_past_the_lease_leaves_the_next_owner_s_object() -> TestResult {
+    let lake = TestLake::new()?;
+    let short_lease = EmbeddedOptions {
+        session_timeout: Duration::from_secs(1),
+        ..EmbeddedOptions::default()
+    };
+    let bus = EmbeddedBus::open(lake.dir.path().join("bus.db"), short_lease.clone())?;
+    let options = SinkOptions {
+        flush_size: 30,
+        rotate_interval: Duration::from_millis(100),
+        ..SinkOptions::for_prefix("pinpipe")
+    };
+    for topic in &options.topics {
+        bus.create_topic(topic, 1).await?;
+    }
+    produce_pins(&bus, 0, 100).await?;
+    let (holding, release) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
+    let stalling: Arc<dyn ObjectStore> = Arc::new(FirstPutStalls {
+        inner: lake.lake.store(),
+        stalled: AtomicBool::new(false),
+        holding: Arc::clone(&holding),
+        release: Arc::clone(&release),
+    });
+    let (stop_first, stopped) = tokio::sync::oneshot::channel::<()>();
+    let first = tokio::spawn({
+        let options = options.clone();
+        async move {
+            run_sink(&bus, stalling, &options, async {
+                let _ = stopped.await;
+            })
+            .await
+        }
+    });
+    holding.notified().await;
+    // The next sink takes the group once the stalled one's lease runs out, and writes all.
+    let other = EmbeddedBus::open(lake.dir.path().join("bus.db"), short_lease)?;
+    let next = SinkOptions {
+        flush_size: 137,
+        once: true,
+        ..options
+    };
+    let report = run_sink(&other, lake.lake.store(), &next, std::future::pending()).await?;
+    assert_eq!(report.records, 100);
+    release.notify_one();
+    // The stalled write lands now; the first sink then finds the partition gone.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let _ = stop_first.send(());
+    let _ = tokio::time::timeout(Duration::from_secs(30), first).await?;
+    let expected: Vec<String> = (0..100).map(|i| pin(i, "t")).collect();
+    assert_eq!(raw_pins(&lake).await?, expected);
     Ok(())
 }
