@@ -282,7 +282,7 @@ pub struct ObjectRead {
     pub path: String,
     /// Its place in arrival order.
     pub seq: i64,
-    /// Records read (non-blank lines).
+    /// Records read (lines).
     pub records: u64,
     /// Of those, rejected.
     pub rejected: u64,

@@ -4,9 +4,10 @@
 //! raw/topics/<topic>/partition=<p>/<topic>+<p>+<start offset, 10 digits>.json
 //! ```
 //!
-//! Each object holds newline-delimited JSON record values. Line `i` (0-based, blank lines counted,
-//! skipped) is the record at Kafka offset `start + i`: that offset is the record's `position` in the
-//! quarantine table, and with the object's path (`source`) it names a record uniquely.
+//! Each object holds newline-delimited JSON record values. Line `i` (0-based) is the record at
+//! Kafka offset `start + i`: that offset is the record's `position` in the quarantine table, and
+//! with the object's path (`source`) it names a record uniquely. A blank line is a record too (one
+//! sent with an empty value): it goes to the quarantine, as on the stream path, not away.
 
 use std::collections::VecDeque;
 use std::io::{Read, Seek, SeekFrom};
@@ -285,7 +286,7 @@ pub struct CleanedPiece {
     pub rows: RecordBatch,
     /// Its records that are not, with why.
     pub rejected: Vec<Rejected>,
-    /// Records read (non-blank lines).
+    /// Records read (lines).
     pub records: usize,
 }
 
@@ -335,7 +336,7 @@ pub fn clean_piece(
 
 /// Cleans the newline-delimited records of `bytes`; line `i` gets position `start + i`. A record
 /// longer than `max_record_bytes` is rejected with its first bytes. Returns the rows, the rejects
-/// and the number of records (non-blank lines).
+/// and the number of records (lines: all but the empty text after the last `\n`).
 pub fn clean_lines(
     table: Table,
     bytes: &[u8],
@@ -356,11 +357,15 @@ pub fn clean_lines(
     };
     let mut builder = TableBuilder::new(table);
     let mut records = 0;
-    for (i, line) in text.split('\n').enumerate() {
+    // What follows the last `\n` is a line only when it is not empty (an object's last record
+    // without its newline).
+    let lines = text.strip_suffix('\n').unwrap_or(&text);
+    for (i, line) in lines
+        .split('\n')
+        .enumerate()
+        .take_while(|_| !text.is_empty())
+    {
         let line = line.strip_suffix('\r').unwrap_or(line);
-        if line.trim().is_empty() {
-            continue;
-        }
         records += 1;
         let position = start.saturating_add(i64::try_from(i).unwrap_or(i64::MAX));
         if line.len() > max_record_bytes {

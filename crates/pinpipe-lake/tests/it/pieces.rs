@@ -172,16 +172,28 @@ fn names_off_the_layout_are_refused() {
     }
 }
 
+/// Every line is a record at its offset; a blank one (a record sent with an empty value) is
+/// quarantined, not dropped; the empty text after the last newline is no record.
 #[test]
-fn lines_get_offsets_and_blank_lines_are_skipped() {
+fn lines_get_offsets_and_blank_lines_are_quarantined() {
     let bytes = b"{\"ind\":1,\"country\":\"A\"}\r\n\n  \n{\"ind\":2}\nnot json\n";
     let (rows, rejected, records) = clean_lines(Table::Geo, bytes, "s", 100, 1024);
-    assert_eq!(records, 3);
+    assert_eq!(records, 5);
     assert_eq!(rows.num_rows(), 2);
-    assert_eq!(rejected.len(), 1);
-    assert_eq!(rejected[0].position, 104);
-    assert_eq!(rejected[0].source, "s");
-    assert_eq!(rejected[0].raw, "not json");
+    let positions: Vec<i64> = rejected.iter().map(|r| r.position).collect();
+    assert_eq!(positions, [101, 102, 104]);
+    assert!(rejected.iter().all(|r| r.source == "s"));
+    assert_eq!(rejected[2].raw, "not json");
+    let (_, rejected, records) = clean_lines(Table::Geo, b"\n", "s", 7, 1024);
+    assert_eq!((records, rejected.len()), (1, 1), "one record, sent empty");
+    let (_, _, records) = clean_lines(Table::Geo, b"", "s", 7, 1024);
+    assert_eq!(records, 0, "an empty object holds no record");
+    let (rows, _, records) = clean_lines(Table::Geo, b"{\"ind\":3}", "s", 7, 1024);
+    assert_eq!(
+        (records, rows.num_rows()),
+        (1, 1),
+        "the last line without its newline"
+    );
 }
 
 fn object(path: &str, size: u64) -> RawObject {
