@@ -25,7 +25,9 @@
 //!
 //! **Arrival order**: within a shard, sequence order; across the shards of a stream, the records of
 //! a cycle are merged by arrival time, so the copy of a key that arrived last wins (a key's copies
-//! share a shard anyway when the partition key is the key, as the emulator sends them).
+//! share a shard anyway when the partition key is the key, as the emulator sends them). Arrival
+//! times are milliseconds, as Kinesis's: copies on two shards within one millisecond are ordered
+//! by shard, and across micro-batches the later micro-batch's copy wins.
 //!
 //! **Cost**: an idle cycle reads each stream's description and writes nothing. A burst is taken
 //! `max_records_per_shard` records per shard at a time, and the next cycle starts at once while
