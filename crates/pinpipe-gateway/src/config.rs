@@ -34,8 +34,8 @@ pub struct GatewayConfig {
     /// Requests being handled at once once their bodies are read; more get 429 (42901).
     /// `/health` and `/metrics` are never counted.
     pub max_in_flight: usize,
-    /// Bytes of request bodies held at once, over every connection; a request that would pass it
-    /// gets 429 (42901).
+    /// Bytes of request bodies and REST Proxy consumer polls' records held at once, over every
+    /// connection; a request that would pass it gets 429 (42901), a poll fewer records.
     pub max_in_flight_body_bytes: usize,
     /// Open connections at most; `0` picks it from the process's open-file limit. At the cap the
     /// connection that has waited longest on its client is closed to make room.

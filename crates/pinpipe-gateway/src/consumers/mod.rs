@@ -37,6 +37,8 @@ use serde_json::{Value, json};
 pub use registry::Registry;
 use registry::{AddError, Format, Instance, Reset};
 
+use tokio::sync::OwnedSemaphorePermit;
+
 use crate::envelope::RestError;
 use crate::rest::json_error;
 use crate::state::AppState;
@@ -402,6 +404,7 @@ async fn records(
         .map_or(config.consumer_max_bytes, |n| {
             n.min(config.consumer_max_bytes)
         });
+    let (_memory, max_bytes) = poll_memory(&state, max_bytes)?;
     let format = instance.format;
     let auto_commit = instance.auto_commit;
     let Some(consumer) = instance.consumer.as_mut() else {
@@ -445,6 +448,38 @@ async fn records(
         Format::Json => "application/vnd.kafka.json.v2+json",
     };
     Ok(([(header::CONTENT_TYPE, media)], Json(Value::Array(out))).into_response())
+}
+
+/// The least a poll reserves of the gateway's in-flight memory (or its `max_bytes`, when
+/// smaller): one large record.
+const MIN_POLL_BYTES: usize = 1024 * 1024;
+
+/// Takes the bytes a poll may read from the gateway's in-flight memory (`max_in_flight_body_bytes`,
+/// shared with request bodies), held until its answer is built: `max_bytes`, but no more than a
+/// quarter of what is free (a smaller poll rather than an error, and room left for the others).
+/// Without it, a few hundred concurrent polls of 64 MiB each (their records, their JSON, their
+/// answer: about 150 MB a poll) ran the gateway out of memory. When not even [`MIN_POLL_BYTES`]
+/// is free, 429 (42901): try again shortly.
+fn poll_memory(
+    state: &AppState,
+    max_bytes: usize,
+) -> Result<(OwnedSemaphorePermit, usize), RestError> {
+    let free = state.body_memory.available_permits();
+    let least = max_bytes.clamp(1, MIN_POLL_BYTES);
+    let take = max_bytes.min(free / 4).max(least);
+    let permits = u32::try_from(take).unwrap_or(u32::MAX);
+    let permit = state
+        .body_memory
+        .clone()
+        .try_acquire_many_owned(permits)
+        .map_err(|_| {
+            RestError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                42901,
+                "Too many requests: too much consumer data in flight; try again shortly",
+            )
+        })?;
+    Ok((permit, take))
 }
 
 /// Moves each partition of `records` back to its first record there, so that the next poll

@@ -318,3 +318,44 @@ async fn rest_proxy_v3_produces_one_record_and_a_stream() {
     assert_eq!(stored[1].value, b"plain text".to_vec());
     assert_eq!(stored[1].key.as_deref(), Some(&b"foobar"[..]));
 }
+
+/// Consumer polls share the gateway's in-flight memory with request bodies: a poll takes at most
+/// a quarter of what is free (here 4 MiB in all, so about 1 MiB), not its whole `max_bytes`, and
+/// the consumer gets the rest on its next polls. Polls of 64 MiB each used to hold about 150 MB
+/// apiece, however many ran at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn consumer_polls_are_bounded_by_the_gateway_s_memory() {
+    let gw = Gateway::with(GatewayConfig {
+        max_body_bytes: 1024 * 1024,
+        max_in_flight_body_bytes: 4 * 1024 * 1024,
+        ..GatewayConfig::default()
+    })
+    .await;
+    let topic = "pinpipe.geo";
+    let pad = "x".repeat(400 * 1024);
+    let records = (0..8)
+        .map(|n| ProduceRecord {
+            key: None,
+            value: json!({ "n": n, "pad": pad }).to_string().into_bytes(),
+            partition: None,
+        })
+        .collect();
+    for outcome in gw.bus.produce(topic, records).await.expect("produce") {
+        outcome.expect("stored");
+    }
+    let consumer = JsonConsumer::subscribed(&gw, "bounded", topic).await;
+    let mut seen = Vec::new();
+    let mut polls = Vec::new();
+    while seen.len() < 8 && polls.len() < 20 {
+        let (status, records) = consumer.poll(1000).await;
+        assert_eq!(status, 200, "{records}");
+        let records = records.as_array().cloned().unwrap_or_default();
+        polls.push(records.len());
+        seen.extend(records.iter().filter_map(|r| r["value"]["n"].as_i64()));
+    }
+    assert_eq!(seen, (0..8).collect::<Vec<i64>>(), "every record, in order");
+    assert!(
+        polls[0] >= 1 && polls[0] <= 3,
+        "the first poll holds about 1 MiB of records: {polls:?}"
+    );
+}
