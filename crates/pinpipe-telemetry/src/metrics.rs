@@ -1,9 +1,10 @@
 //! Every metric family of a pinpipe process, in one registry, and their label sets.
 //!
-//! Families are registered once, when the first event is emitted (or [`render`] is called), so
-//! `/metrics` always lists every family this process can report, each with its help text, even
-//! before it has counted anything. Names follow Prometheus's conventions: `pinpipe_` and the
-//! component, base units (`_seconds`, `_bytes`), `_total` for counters.
+//! Families are registered once, when the first event is emitted (or [`render`] is called). A
+//! family without labels is on `/metrics` from then on; a labelled one shows once it has a series:
+//! the jobs put theirs at zero when they start ([`crate::started`]), the gateway's by route and
+//! code appear with their first request. Names follow Prometheus's conventions: `pinpipe_` and
+//! the component, base units (`_seconds`, `_bytes`), `_total` for counters.
 
 use std::hash::Hash;
 use std::sync::LazyLock;
