@@ -350,6 +350,26 @@ impl History {
         })
     }
 
+    /// Marks the manual runs of schedule `name` left `queued` or `running` as failed with `error`,
+    /// and returns them. Only under the scheduler's lock: then no live process runs them.
+    pub fn fail_unfinished_manual(
+        &self,
+        name: &str,
+        now: DateTime<Utc>,
+        error: &str,
+    ) -> Result<Vec<RunRecord>> {
+        let conn = self.conn();
+        let ids: Vec<i64> = conn
+            .prepare(
+                "UPDATE runs SET status = 'failed', ended_at = ?2, error = ?3, retry_at = NULL
+                 WHERE name = ?1 AND kind = 'manual' AND status IN ('queued', 'running')
+                 RETURNING id",
+            )?
+            .query_map(params![name, time_text(now), error], |row| row.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        ids.into_iter().map(|id| get(&conn, id)).collect()
+    }
+
     /// The runs of schedule `name` left `queued` or `running`, oldest interval first: while no
     /// process holds the lock, these were cut short by a process that stopped.
     pub fn unfinished(&self, name: &str) -> Result<Vec<RunRecord>> {

@@ -338,6 +338,19 @@ impl<J: Job> Scheduler<J> {
             .emit();
         };
         let _lease = self.lock.acquire(&on_wait).await?;
+        if kind == RunKind::Manual {
+            // A manual run's interval is the moment it was triggered: no later claim resumes it,
+            // so one cut short (its process killed) would show as running for good.
+            let interrupted = self.history.fail_unfinished_manual(
+                &self.schedule.name,
+                self.clock.now(),
+                "interrupted: the process running it stopped (a manual run is not resumed; \
+                 trigger it again)",
+            )?;
+            for run in &interrupted {
+                self.emit_finished(run);
+            }
+        }
         let claim = self.history.claim(
             &self.schedule.name,
             interval,

@@ -1,7 +1,7 @@
 //! Which intervals run on start, with and without catch-up, and following the schedule.
 
 use pinpipe_scheduler::history::Claim;
-use pinpipe_scheduler::{Handled, RunKind, RunStatus, TestClock};
+use pinpipe_scheduler::{Handled, Interval, RunKind, RunStatus, TestClock};
 use pinpipe_telemetry::Event;
 
 use crate::common::{Events, TestJob, daily, day, lock, scheduler, t, until};
@@ -246,4 +246,40 @@ fn sleeping_until(events: &Events) -> Option<String> {
         Some(Event::Sleeping(e)) => Some(e.until.clone()),
         _ => None,
     }
+}
+
+/// A manual run whose process was killed is marked failed by the next trigger, which holds the
+/// lock: nothing else would ever finish it (its interval is the moment it was triggered).
+#[tokio::test]
+async fn a_trigger_fails_a_manual_run_its_process_left_running() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let clock = TestClock::new(t("2024-01-04 01:00"));
+    let (s, _) = scheduler(dir.path(), daily(false, None), TestJob::new(), &clock);
+    let history = s.history();
+    let claimed = history
+        .claim(
+            &s.schedule().name,
+            Interval::at(t("2024-01-04 00:30")),
+            RunKind::Manual,
+            false,
+            t("2024-01-04 00:30"),
+        )
+        .expect("claim");
+    let Claim::Run(killed) = claimed else {
+        panic!("expected a run: {claimed:?}");
+    };
+    history
+        .start_attempt(killed.id, t("2024-01-04 00:30"))
+        .expect("start");
+    let manual = s.trigger().await.expect("trigger");
+    assert_eq!(manual.status, RunStatus::Success);
+    let killed = history.get(killed.id).expect("the killed run");
+    assert_eq!(killed.status, RunStatus::Failed);
+    assert!(
+        killed
+            .error
+            .as_deref()
+            .is_some_and(|e| e.starts_with("interrupted")),
+        "{killed:?}"
+    );
 }
