@@ -648,8 +648,10 @@
     const items = reasons.map((r) => {
       const examples = (r.examples || []).map((x) => el('div', { class: 'ex' },
         el('div', { class: 'ex-src' },
+          x.job ? el('span', { class: 'tag', 'data-job': String(x.job) }, String(x.job)) : null,
           el('span', { class: 'mono path', title: x.source }, String(x.source || '—')),
           isNum(x.position) ? el('span', { class: 'pos' }, 'position ' + fmtInt(x.position)) : null),
+        x.detail ? el('div', { class: 'ex-reason' }, String(x.detail)) : null,
         el('pre', { class: 'example' }, x.raw === null || x.raw === undefined ? '' : String(x.raw))));
       const more = isNum(r.count) && r.count > examples.length
         ? el('p', { class: 'more' }, (examples.length ? 'showing ' + examples.length + ' of ' : '') + plural(r.count, 'record'))

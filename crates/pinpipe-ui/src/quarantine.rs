@@ -3,6 +3,7 @@
 //! while parsing…" and "invalid JSON: expected value…" are one reason, "invalid JSON").
 
 use pinpipe_lake::delta::QUARANTINE_PATH;
+use pinpipe_lake::raw::RAW_ROOT;
 use pinpipe_lake::session::{new_session, register_table};
 use pinpipe_lake::{Lake, LakeError, text_rows};
 use serde::Serialize;
@@ -31,6 +32,10 @@ struct Reason {
 struct Example {
     source: String,
     position: i64,
+    /// The job that quarantined it: `batch` (its source is a raw object) or `stream`.
+    job: &'static str,
+    /// The whole reason, the bad value included (the group's is what comes before its `:`).
+    detail: String,
     raw: String,
 }
 
@@ -41,13 +46,14 @@ pub async fn read(lake: &Lake) -> Result<QuarantineView, UiError> {
         return Ok(QuarantineView::default());
     }
     let counts = format!(
-        "WITH q AS (SELECT \"table\", split_part(reason, ':', 1) AS reason, source, position, raw
+        "WITH q AS (SELECT \"table\", split_part(reason, ':', 1) AS reason, source, position, raw,
+                           reason AS detail
                     FROM quarantine),
               ranked AS (SELECT *, row_number() OVER (PARTITION BY \"table\", reason
                                                       ORDER BY source, position) AS n
                          FROM q)
          SELECT r.\"table\", r.reason, CAST(c.count AS BIGINT) AS reason_count, r.source,
-                CAST(r.position AS BIGINT), r.raw
+                CAST(r.position AS BIGINT), r.raw, r.detail
          FROM ranked r
          JOIN (SELECT \"table\", reason, COUNT(*) AS count FROM q GROUP BY \"table\", reason) c
            ON r.\"table\" = c.\"table\" AND r.reason = c.reason
@@ -63,11 +69,17 @@ pub async fn read(lake: &Lake) -> Result<QuarantineView, UiError> {
         .map_err(LakeError::from)?;
     let mut view = QuarantineView::default();
     for row in text_rows(&batches)? {
-        let [table, reason, count, source, position, raw] = <[String; 6]>::try_from(row)
+        let [table, reason, count, source, position, raw, detail] = <[String; 7]>::try_from(row)
             .map_err(|row| LakeError::Internal(format!("quarantine row {row:?}")))?;
         let example = Example {
+            job: if source.starts_with(RAW_ROOT) {
+                "batch"
+            } else {
+                "stream"
+            },
             source,
             position: position.parse().unwrap_or_default(),
+            detail,
             raw,
         };
         match view.reasons.last_mut() {

@@ -279,6 +279,10 @@ fn check_page(page: &str, posts: u64) {
         page.contains("not a time"),
         "an example raw record is shown"
     );
+    assert!(
+        page.contains(r#"data-job="batch""#),
+        "which job quarantined it is shown"
+    );
     let charts = page.matches("<svg class=\"chart\"").count();
     let figures = tags_with(page, "data-analysis").len();
     assert_eq!(figures, 9, "nine analyses");
