@@ -118,3 +118,51 @@ async fn metrics_count_requests_records_and_errors() {
         "{text}"
     );
 }
+
+/// `/metrics` speaks OpenMetrics to a scraper that asks for it (Prometheus does), and
+/// Prometheus's older text format to any other: counters' `TYPE` named as their `_total`
+/// samples, no `# EOF`.
+#[tokio::test]
+async fn metrics_answer_in_the_format_the_scraper_accepts() {
+    let gw = Gateway::start().await;
+    // A request answered, for the requests counter to have a series.
+    gw.produce("pinpipe.pin", r#"{"records":[{"value":1}]}"#)
+        .await;
+    let get = |accept: Option<&'static str>| {
+        let mut request = gw.client.get(format!("{}/metrics", gw.url));
+        if let Some(accept) = accept {
+            request = request.header("accept", accept);
+        }
+        async move {
+            let answer = request.send().await.expect("metrics");
+            let kind = answer
+                .headers()
+                .get("content-type")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned();
+            (kind, answer.text().await.expect("text"))
+        }
+    };
+    let prometheus_accept =
+        "application/openmetrics-text;version=1.0.0;q=0.5,text/plain;version=0.0.4;q=0.3";
+    let (kind, text) = get(Some(prometheus_accept)).await;
+    assert!(kind.starts_with("application/openmetrics-text"), "{kind}");
+    assert!(text.ends_with("# EOF\n"), "{text}");
+    assert!(
+        text.contains("# TYPE pinpipe_gateway_requests counter"),
+        "{text}"
+    );
+    for accept in [None, Some("text/plain;version=0.0.4")] {
+        let (kind, text) = get(accept).await;
+        assert_eq!(
+            kind, "text/plain; version=0.0.4; charset=utf-8",
+            "{accept:?}"
+        );
+        assert!(!text.contains("# EOF"), "{text}");
+        assert!(
+            text.contains("# TYPE pinpipe_gateway_requests_total counter"),
+            "{text}"
+        );
+    }
+}
