@@ -20,7 +20,25 @@ use crate::output::spinner;
 use crate::settings::{BusSettings, Settings, StreamsBackend};
 
 pub async fn run(settings: &Settings, args: &DemoArgs) -> Result<()> {
+    let ignored: Vec<&str> = [
+        ("the lake", settings.lake.is_some()),
+        ("the source", settings.source.is_some()),
+        ("the bus", settings.bus.url.is_some()),
+        ("the streams", settings.streams != StreamsBackend::Embedded),
+    ]
+    .into_iter()
+    .filter_map(|(what, set)| set.then_some(what))
+    .collect();
     let settings = embedded(settings);
+    if !ignored.is_empty() {
+        eprintln!(
+            "note: the demo runs everything embedded under {}; {} configured here {} for the \
+             other commands",
+            settings.data_dir.display(),
+            ignored.join(", "),
+            if ignored.len() == 1 { "is" } else { "are" }
+        );
+    }
     prepare(&settings, args.reuse)?;
 
     let source_url = settings.source_url();

@@ -1,5 +1,6 @@
 //! The ingestion half as a user runs it: `source init`, `serve`, `emulate --count 1000`,
-//! `sink --once`; the raw layout then holds exactly the acknowledged records.
+//! `sink --once`; the raw layout then holds exactly the acknowledged records. And `demo`, the
+//! whole pipeline embedded.
 
 use std::collections::BTreeMap;
 
@@ -209,4 +210,38 @@ fn query_names_a_missing_lake_without_making_it() {
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("there is no lake at"), "{stderr}");
     assert!(!missing.exists() && !dir.path().join("no").exists());
+}
+
+/// `pinpipe demo` runs every stage embedded under `<data-dir>/demo` and prints where the nine
+/// results are; a lake given for the other commands is not used, and the demo says so.
+#[test]
+fn the_demo_runs_embedded_and_says_what_it_does_not_use() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let elsewhere = dir.path().join("my-lake");
+    let out = pinpipe(dir.path())
+        .arg("--lake")
+        .arg(&elsewhere)
+        .args(["demo", "--rows", "50", "--posts", "10"])
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .expect("run the demo");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("the lake configured here is for the other commands"),
+        "{stderr}"
+    );
+    assert!(
+        !elsewhere.exists(),
+        "the demo wrote into the configured lake"
+    );
+    let results = dir.path().join("demo/lake/results");
+    let csvs = std::fs::read_dir(&results)
+        .expect("results")
+        .filter(|e| {
+            e.as_ref()
+                .is_ok_and(|e| e.path().extension().is_some_and(|x| x == "csv"))
+        })
+        .count();
+    assert_eq!(csvs, 9, "the nine analyses in {}", results.display());
 }
