@@ -110,6 +110,7 @@
 
   function fmtDuration(s) {
     if (!isNum(s)) return '—';
+    if (s < 0.1) return Math.round(s * 1000) + ' ms';
     if (s < 60) return s.toFixed(s < 10 ? 1 : 0) + ' s';
     const m = Math.floor(s / 60);
     if (m < 60) return m + ' min ' + String(Math.round(s % 60)).padStart(2, '0') + ' s';
@@ -154,6 +155,8 @@
   function fmtInterval(startIso, endIso) {
     const s = parseTime(startIso);
     const e = parseTime(endIso);
+    // A manual run's interval is the moment it was triggered.
+    if (s !== null && s === e) return fmtTime(startIso).slice(0, 16) + ' (manual)';
     if (s !== null && e !== null && e - s === 86400000 && s % 86400000 === 0) return fmtDate(s);
     if (s !== null && e !== null && s % 86400000 === 0 && e % 86400000 === 0) {
       return fmtDate(s) + ' → ' + fmtDate(e);
