@@ -4,10 +4,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{Request, State};
+use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use serde_json::json;
 
 use crate::UiConfig;
 use crate::cache::Cached;
@@ -50,7 +52,23 @@ pub fn router(config: UiConfig) -> Router {
         .route("/api/quarantine", get(quarantine))
         .route("/api/results", get(results))
         .layer(middleware::from_fn_with_state(api.clone(), require_key))
+        .layer(middleware::from_fn(method_not_allowed_in_envelope))
         .with_state(api)
+}
+
+/// axum's 405 (a `POST /api/overview`, say), which has no body, in the JSON envelope of the
+/// API's other errors, its `Allow` header kept.
+async fn method_not_allowed_in_envelope(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    if response.status() != StatusCode::METHOD_NOT_ALLOWED {
+        return response;
+    }
+    let body = json!({ "error_code": 405, "message": "HTTP 405 Method Not Allowed" });
+    let mut answer = (StatusCode::METHOD_NOT_ALLOWED, Json(body)).into_response();
+    if let Some(allow) = response.headers().get(header::ALLOW) {
+        answer.headers_mut().insert(header::ALLOW, allow.clone());
+    }
+    answer
 }
 
 /// 403 without a key that may read.

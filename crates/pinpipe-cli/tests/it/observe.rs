@@ -131,6 +131,14 @@ fn separate_processes_show_their_work_on_metrics_and_in_the_web_ui() {
         .and_then(|r| r.json())
         .expect("overview");
     assert_eq!(overview["gateway"]["records_total"], json!(records * 2 + 2));
+    // A wrong method is answered in the API's envelope, as its other errors are.
+    let refused = client
+        .post(format!("{}/api/overview", server.url))
+        .send()
+        .expect("post");
+    assert_eq!(refused.status(), 405);
+    let error: Value = refused.json().expect("a JSON error");
+    assert_eq!(error["error_code"], json!(405), "{error}");
     // The stream job committed and keeps up.
     assert_eq!(
         overview["stream_job"]["stalled"],
