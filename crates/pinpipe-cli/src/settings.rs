@@ -337,6 +337,7 @@ impl Settings {
             .merge(RawEnvMaps)
             .merge(Serialized::globals(overrides))
             .extract()
+            .map_err(|error| anyhow::anyhow!(describe(error)))
             .context(INVALID_SETTINGS)?;
         settings.check().context(INVALID_SETTINGS)?;
         settings.gateway_with_prefix()
@@ -640,6 +641,35 @@ impl<P: Provider> Provider for BusShorthand<P> {
     }
 }
 
+/// figment's errors with their keys named as a config file spells them (`[sink] flush_size`), as
+/// the checks of [`Settings::check`] name theirs, whichever layer the value came from; figment
+/// names a key by its provider (`SINK.FLUSH_SIZE` from the environment, `default.sink.flush_size`
+/// from a file). One line per error, each with where its value came from.
+fn describe(error: figment::Error) -> String {
+    error
+        .into_iter()
+        .map(|error| {
+            // figment quotes an expected variant list whose own items are quoted: ``a` or `b``.
+            let what = error.kind.to_string().replace("``", "`");
+            let key = match error.path.split_last() {
+                None => String::new(),
+                Some((last, [])) => format!("{last}: "),
+                Some((last, section)) => format!("[{}] {last}: ", section.join(".")),
+            };
+            let from = error
+                .metadata
+                .as_ref()
+                .map(|metadata| match &metadata.source {
+                    Some(source) => format!(" (in {source})"),
+                    None => format!(" (in {})", metadata.name),
+                })
+                .unwrap_or_default();
+            format!("{key}{what}{from}")
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// The names of the top-level settings, as a config file spells them: taken from [`Settings`]
 /// itself, so that a new section is read from the environment too.
 fn top_level_settings() -> Vec<String> {
@@ -744,7 +774,11 @@ mod tests {
             );
             jail.set_env("PINPIPE_METRICS__LISTEN", "not an address");
             let error = load_error();
-            assert!(error.contains("METRICS.LISTEN"), "{error}");
+            assert!(error.contains("[metrics] listen: "), "{error}");
+            assert!(
+                error.contains("environment"),
+                "where the value came from: {error}"
+            );
             Ok(())
         });
     }
