@@ -388,7 +388,7 @@ pub struct RetryArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum RunsCommand {
-    /// List runs, latest interval first.
+    /// List runs: those queued or running first, then the most recently run.
     List {
         /// Most runs to show.
         #[arg(long, default_value_t = 20)]

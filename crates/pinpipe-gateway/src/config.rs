@@ -34,8 +34,8 @@ pub struct GatewayConfig {
     /// Requests being handled at once once their bodies are read; more get 429 (42901).
     /// `/health` and `/metrics` are never counted.
     pub max_in_flight: usize,
-    /// Bytes of request bodies and REST Proxy consumer polls' records held at once, over every
-    /// connection; a request that would pass it gets 429 (42901), a poll fewer records.
+    /// Bytes of request bodies held at once, over every connection (a request that would pass it
+    /// gets 429, 42901); and, apart, of REST Proxy consumer polls' records (a poll reads fewer).
     pub max_in_flight_body_bytes: usize,
     /// Open connections at most; `0` picks it from the process's open-file limit. At the cap the
     /// connection that has waited longest on its client is closed to make room.
@@ -56,7 +56,7 @@ pub struct GatewayConfig {
     /// When non-empty, every request but `/health` and `/metrics` needs one of these (or an admin
     /// key) in `x-api-key`.
     pub api_keys: Vec<String>,
-    /// Keys for creating and deleting streams and topics. Without any, those routes are open only
+    /// Keys for creating and deleting streams. Without any, those routes are open only
     /// while no `api_keys` are set and the gateway listens on a loopback address.
     pub admin_api_keys: Vec<String>,
     /// The Kinesis APIs' limits and names (`[gateway.kinesis]`).
@@ -190,7 +190,7 @@ impl GatewayConfig {
         ["pin", "geo", "user"].map(|t| format!("streaming-{}-{t}", self.topic_prefix))
     }
 
-    /// Whether creating and deleting streams and topics needs no key: only on a loopback address
+    /// Whether creating and deleting streams needs no key: only on a loopback address
     /// with no keys configured at all (SPEC §3).
     pub fn admin_is_open(&self) -> bool {
         self.api_keys.is_empty() && self.admin_api_keys.is_empty() && self.listen.ip().is_loopback()

@@ -1,8 +1,8 @@
-//! API keys: who may produce, and who may create and delete streams and topics.
+//! API keys: who may produce, and who may create and delete streams.
 //!
 //! - With `api_keys` set, every request but `/health` and `/metrics` needs one of them (or an
 //!   admin key) in `x-api-key`: 403 (REST Proxy 40301, Kinesis `AccessDeniedException`) without.
-//! - Admin operations (creating and deleting streams and topics) need a key of `admin_api_keys`,
+//! - Admin operations (creating and deleting streams) need a key of `admin_api_keys`,
 //!   unless no key is configured at all and the gateway listens on a loopback address, as a local
 //!   REST Proxy or kinesalite would be (SPEC §3).
 //!
@@ -94,7 +94,7 @@ pub fn producer_allowed(config: &GatewayConfig, headers: &HeaderMap) -> Result<(
     }
 }
 
-/// Whether the request may create or delete streams and topics (see the module documentation).
+/// Whether the request may create or delete streams (see the module documentation).
 pub fn admin_allowed(state: &AppState, headers: &HeaderMap) -> Result<(), &'static str> {
     let config = &state.config;
     if config.admin_is_open() {
@@ -102,14 +102,14 @@ pub fn admin_allowed(state: &AppState, headers: &HeaderMap) -> Result<(), &'stat
     }
     if config.admin_api_keys.is_empty() {
         return Err(
-            "Forbidden: creating and deleting streams and topics needs a key of \
-             [gateway] admin_api_keys, and none is configured",
+            "Forbidden: creating and deleting streams needs a key of [gateway] admin_api_keys, \
+             and none is configured",
         );
     }
     if key_matches(&config.admin_api_keys, given_key(headers)) {
         Ok(())
     } else {
-        Err("Forbidden: creating and deleting streams and topics needs an admin x-api-key")
+        Err("Forbidden: creating and deleting streams needs an admin x-api-key")
     }
 }
 

@@ -23,6 +23,9 @@ pub struct Shared {
     pub in_flight: Arc<Semaphore>,
     /// One permit per byte of request body held; none left means 429.
     pub body_memory: Arc<Semaphore>,
+    /// One permit per byte a REST Proxy consumer poll may read (as many as `body_memory`, apart:
+    /// idle long polls must not lock producers out).
+    pub poll_memory: Arc<Semaphore>,
     /// The REST Proxy v2 consumer instances.
     pub consumers: Arc<Registry>,
 }
@@ -30,9 +33,9 @@ pub struct Shared {
 impl AppState {
     pub fn new(topics: Arc<dyn Topics>, streams: Arc<dyn Streams>, config: GatewayConfig) -> Self {
         let in_flight = Arc::new(Semaphore::new(config.max_in_flight));
-        let body_memory = Arc::new(Semaphore::new(
-            config.max_in_flight_body_bytes.min(Semaphore::MAX_PERMITS),
-        ));
+        let memory = config.max_in_flight_body_bytes.min(Semaphore::MAX_PERMITS);
+        let body_memory = Arc::new(Semaphore::new(memory));
+        let poll_memory = Arc::new(Semaphore::new(memory));
         let consumers = Arc::new(Registry::new(
             config.consumer_instance_timeout,
             config.max_consumer_instances,
@@ -44,6 +47,7 @@ impl AppState {
             config: Arc::new(config),
             in_flight,
             body_memory,
+            poll_memory,
         }))
     }
 }

@@ -16,7 +16,8 @@
 //! process) cannot land over its successor's object either: an object is created only where none
 //! is, and one already there is replaced only by the member that owns the partition when it
 //! finds it (written by a member that stopped before committing, itself before a crash). What is
-//! left is a replacement that itself stalls until the next owner has written. Records read again after such a change start at the
+//! left is a replacement, or a retry after a failed write (retries replace, after the ownership
+//! check), that itself stalls until the next owner has written. Records read again after such a change start at the
 //! committed offset: a buffer that does not end where they begin is dropped too. An offset gap
 //! (Kafka leaves some for transaction markers and compaction) cuts the object, so line `i` of an
 //! object is always the record at its start offset plus `i`.
@@ -354,14 +355,6 @@ impl Writer<'_> {
                     mode = PutMode::Overwrite;
                     continue;
                 }
-                // A store without conditional writes (an S3 clone): as before them.
-                Err(
-                    object_store::Error::NotImplemented { .. }
-                    | object_store::Error::NotSupported { .. },
-                ) if mode == PutMode::Create => {
-                    mode = PutMode::Overwrite;
-                    continue;
-                }
                 Err(error) => error,
             };
             let retry = is_transient(&error) && !is_disk_full(&error) && !*stopping.borrow();
@@ -369,6 +362,10 @@ impl Writer<'_> {
                 return Ok(Some(Err(error)));
             };
             attempt += 1;
+            // Retries replace: each is preceded by the ownership check above, and a store that
+            // refuses conditional writes (an S3 clone without If-None-Match) must not fail the
+            // sink for good.
+            mode = PutMode::Overwrite;
             let text = with_causes(&error);
             BackendUnavailable {
                 component: "sink",

@@ -60,7 +60,7 @@ impl TableBuilder {
     /// Parse and clean one raw record (one line of newline-delimited JSON, or one stream record's data).
     /// Success appends one row; failure records a [`Rejected`] (never panics, never drops silently).
     ///
-    /// Blank text is rejected as invalid JSON: callers reading files skip blank lines themselves.
+    /// Blank text is rejected as invalid JSON: a blank line of a raw object is such a record (sent with an empty value).
     pub fn push_raw(&mut self, raw: &str, source: &str, position: i64) {
         let pushed = Record::parse(raw)
             .map_err(|e| CleanError::InvalidJson(e.to_string()))

@@ -321,15 +321,15 @@ impl History {
         get(&self.conn(), id)
     }
 
-    /// The runs most recently claimed first (a run claimed again to retry a failed interval
-    /// comes back to the top), at most `limit`; all schedules unless `name`. By claim rather than
-    /// interval: a backfill of last year ran after yesterday's scheduled run, and a manual run's
-    /// interval is the moment it was triggered.
+    /// The runs queued or running first, then the others most recently claimed first (a run
+    /// claimed again to retry a failed interval comes back to the top), at most `limit`; all
+    /// schedules unless `name`. By claim rather than interval: a backfill of last year ran after
+    /// yesterday's scheduled run, and a manual run's interval is the moment it was triggered.
     pub fn list(&self, name: Option<&str>, limit: usize) -> Result<Vec<RunRecord>> {
         let conn = self.conn();
         let mut statement = conn.prepare(&format!(
             "SELECT {COLUMNS} FROM runs WHERE ?1 IS NULL OR name = ?1
-             ORDER BY queued_at DESC, id DESC LIMIT ?2"
+             ORDER BY status IN ('queued', 'running') DESC, queued_at DESC, id DESC LIMIT ?2"
         ))?;
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let rows = statement.query_map(params![name, limit], raw)?;
@@ -636,13 +636,19 @@ mod tests {
             Some(at(2)),
             "manual runs do not count"
         );
+        // Run 3 is still queued: first; then the most recently claimed.
         let listed: Vec<i64> = history.list(None, 10)?.iter().map(|r| r.id).collect();
-        assert_eq!(listed, [4, 3, 2, 1]);
+        assert_eq!(listed, [3, 4, 2, 1]);
         // Claimed again (a failed interval run anew), a run comes back to the top.
         history.fail(3, at(10), "broken")?;
         run(history.claim("dag", hour(2), RunKind::Backfill, true, at(11))?);
         let listed: Vec<i64> = history.list(None, 10)?.iter().map(|r| r.id).collect();
         assert_eq!(listed, [3, 4, 2, 1]);
+        // A run under way (here one resumed) comes first, however long ago it was claimed.
+        history.succeed(3, at(12), &JobOutcome::default())?;
+        history.start_attempt(1, at(13))?;
+        let listed: Vec<i64> = history.list(None, 10)?.iter().map(|r| r.id).collect();
+        assert_eq!(listed, [1, 3, 4, 2]);
         assert_eq!(
             history.counts(Some("dag"))?,
             RunCounts {

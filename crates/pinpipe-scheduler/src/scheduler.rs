@@ -26,7 +26,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use pinpipe_telemetry::schedule::{
-    IntervalNotEnded, RunFailed, RunFinished, RunRetrying, RunSkipped, RunStarted,
+    IntervalNotEnded, RunAbandoned, RunFailed, RunFinished, RunRetrying, RunSkipped, RunStarted,
     SchedulerStarted, Sleeping, WaitingForLock,
 };
 
@@ -157,6 +157,26 @@ impl<J: Job> Scheduler<J> {
         self.schedule.name.clone()
     }
 
+    /// Marks the manual runs a killed `runs trigger` left running as failed, under the lock (no
+    /// live process runs them then). Only a trigger does: `pinpipe schedule` resumes them instead
+    /// ([`Scheduler::run_due`]), but a user who only ever triggers would see them running for good.
+    fn abandon_interrupted_manual_runs(&self) -> Result<()> {
+        let abandoned = self.history.fail_unfinished_manual(
+            &self.schedule.name,
+            self.clock.now(),
+            "interrupted: the process running it stopped (trigger it again)",
+        )?;
+        for run in abandoned {
+            RunAbandoned {
+                schedule: self.name(),
+                run_id: run.id,
+                interval: run.interval.to_string(),
+            }
+            .emit();
+        }
+        Ok(())
+    }
+
     /// Emits how a run ended: [`RunFinished`] or [`RunFailed`].
     fn emit_finished(&self, run: &RunRecord) {
         let duration = match (run.started_at, run.ended_at) {
@@ -246,7 +266,7 @@ impl<J: Job> Scheduler<J> {
         }
         let mut handled = Vec::new();
         for (interval, kind) in todo {
-            handled.push(self.handle(interval, kind, false).await?);
+            handled.push(self.handle(interval, kind, false, false).await?);
         }
         Ok(handled)
     }
@@ -286,7 +306,7 @@ impl<J: Job> Scheduler<J> {
     /// Runs the job now, as a manual run covering the current instant.
     pub async fn trigger(&self) -> Result<RunRecord> {
         let interval = Interval::at(self.clock.now());
-        let handled = self.handle(interval, RunKind::Manual, false).await?;
+        let handled = self.handle(interval, RunKind::Manual, false, true).await?;
         Ok(handled.record().clone())
     }
 
@@ -316,17 +336,22 @@ impl<J: Job> Scheduler<J> {
                 .emit();
                 break;
             }
-            handled.push(self.handle(interval, RunKind::Backfill, true).await?);
+            handled.push(
+                self.handle(interval, RunKind::Backfill, true, false)
+                    .await?,
+            );
         }
         Ok(handled)
     }
 
-    /// Claims `interval` under the lock and runs it unless it is done.
+    /// Claims `interval` under the lock and runs it unless it is done; `triggered` by `runs
+    /// trigger`, it first marks the manual runs a killed trigger left running as failed.
     async fn handle(
         &self,
         interval: Interval,
         kind: RunKind,
         rerun_failed: bool,
+        triggered: bool,
     ) -> Result<Handled> {
         let on_wait = |holder: &Holder| {
             WaitingForLock {
@@ -338,18 +363,8 @@ impl<J: Job> Scheduler<J> {
             .emit();
         };
         let _lease = self.lock.acquire(&on_wait).await?;
-        if kind == RunKind::Manual {
-            // A manual run's interval is the moment it was triggered: no later claim resumes it,
-            // so one cut short (its process killed) would show as running for good.
-            let interrupted = self.history.fail_unfinished_manual(
-                &self.schedule.name,
-                self.clock.now(),
-                "interrupted: the process running it stopped (a manual run is not resumed; \
-                 trigger it again)",
-            )?;
-            for run in &interrupted {
-                self.emit_finished(run);
-            }
+        if triggered {
+            self.abandon_interrupted_manual_runs()?;
         }
         let claim = self.history.claim(
             &self.schedule.name,

@@ -86,6 +86,8 @@ pub enum Event {
     RunFinished(schedule::RunFinished),
     /// See [`schedule::RunFailed`].
     RunFailed(schedule::RunFailed),
+    /// See [`schedule::RunAbandoned`].
+    RunAbandoned(schedule::RunAbandoned),
     /// See [`schedule::RunSkipped`].
     RunSkipped(schedule::RunSkipped),
     /// See [`schedule::IntervalNotEnded`].

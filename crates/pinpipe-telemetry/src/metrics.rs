@@ -490,7 +490,6 @@ impl Metrics {
 
 static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::new);
 
-/// The process's metrics.
 /// Puts the series of `family` with `labels` on `/metrics`, at zero if it is new (see
 /// [`crate::started`] for why).
 pub(crate) fn zero<S: Clone + Hash + Eq, M, C: MetricConstructor<M>>(
@@ -500,6 +499,7 @@ pub(crate) fn zero<S: Clone + Hash + Eq, M, C: MetricConstructor<M>>(
     drop(family.get_or_create(labels));
 }
 
+/// The process's metrics.
 pub(crate) fn get() -> &'static Metrics {
     &METRICS
 }

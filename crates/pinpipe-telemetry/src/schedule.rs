@@ -205,6 +205,35 @@ impl RunFailed {
     }
 }
 
+/// A manual run whose process stopped mid-run (killed) was marked failed by the next trigger:
+/// nothing else would finish it. Its duration is unknown, so none is observed.
+#[derive(Clone, Debug)]
+pub struct RunAbandoned {
+    /// The schedule's name.
+    pub schedule: String,
+    /// The run's id.
+    pub run_id: i64,
+    /// The interval.
+    pub interval: String,
+}
+
+impl RunAbandoned {
+    /// What `pinpipe runs trigger` prints.
+    pub fn line(&self) -> String {
+        format!(
+            "run {} [{}]: marked failed: the process running it stopped",
+            self.run_id, self.interval
+        )
+    }
+
+    /// Logs a warning and counts `pinpipe_schedule_runs_total{state="failed"}`.
+    pub fn emit(self) {
+        tracing::warn!(schedule = %self.schedule, run_id = self.run_id, "{}", self.line());
+        count(&self.schedule, "failed");
+        dispatch(Event::RunAbandoned(self));
+    }
+}
+
 /// An interval already had a run that is not repeated.
 #[derive(Clone, Debug)]
 pub struct RunSkipped {

@@ -174,8 +174,9 @@ async fn backfill(settings: &Settings, args: &BackfillArgs) -> Result<()> {
         .count();
     if intervals > BACKFILL_WITHOUT_YES && !args.yes {
         bail!(
-            "a backfill of {} from {} to {} is more than {BACKFILL_WITHOUT_YES} runs; nothing was \
-             run: pass --yes to run them all, or narrow --from and --to",
+            "a backfill of {} from {} to {} is more than {BACKFILL_WITHOUT_YES} intervals; nothing \
+             was run: pass --yes to run them all (intervals that already succeeded are skipped), \
+             or narrow --from and --to",
             scheduler.schedule().cron,
             show_time(from),
             show_time(to)

@@ -252,7 +252,7 @@ fn a_huge_backfill_needs_yes() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(
-        stderr.contains("more than 1000 runs; nothing was run: pass --yes"),
+        stderr.contains("more than 1000 intervals; nothing was run: pass --yes"),
         "{stderr}"
     );
     assert!(runs(dir.path()).is_empty());

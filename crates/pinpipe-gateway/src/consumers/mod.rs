@@ -454,22 +454,24 @@ async fn records(
 /// smaller): one large record.
 const MIN_POLL_BYTES: usize = 1024 * 1024;
 
-/// Takes the bytes a poll may read from the gateway's in-flight memory (`max_in_flight_body_bytes`,
-/// shared with request bodies), held until its answer is built: `max_bytes`, but no more than a
-/// quarter of what is free (a smaller poll rather than an error, and room left for the others).
-/// Without it, a few hundred concurrent polls of 64 MiB each (their records, their JSON, their
-/// answer: about 150 MB a poll) ran the gateway out of memory. When not even [`MIN_POLL_BYTES`]
-/// is free, 429 (42901): try again shortly.
+/// Takes the bytes a poll may read from the polls' memory (as large as
+/// `max_in_flight_body_bytes`, apart from the request bodies' so that idle long polls cannot lock
+/// producers out), held until its answer is built: `max_bytes`, but no more than a quarter of
+/// what is free (a smaller poll rather than an error, and room left for the others). Without
+/// it, a few hundred concurrent polls of 64 MiB each (their records, their JSON, their answer:
+/// about 150 MB a poll) ran the gateway out of memory. When not even [`MIN_POLL_BYTES`] is free
+/// (or the whole budget, when smaller), 429 (42901): try again shortly.
 fn poll_memory(
     state: &AppState,
     max_bytes: usize,
 ) -> Result<(OwnedSemaphorePermit, usize), RestError> {
-    let free = state.body_memory.available_permits();
-    let least = max_bytes.clamp(1, MIN_POLL_BYTES);
+    let budget = state.config.max_in_flight_body_bytes;
+    let free = state.poll_memory.available_permits();
+    let least = max_bytes.clamp(1, MIN_POLL_BYTES).min(budget.max(1));
     let take = max_bytes.min(free / 4).max(least);
     let permits = u32::try_from(take).unwrap_or(u32::MAX);
     let permit = state
-        .body_memory
+        .poll_memory
         .clone()
         .try_acquire_many_owned(permits)
         .map_err(|_| {

@@ -319,10 +319,10 @@ async fn rest_proxy_v3_produces_one_record_and_a_stream() {
     assert_eq!(stored[1].key.as_deref(), Some(&b"foobar"[..]));
 }
 
-/// Consumer polls share the gateway's in-flight memory with request bodies: a poll takes at most
-/// a quarter of what is free (here 4 MiB in all, so about 1 MiB), not its whole `max_bytes`, and
-/// the consumer gets the rest on its next polls. Polls of 64 MiB each used to hold about 150 MB
-/// apiece, however many ran at once.
+/// Consumer polls have a memory budget (as large as the request bodies', apart): a poll takes at
+/// most a quarter of what is free (here 4 MiB in all, so about 1 MiB), not its whole `max_bytes`,
+/// and the consumer gets the rest on its next polls. Polls of 64 MiB each used to hold about
+/// 150 MB apiece, however many ran at once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn consumer_polls_are_bounded_by_the_gateway_s_memory() {
     let gw = Gateway::with(GatewayConfig {

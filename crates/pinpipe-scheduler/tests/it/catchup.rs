@@ -249,7 +249,34 @@ fn sleeping_until(events: &Events) -> Option<String> {
 }
 
 /// A manual run whose process was killed is marked failed by the next trigger, which holds the
-/// lock: nothing else would ever finish it (its interval is the moment it was triggered).
+/// lock: a user who only triggers would see it running for good.
+#[tokio::test]
+async fn a_scheduler_resumes_a_manual_run_its_process_left_running() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let clock = TestClock::new(t("2024-01-04 01:00"));
+    let (s, _) = scheduler(dir.path(), daily(false, None), TestJob::new(), &clock);
+    let claimed = s
+        .history()
+        .claim(
+            &s.schedule().name,
+            Interval::at(t("2024-01-04 00:30")),
+            RunKind::Manual,
+            false,
+            t("2024-01-04 00:30"),
+        )
+        .expect("claim");
+    let Claim::Run(killed) = claimed else {
+        panic!("expected a run: {claimed:?}");
+    };
+    s.history()
+        .start_attempt(killed.id, t("2024-01-04 00:30"))
+        .expect("start");
+    s.run_due().await.expect("run due");
+    let resumed = s.history().get(killed.id).expect("the run");
+    assert_eq!(resumed.status, RunStatus::Success, "{resumed:?}");
+}
+
+/// `pinpipe schedule` resumes it instead (above).
 #[tokio::test]
 async fn a_trigger_fails_a_manual_run_its_process_left_running() {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -273,6 +300,11 @@ async fn a_trigger_fails_a_manual_run_its_process_left_running() {
         .expect("start");
     let manual = s.trigger().await.expect("trigger");
     assert_eq!(manual.status, RunStatus::Success);
+    assert_eq!(
+        s.run_due().await.expect("run due").len(),
+        1,
+        "only the interval due; the abandoned run is not resumed"
+    );
     let killed = history.get(killed.id).expect("the killed run");
     assert_eq!(killed.status, RunStatus::Failed);
     assert!(
