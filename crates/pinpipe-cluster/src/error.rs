@@ -18,6 +18,7 @@ pub type Result<T, E = ClusterError> = std::result::Result<T, E>;
 /// | [`NoScheduler`](ClusterError::NoScheduler), [`NoExecutors`](ClusterError::NoExecutors) | start the processes the message names |
 /// | [`Stalled`](ClusterError::Stalled) | see which executors are lost (`pinpipe cluster status`); nothing was committed, run again |
 /// | [`Job`](ClusterError::Job) | read the cause (an executor lost for good, the lake unreachable from executors, …); nothing was committed, run again |
+/// | [`OutputTwice`](ClusterError::OutputTwice) | an executor was lost mid-job; nothing was committed, run again |
 /// | [`Lake`](ClusterError::Lake) | as the lake's error says (e.g. a commit conflict: run again) |
 /// | [`Start`](ClusterError::Start), [`Io`](ClusterError::Io) | a scheduler or executor could not start (port taken, directory not writable) |
 /// | [`DataFusion`](ClusterError::DataFusion), [`Internal`](ClusterError::Internal) | a bug: report it |
@@ -53,6 +54,22 @@ pub enum ClusterError {
     NoExecutors {
         /// The scheduler.
         address: SchedulerAddress,
+    },
+    /// A table job wrote more new rows than it read records: the output of a task came back
+    /// twice (Ballista can hand back two runs of a task when an executor is lost after the task
+    /// finished), and committing it would write rows twice. Nothing of it was committed.
+    #[error(
+        "cluster job {job} wrote {rows} new rows from {records} records read: a task's output came \
+         back twice (an executor was lost during the job); nothing was committed, run the batch \
+         again"
+    )]
+    OutputTwice {
+        /// The job's name.
+        job: String,
+        /// The new rows its output says it wrote.
+        rows: u64,
+        /// The records it read that were not rejected.
+        records: u64,
     },
     /// A job on the cluster failed; nothing of it was committed.
     #[error("cluster job {job} failed (nothing was committed; run the batch again): {source}")]

@@ -353,6 +353,25 @@ async fn commit(
 
 /// The planned objects of `table` with their sizes as read, or an error if the job's output
 /// does not account for each exactly once.
+/// Every new row of a table job comes from a record it read (fewer when a key repeats): more
+/// means some task's output came back twice, and its files would be committed twice.
+fn new_rows_were_read(table: Table, out: &Written) -> Result<()> {
+    let records: u64 = out
+        .objects
+        .iter()
+        .map(|o| o.records.saturating_sub(o.rejected))
+        .sum();
+    let rows = out.inserted + out.updated;
+    if rows > records {
+        return Err(ClusterError::OutputTwice {
+            job: table.name().to_owned(),
+            rows,
+            records,
+        });
+    }
+    Ok(())
+}
+
 fn objects_read(table: &PlannedTable, out: &Written) -> Result<Vec<RawObject>> {
     let mut sizes: HashMap<&str, u64> = HashMap::new();
     for object in &out.objects {
@@ -363,6 +382,7 @@ fn objects_read(table: &PlannedTable, out: &Written) -> Result<Vec<RawObject>> {
             )));
         }
     }
+    new_rows_were_read(table.table, out)?;
     if sizes.len() != table.objects.len() {
         return Err(ClusterError::Internal(format!(
             "the {} job read {} objects of {} planned; nothing was committed",
@@ -384,4 +404,51 @@ fn objects_read(table: &PlannedTable, out: &Written) -> Result<Vec<RawObject>> {
             })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use pinpipe_model::Table;
+
+    use super::new_rows_were_read;
+    use crate::error::ClusterError;
+    use crate::wide::ObjectRead;
+    use crate::write::Written;
+
+    fn written(records: u64, rejected: u64, inserted: u64, updated: u64) -> Written {
+        Written {
+            inserted,
+            updated,
+            objects: vec![ObjectRead {
+                path: "raw/topics/pinpipe.pin/partition=0/pinpipe.pin+0+0000000000.json".into(),
+                seq: 0,
+                records,
+                rejected,
+                size: 1,
+            }],
+            ..Written::default()
+        }
+    }
+
+    /// A job whose output says it wrote more new rows than it read records (an executor lost
+    /// after a task finished, and the task's output handed back twice) commits nothing.
+    #[test]
+    fn more_new_rows_than_records_read_is_refused() {
+        assert!(new_rows_were_read(Table::Pin, &written(1000, 0, 0, 1000)).is_ok());
+        assert!(new_rows_were_read(Table::Pin, &written(1000, 10, 400, 500)).is_ok());
+        let twice = new_rows_were_read(Table::Pin, &written(1000, 0, 0, 1504));
+        assert!(
+            matches!(
+                twice,
+                Err(ClusterError::OutputTwice {
+                    rows: 1504,
+                    records: 1000,
+                    ..
+                })
+            ),
+            "{twice:?}"
+        );
+        let shown = twice.err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(shown.contains("nothing was committed"), "{shown}");
+    }
 }
