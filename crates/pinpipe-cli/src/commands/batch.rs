@@ -48,13 +48,19 @@ pub async fn run_on(lake: &Lake, settings: &Settings) -> Result<()> {
     Ok(())
 }
 
-/// The nine analyses, in this process or on the cluster (with a line of its progress).
+/// What a failure of the analyses says first.
+const ANALYSES_FAILED: &str =
+    "the tables are up to date, but the analyses failed (`pinpipe batch` again writes the results)";
+
+/// The nine analyses, in this process or on the cluster (with a line of its progress). They run
+/// after the tables are committed: a failure here says so, since the analyses' own error (a
+/// stalled cluster's "nothing was committed") is about them alone.
 async fn analyses(lake: &Lake, cluster: Option<&ClusterOptions>) -> Result<Vec<AnalysisResult>> {
     let tables_dir = BatchOptions::default().tables_dir;
     let Some(cluster) = cluster else {
         return run_analyses(lake, &tables_dir)
             .await
-            .map_err(super::lake_failure("the analyses failed"));
+            .map_err(super::lake_failure(ANALYSES_FAILED));
     };
     let progress = spinner("analyses");
     let shown = progress.clone();
@@ -65,7 +71,7 @@ async fn analyses(lake: &Lake, cluster: Option<&ClusterOptions>) -> Result<Vec<A
     });
     let results = pinpipe_cluster::run_analyses(cluster, lake, &tables_dir)
         .await
-        .context("the analyses failed on the cluster")?;
+        .context(ANALYSES_FAILED)?;
     progress.finish_and_clear();
     Ok(results)
 }
