@@ -47,7 +47,8 @@ use deltalake::table::config::TablePropertiesExt;
 use deltalake::writer::{DeltaWriter, RecordBatchWriter};
 use deltalake::{DeltaTable, DeltaTableError, TableProperty, checkpoints};
 use object_store::ObjectStoreExt;
-use pinpipe_model::{Rejected, Table, quarantine_batch, quarantine_schema};
+use pinpipe_model::{CleanError, Rejected, Table, quarantine_batch, quarantine_schema};
+use pinpipe_telemetry::started::{Job, JobStarted};
 
 use crate::error::{LakeError, Result};
 use crate::location::Lake;
@@ -58,6 +59,18 @@ pub const QUARANTINE_PATH: &str = "quarantine";
 /// The path of `table`'s cleaned Delta table inside `tables_dir` (`tables/pin`, `stream/geo`, …).
 pub fn table_path(tables_dir: &str, table: Table) -> String {
     format!("{}/{}", tables_dir.trim_matches('/'), table.name())
+}
+
+/// The start of a job that cleans `inputs` (topics or streams, one per table) into the three
+/// tables under `tables_dir`, quarantining what it cannot read: its counters at zero.
+pub(crate) fn job_started(job: Job, inputs: Vec<String>, tables_dir: &str) -> JobStarted {
+    JobStarted {
+        job,
+        inputs,
+        tables: Table::ALL.map(|t| table_path(tables_dir, t)).to_vec(),
+        quarantine_tables: &Table::NAMES,
+        quarantine_reasons: &CleanError::KINDS,
+    }
 }
 
 /// Checks that `tables_dir` is a plain relative path inside the lake (no `.` or `..` segments).

@@ -234,21 +234,24 @@ fn malformed_date_and_duration_flags_are_usage_errors() {
     }
 }
 
-/// A backfill of more than 1,000 intervals (here four years of hourly runs) runs only with
-/// `--yes`: without it, it says how to go on and runs nothing.
+/// A backfill of four years of hourly runs: 35,064 intervals.
+const FOUR_YEARS_HOURLY: [&str; 8] = [
+    "runs",
+    "backfill",
+    "--cron",
+    "@hourly",
+    "--from",
+    "2020-01-01",
+    "--to",
+    "2024-01-01",
+];
+
+/// A backfill of more than 1,000 intervals runs only with `--yes`: without it, it says how to go
+/// on and runs nothing.
 #[test]
 fn a_huge_backfill_needs_yes() {
     let dir = edges_data_dir();
-    let out = output(pinpipe(dir.path()).args([
-        "runs",
-        "backfill",
-        "--cron",
-        "@hourly",
-        "--from",
-        "2020-01-01",
-        "--to",
-        "2024-01-01",
-    ]));
+    let out = output(pinpipe(dir.path()).args(FOUR_YEARS_HOURLY));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(
@@ -264,15 +267,8 @@ fn a_huge_backfill_needs_yes() {
 fn an_interrupted_backfill_releases_the_lock() {
     let dir = edges_data_dir();
     let child = pinpipe(dir.path())
-        .args([
-            "runs",
-            "backfill",
-            "--cron",
-            "@hourly",
-            "--from",
-            "2020-01-01",
-        ])
-        .args(["--to", "2024-01-01", "--yes"])
+        .args(FOUR_YEARS_HOURLY)
+        .arg("--yes")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()

@@ -50,10 +50,10 @@ pub use pipeline::{Cleaned, cleaned};
 use std::time::{Duration, Instant};
 
 use deltalake::DeltaTable;
-use pinpipe_model::{CleanError, Rejected, Table};
+use pinpipe_model::{Rejected, Table};
 use pinpipe_telemetry::RecordsQuarantined;
 use pinpipe_telemetry::batch::{ObjectRead, ObjectSkipped, ObjectsPlanned, TableCommitted};
-use pinpipe_telemetry::started::{Job, JobStarted};
+use pinpipe_telemetry::started::Job;
 use serde::Serialize;
 
 use crate::delta::{self, Commit};
@@ -229,16 +229,8 @@ pub struct PlannedTable {
 /// [`ObjectSkipped`] for objects off the layout and [`ObjectsPlanned`] per table.
 pub async fn plan(lake: &Lake, opts: &BatchOptions) -> Result<Planned> {
     opts.validate()?;
-    JobStarted {
-        job: Job::Batch,
-        inputs: Table::ALL.map(|t| opts.topic(t)).to_vec(),
-        tables: Table::ALL
-            .map(|t| delta::table_path(&opts.tables_dir, t))
-            .to_vec(),
-        quarantine_tables: &Table::NAMES,
-        quarantine_reasons: &CleanError::KINDS,
-    }
-    .emit();
+    let topics = Table::ALL.map(|t| opts.topic(t)).to_vec();
+    delta::job_started(Job::Batch, topics, &opts.tables_dir).emit();
     lake.check().await?;
     let manifest_path = manifest_path(&opts.tables_dir);
     let mut manifest = Manifest::load(&lake.store(), &manifest_path).await?;

@@ -50,9 +50,9 @@ mod write;
 use std::time::{Duration, Instant};
 
 use pinpipe_bus::{Streams, with_causes};
-use pinpipe_model::{CleanError, Table};
+use pinpipe_model::Table;
 use pinpipe_telemetry::retry::{BackoffBuilder, Retrying, backoff};
-use pinpipe_telemetry::started::{Job, JobStarted};
+use pinpipe_telemetry::started::Job;
 use serde::Serialize;
 
 use crate::delta::{self, validate_tables_dir};
@@ -159,16 +159,8 @@ pub async fn run_stream(
     shutdown: impl Future<Output = ()>,
 ) -> Result<StreamReport> {
     opts.validate()?;
-    JobStarted {
-        job: Job::Stream,
-        inputs: Table::ALL.map(|t| opts.stream_name(t)).to_vec(),
-        tables: Table::ALL
-            .map(|t| delta::table_path(&opts.tables_dir, t))
-            .to_vec(),
-        quarantine_tables: &Table::NAMES,
-        quarantine_reasons: &CleanError::KINDS,
-    }
-    .emit();
+    let stream_names = Table::ALL.map(|t| opts.stream_name(t)).to_vec();
+    delta::job_started(Job::Stream, stream_names, &opts.tables_dir).emit();
     let started = Instant::now();
     let mut report = StreamReport::default();
     let mut job = cycle::Job::open(lake, opts, &mut report).await?;

@@ -1,7 +1,7 @@
 //! Which intervals run on start, with and without catch-up, and following the schedule.
 
 use pinpipe_scheduler::history::Claim;
-use pinpipe_scheduler::{Handled, Interval, RunKind, RunStatus, TestClock};
+use pinpipe_scheduler::{Handled, Interval, RunKind, RunRecord, RunStatus, Scheduler, TestClock};
 use pinpipe_telemetry::Event;
 
 use crate::common::{Events, TestJob, daily, day, lock, scheduler, t, until};
@@ -248,13 +248,8 @@ fn sleeping_until(events: &Events) -> Option<String> {
     }
 }
 
-/// A manual run whose process was killed is marked failed by the next trigger, which holds the
-/// lock: a user who only triggers would see it running for good.
-#[tokio::test]
-async fn a_scheduler_resumes_a_manual_run_its_process_left_running() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let clock = TestClock::new(t("2024-01-04 01:00"));
-    let (s, _) = scheduler(dir.path(), daily(false, None), TestJob::new(), &clock);
+/// A manual run claimed and started at 00:30 by a process that was then killed: left running.
+fn interrupted_manual_run(s: &Scheduler<TestJob>) -> RunRecord {
     let claimed = s
         .history()
         .claim(
@@ -265,39 +260,37 @@ async fn a_scheduler_resumes_a_manual_run_its_process_left_running() {
             t("2024-01-04 00:30"),
         )
         .expect("claim");
-    let Claim::Run(killed) = claimed else {
+    let Claim::Run(run) = claimed else {
         panic!("expected a run: {claimed:?}");
     };
     s.history()
-        .start_attempt(killed.id, t("2024-01-04 00:30"))
+        .start_attempt(run.id, t("2024-01-04 00:30"))
         .expect("start");
+    run
+}
+
+/// `pinpipe schedule` resumes a manual run its process left running, as any unfinished run.
+#[tokio::test]
+async fn a_scheduler_resumes_a_manual_run_its_process_left_running() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let clock = TestClock::new(t("2024-01-04 01:00"));
+    let (s, _) = scheduler(dir.path(), daily(false, None), TestJob::new(), &clock);
+    let killed = interrupted_manual_run(&s);
     s.run_due().await.expect("run due");
     let resumed = s.history().get(killed.id).expect("the run");
     assert_eq!(resumed.status, RunStatus::Success, "{resumed:?}");
 }
 
-/// `pinpipe schedule` resumes it instead (above).
+/// A manual run whose process was killed is marked failed by the next trigger, which holds the
+/// lock: a user who only triggers would see it running for good (`pinpipe schedule` resumes it
+/// instead, above).
 #[tokio::test]
 async fn a_trigger_fails_a_manual_run_its_process_left_running() {
     let dir = tempfile::tempdir().expect("temp dir");
     let clock = TestClock::new(t("2024-01-04 01:00"));
     let (s, _) = scheduler(dir.path(), daily(false, None), TestJob::new(), &clock);
     let history = s.history();
-    let claimed = history
-        .claim(
-            &s.schedule().name,
-            Interval::at(t("2024-01-04 00:30")),
-            RunKind::Manual,
-            false,
-            t("2024-01-04 00:30"),
-        )
-        .expect("claim");
-    let Claim::Run(killed) = claimed else {
-        panic!("expected a run: {claimed:?}");
-    };
-    history
-        .start_attempt(killed.id, t("2024-01-04 00:30"))
-        .expect("start");
+    let killed = interrupted_manual_run(&s);
     let manual = s.trigger().await.expect("trigger");
     assert_eq!(manual.status, RunStatus::Success);
     assert_eq!(
