@@ -5,6 +5,7 @@
 use std::fmt;
 use std::sync::Arc;
 
+use ballista_core::execution_plans::ShuffleReaderExec;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::error::{DataFusionError, Result};
@@ -177,8 +178,85 @@ impl ExecutionPlan for StepExec {
             ),
             Step::KeepLast { table } => Ok(keep_last::execute(*table, input, ctx)),
             Step::Write { table, table_path } => {
-                Ok(write::execute(*table, table_path.clone(), input, ctx))
+                let task = shuffle_partitions(&self.input, partition);
+                Ok(write::execute(*table, table_path.clone(), task, input, ctx))
             }
         }
+    }
+}
+
+/// The shuffle partitions that partition `partition` of `plan` reads, as the job numbers them
+/// (`3`, or `3,4` when Ballista joined small ones): what names a second-stage task, whose own
+/// plan holds only its partitions, numbered from 0. Found in the shuffle reader below the steps;
+/// `None` when there is none (a plan run in one process) or it names none.
+fn shuffle_partitions(plan: &Arc<dyn ExecutionPlan>, partition: usize) -> Option<String> {
+    if let Some(reader) = plan.downcast_ref::<ShuffleReaderExec>() {
+        let mut ids: Vec<usize> = reader
+            .partition
+            .get(partition)?
+            .iter()
+            .map(|location| location.partition_id.partition_id)
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let ids: Vec<String> = ids.iter().map(usize::to_string).collect();
+        return (!ids.is_empty()).then(|| ids.join(","));
+    }
+    let step = plan.downcast_ref::<StepExec>()?;
+    shuffle_partitions(&step.input, partition)
+}
+
+#[cfg(test)]
+mod tests {
+    use ballista_core::serde::scheduler::{
+        ExecutorMetadata, ExecutorOperatingSystemSpecification, ExecutorSpecification, PartitionId,
+        PartitionLocation, PartitionStats,
+    };
+
+    use super::*;
+
+    fn location(partition_id: usize) -> PartitionLocation {
+        PartitionLocation {
+            map_partition_id: 0,
+            partition_id: PartitionId {
+                job_id: "job".into(),
+                stage_id: 1,
+                partition_id,
+            },
+            executor_meta: ExecutorMetadata {
+                id: "executor".into(),
+                host: "127.0.0.1".into(),
+                port: 0,
+                grpc_port: 0,
+                specification: ExecutorSpecification::default(),
+                os_info: ExecutorOperatingSystemSpecification::default(),
+            },
+            partition_stats: PartitionStats::new(None, None, None),
+            file_id: None,
+            is_sort_shuffle: false,
+        }
+    }
+
+    /// A second-stage task's plan as an executor gets it: its shuffle reader holds the task's
+    /// partitions only, numbered from 0. The task is named by the job's numbers, which two
+    /// attempts of it share and no other task has.
+    #[test]
+    fn a_task_is_named_by_the_shuffle_partitions_it_reads() {
+        let reader = ShuffleReaderExec::try_new(
+            1,
+            vec![
+                vec![location(3), location(3)],
+                vec![location(5), location(4)],
+                vec![],
+            ],
+            wide::schema(Table::Pin),
+            Partitioning::UnknownPartitioning(3),
+        )
+        .expect("reader");
+        let keep_last = StepExec::new(Step::KeepLast { table: Table::Pin }, Arc::new(reader));
+        let plan: Arc<dyn ExecutionPlan> = Arc::new(keep_last);
+        assert_eq!(shuffle_partitions(&plan, 0).as_deref(), Some("3"));
+        assert_eq!(shuffle_partitions(&plan, 1).as_deref(), Some("4,5"));
+        assert_eq!(shuffle_partitions(&plan, 2), None);
     }
 }

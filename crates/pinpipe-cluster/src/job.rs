@@ -29,6 +29,7 @@ use pinpipe_lake::{BatchOptions, BatchReport, Lake, LakeError, TableReport};
 use pinpipe_model::{CleanError, Table};
 use pinpipe_telemetry::RecordsQuarantined;
 use pinpipe_telemetry::batch::{ObjectRead, TableCommitted};
+use pinpipe_telemetry::cluster::TaskOutputDropped;
 
 use crate::address::SchedulerAddress;
 use crate::codec;
@@ -277,6 +278,14 @@ async fn commit(
     let mut quarantine_files = Vec::new();
     for (table, out, objects) in &mut read {
         let path = table_path(&opts.tables_dir, table.table);
+        for (partitions, rows) in &out.dropped {
+            TaskOutputDropped {
+                table: path.clone(),
+                partitions: partitions.clone(),
+                rows: *rows,
+            }
+            .emit();
+        }
         for object in &out.objects {
             ObjectRead {
                 table: table.table.name(),

@@ -37,6 +37,8 @@ static SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
         Field::new("updated", DataType::Int64, true),
         Field::new("rejected", DataType::Int64, true),
         Field::new("size", DataType::Int64, true),
+        Field::new("task", DataType::Utf8, true),
+        Field::new("attempt", DataType::Utf8, false),
     ]))
 });
 
@@ -48,6 +50,11 @@ static SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
 /// | `table_rows` | | `rows` written, of which `inserted` and `updated` |
 /// | `rejects` | a kind of reason | `rows` newly quarantined for it |
 /// | `object` | a raw object's path | `rows` (records), `rejected`, `size` as read |
+///
+/// Every row also names the task that wrote it: `task`, the shuffle partitions it wrote (see
+/// [`crate::exec`]; null when not known), and `attempt`, drawn at random when the task starts.
+/// Two attempts of one task write the same rows into different files; the client commits one
+/// ([`Written::from_rows`]).
 pub fn output_schema() -> SchemaRef {
     Arc::clone(&SCHEMA)
 }
@@ -69,20 +76,38 @@ pub struct Written {
     pub quarantined: BTreeMap<String, u64>,
     /// The raw objects read, in arrival order.
     pub objects: Vec<ObjectRead>,
+    /// Tasks whose output came back from more than one attempt: the partitions each wrote, and
+    /// the output rows of its other attempts, which were left out.
+    pub dropped: Vec<(String, usize)>,
 }
 
 impl Written {
-    /// Reads the output rows of a job.
+    /// Reads the output rows of a job, one attempt of each task: the first one seen. Ballista
+    /// can hand back the output of two attempts of a task after losing an executor; committing
+    /// both would write the task's rows into the table twice. Rows of a task not named are all
+    /// kept: telling such tasks apart would risk dropping one.
     pub fn from_rows(batches: &[RecordBatch]) -> Result<Written> {
         let mut written = Written::default();
+        let mut kept: BTreeMap<String, String> = BTreeMap::new();
+        let mut dropped: BTreeMap<String, usize> = BTreeMap::new();
         for batch in batches {
             let text = |i: usize| column::<StringArray>(batch, i);
             let int = |i: usize| column::<Int64Array>(batch, i);
-            let (kinds, texts) = (text(0)?, text(1)?);
+            let (kinds, texts, tasks, attempts) = (text(0)?, text(1)?, text(7)?, text(8)?);
             let (rows, inserted, updated, rejected, size) =
                 (int(2)?, int(3)?, int(4)?, int(5)?, int(6)?);
             let unsigned = |a: &Int64Array, i: usize| u64::try_from(a.value(i)).unwrap_or(0);
             for i in 0..batch.num_rows() {
+                if tasks.is_valid(i) {
+                    let (task, attempt) = (tasks.value(i), attempts.value(i));
+                    let first = kept
+                        .entry(task.to_owned())
+                        .or_insert_with(|| attempt.to_owned());
+                    if first != attempt {
+                        *dropped.entry(task.to_owned()).or_default() += 1;
+                        continue;
+                    }
+                }
                 let value = texts.is_valid(i).then(|| texts.value(i));
                 match (kinds.value(i), value) {
                     ("table_file", Some(add)) => written.table_files.push(parse_add(add)?),
@@ -114,6 +139,7 @@ impl Written {
             }
         }
         written.objects.sort_by(|a, b| a.path.cmp(&b.path));
+        written.dropped = dropped.into_iter().collect();
         Ok(written)
     }
 }
@@ -131,10 +157,12 @@ fn column<T: 'static>(batch: &RecordBatch, i: usize) -> Result<&T> {
         .ok_or_else(|| DataFusionError::Internal(format!("output column {i} of another type")))
 }
 
-/// The files written for the partition `input` (see the module documentation).
+/// The files written for the partition `input`, which is the shuffle partitions `task` (see the
+/// module documentation).
 pub fn execute(
     table: Table,
     table_path: String,
+    task: Option<String>,
     input: SendableRecordBatchStream,
     ctx: Arc<TaskContext>,
 ) -> SendableRecordBatchStream {
@@ -142,7 +170,10 @@ pub fn execute(
         let lake = task_lake(&ctx)?;
         let mut files = Files::new(&lake, table, &table_path).map_err(task_error)?;
         match files.write_all(input).await {
-            Ok(()) => files.finish().await,
+            Ok(()) => {
+                let output = Output::new(task, uuid::Uuid::new_v4().simple().to_string());
+                files.finish(output).await
+            }
             Err(e) => {
                 files.abort();
                 Err(e)
@@ -244,15 +275,14 @@ impl Files {
         Ok(())
     }
 
-    /// Closes the files; the output rows.
-    async fn finish(mut self) -> Result<RecordBatch> {
+    /// Closes the files; the output rows, added to `out`.
+    async fn finish(mut self, mut out: Output) -> Result<RecordBatch> {
         let table_files = self.rows.flush().await.map_err(|e| task_error(e.into()))?;
         let quarantine_files = self
             .rejects
             .flush()
             .await
             .map_err(|e| task_error(e.into()))?;
-        let mut out = Output::default();
         for (kind, adds) in [
             ("table_file", table_files),
             ("quarantine_file", quarantine_files),
@@ -290,15 +320,26 @@ impl Files {
     }
 }
 
-/// Output rows being built.
-#[derive(Default)]
+/// Output rows being built, of one attempt of a task.
 struct Output {
+    task: Option<String>,
+    attempt: String,
     kinds: Vec<&'static str>,
     texts: Vec<Option<String>>,
     numbers: [Vec<Option<i64>>; 5],
 }
 
 impl Output {
+    fn new(task: Option<String>, attempt: String) -> Output {
+        Output {
+            task,
+            attempt,
+            kinds: Vec::new(),
+            texts: Vec::new(),
+            numbers: Default::default(),
+        }
+    }
+
     fn push(&mut self, kind: &'static str, text: Option<String>, numbers: [Option<u64>; 5]) {
         self.kinds.push(kind);
         self.texts.push(text);
@@ -308,6 +349,7 @@ impl Output {
     }
 
     fn finish(self) -> Result<RecordBatch> {
+        let rows = self.kinds.len();
         let mut columns: Vec<ArrayRef> = vec![
             Arc::new(StringArray::from(self.kinds)),
             Arc::new(StringArray::from(self.texts)),
@@ -315,6 +357,63 @@ impl Output {
         for numbers in self.numbers {
             columns.push(Arc::new(Int64Array::from(numbers)));
         }
+        columns.push(Arc::new(StringArray::from(vec![self.task; rows])));
+        columns.push(Arc::new(StringArray::from(vec![self.attempt; rows])));
         Ok(RecordBatch::try_new(output_schema(), columns)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The output of one attempt of a task that wrote `rows` rows read from `object`.
+    fn attempt(task: Option<&str>, attempt: &str, object: &str, rows: u64) -> RecordBatch {
+        let mut out = Output::new(task.map(str::to_owned), attempt.to_owned());
+        out.push(
+            "table_rows",
+            None,
+            [Some(rows), Some(rows), Some(0), None, None],
+        );
+        out.push(
+            "rejects",
+            Some("bad_ind".into()),
+            [Some(1), None, None, None, None],
+        );
+        out.push(
+            "object",
+            Some(object.to_owned()),
+            [Some(rows + 1), None, None, Some(1), Some(100)],
+        );
+        out.finish().expect("output rows")
+    }
+
+    /// After a lost executor, Ballista can return two attempts of one task: the rows and the
+    /// object are counted once, from the attempt seen first, and the other is reported.
+    #[test]
+    fn one_attempt_of_each_task_is_kept() {
+        let batches = [
+            attempt(Some("0"), "a", "raw/x", 10),
+            attempt(Some("1"), "b", "raw/y", 20),
+            attempt(Some("0"), "c", "raw/x", 10),
+        ];
+        let written = Written::from_rows(&batches).expect("written");
+        assert_eq!((written.rows, written.inserted), (30, 30));
+        assert_eq!(written.quarantined.get("bad_ind"), Some(&2));
+        let objects: Vec<&str> = written.objects.iter().map(|o| o.path.as_str()).collect();
+        assert_eq!(objects, ["raw/x", "raw/y"]);
+        assert_eq!(written.dropped, [("0".to_owned(), 3)]);
+    }
+
+    /// Tasks whose partitions are not known are never taken for one another.
+    #[test]
+    fn tasks_not_named_are_all_kept() {
+        let batches = [
+            attempt(None, "a", "raw/x", 10),
+            attempt(None, "b", "raw/y", 20),
+        ];
+        let written = Written::from_rows(&batches).expect("written");
+        assert_eq!(written.rows, 30);
+        assert!(written.dropped.is_empty());
     }
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use crate::Event;
 use crate::listen::dispatch;
-use crate::metrics::{self, Executor, ExecutorTasks};
+use crate::metrics::{self, Executor, ExecutorTasks, Table};
 
 /// A task finished on an executor, as the scheduler heard it (emitted by the scheduler).
 #[derive(Clone, Debug)]
@@ -119,5 +119,37 @@ impl SlotsRecovered {
             })
             .inc_by(u64::from(self.slots));
         dispatch(Event::SlotsRecovered(self));
+    }
+}
+
+/// The cluster returned the output of one task twice (two attempts of it, seen after an executor
+/// was lost): the batch job kept the first and did not commit the other's files, which
+/// `pinpipe lake vacuum` deletes later.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TaskOutputDropped {
+    /// The path in the lake of the table whose job it was (`tables/pin`).
+    pub table: String,
+    /// The shuffle partitions the task wrote (`3`, or `3,4` when Ballista joined partitions).
+    pub partitions: String,
+    /// Output rows dropped (files and counts).
+    pub rows: usize,
+}
+
+impl TaskOutputDropped {
+    /// Logs at warn and counts `pinpipe_cluster_task_outputs_dropped_total{table}`.
+    pub fn emit(self) {
+        tracing::warn!(
+            table = %self.table,
+            partitions = %self.partitions,
+            rows = self.rows,
+            "the cluster returned a task's output twice; the second copy is not committed"
+        );
+        metrics::get()
+            .cluster_outputs_dropped
+            .get_or_create(&Table {
+                table: self.table.clone(),
+            })
+            .inc();
+        dispatch(Event::TaskOutputDropped(self));
     }
 }

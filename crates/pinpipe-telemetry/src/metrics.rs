@@ -213,6 +213,7 @@ pub struct Metrics {
     pub(crate) cluster_task_setup: Histogram,
     pub(crate) cluster_task_work: Histogram,
     pub(crate) cluster_slots_recovered: Family<Executor, Counter>,
+    pub(crate) cluster_outputs_dropped: Family<Table, Counter>,
     /// The gateway's counters summed over their labels (not exported: the families are), for
     /// [`gateway_totals`].
     pub(crate) gateway_records: Counter,
@@ -286,6 +287,7 @@ impl Metrics {
             cluster_task_setup: latency(),
             cluster_task_work: latency(),
             cluster_slots_recovered: Family::default(),
+            cluster_outputs_dropped: Family::default(),
             gateway_records: Counter::default(),
             gateway_requests: Counter::default(),
             gateway_errors: Counter::default(),
@@ -483,6 +485,12 @@ impl Metrics {
             "cluster_slots_recovered",
             "Task slots the scheduler had lost track of and gave back to an idle executor (scheduler)",
             m.cluster_slots_recovered.clone(),
+        );
+        r.register(
+            "cluster_task_outputs_dropped",
+            "Second copies of a task's output that the cluster returned and the batch job did not \
+             commit, by table (batch --cluster)",
+            m.cluster_outputs_dropped.clone(),
         );
         Metrics { registry, ..m }
     }
