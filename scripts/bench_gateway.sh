@@ -4,7 +4,10 @@
 # single-record calls, 32 connections, against `pinpipe serve` (release build) with sync = full.
 # Each scenario gets a server of its own on a fresh bus, so that neither measures the other's
 # leftovers (the 100-record run writes gigabytes, which the kernel is still flushing to disk
-# long after it). Prints records/s, MB/s, requests/s and the latency percentiles wrk reports.
+# long after it). Before each scenario the script also waits for the kernel to write out what is
+# dirty (`sync`): the release build just wrote hundreds of MB, and a scenario run while that is
+# written back measures the build's disk writes as well as the gateway's. Prints records/s, MB/s,
+# requests/s and the latency percentiles wrk reports.
 # A third scenario is the floor under the single-record one on this machine at this moment: the
 # same single-pin calls sent as `text/plain`, which the gateway reads in full and answers 415 to
 # without parsing them or touching the bus (HTTP, the connection bounds and the middleware only).
@@ -46,6 +49,7 @@ PY
 
 for n in 100 1 floor; do
   rm -rf "$work/bus" && mkdir "$work/bus"
+  sync
   port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
   "$pinpipe" --data-dir "$work/bus" --log warn serve --listen "127.0.0.1:$port" > /dev/null &
   server=$!
