@@ -185,25 +185,47 @@ impl ExecutionPlan for StepExec {
     }
 }
 
-/// The shuffle partitions that partition `partition` of `plan` reads, as the job numbers them
-/// (`3`, or `3,4` when Ballista joined small ones): what names a second-stage task, whose own
-/// plan holds only its partitions, numbered from 0. Found in the shuffle reader below the steps;
-/// `None` when there is none (a plan run in one process) or it names none.
+/// What partition `partition` of `plan` reads of the shuffle, as the job numbers it: the shuffle
+/// partitions, and the first-stage tasks whose output of them it reads (`3 from 0-7`, or
+/// `3-4 from 0-7` when Ballista joined small partitions). It names a second-stage task, whose own
+/// plan holds only its partitions, numbered from 0: two attempts of a task read the same, and no
+/// two tasks do, even if Ballista split a partition between tasks by first-stage task. Found in
+/// the shuffle reader below the steps; `None` when there is none (a plan run in one process) or
+/// it reads nothing.
 fn shuffle_partitions(plan: &Arc<dyn ExecutionPlan>, partition: usize) -> Option<String> {
     if let Some(reader) = plan.downcast_ref::<ShuffleReaderExec>() {
-        let mut ids: Vec<usize> = reader
-            .partition
-            .get(partition)?
-            .iter()
-            .map(|location| location.partition_id.partition_id)
-            .collect();
-        ids.sort_unstable();
-        ids.dedup();
-        let ids: Vec<String> = ids.iter().map(usize::to_string).collect();
-        return (!ids.is_empty()).then(|| ids.join(","));
+        let locations = reader.partition.get(partition)?;
+        if locations.is_empty() {
+            return None;
+        }
+        let partitions = ranges(locations.iter().map(|l| l.partition_id.partition_id));
+        let tasks = ranges(locations.iter().map(|l| l.map_partition_id));
+        return Some(format!("{partitions} from {tasks}"));
     }
     let step = plan.downcast_ref::<StepExec>()?;
     shuffle_partitions(&step.input, partition)
+}
+
+/// Numbers as ranges: `0-3,7`.
+fn ranges(numbers: impl Iterator<Item = usize>) -> String {
+    let mut numbers: Vec<usize> = numbers.collect();
+    numbers.sort_unstable();
+    numbers.dedup();
+    let mut out: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < numbers.len() {
+        let start = numbers[i];
+        while i + 1 < numbers.len() && numbers[i + 1] == numbers[i] + 1 {
+            i += 1;
+        }
+        out.push(if numbers[i] == start {
+            start.to_string()
+        } else {
+            format!("{start}-{}", numbers[i])
+        });
+        i += 1;
+    }
+    out.join(",")
 }
 
 #[cfg(test)]
@@ -215,9 +237,9 @@ mod tests {
 
     use super::*;
 
-    fn location(partition_id: usize) -> PartitionLocation {
+    fn location(partition_id: usize, map_partition_id: usize) -> PartitionLocation {
         PartitionLocation {
-            map_partition_id: 0,
+            map_partition_id,
             partition_id: PartitionId {
                 job_id: "job".into(),
                 stage_id: 1,
@@ -238,25 +260,31 @@ mod tests {
     }
 
     /// A second-stage task's plan as an executor gets it: its shuffle reader holds the task's
-    /// partitions only, numbered from 0. The task is named by the job's numbers, which two
-    /// attempts of it share and no other task has.
+    /// partitions only, numbered from 0. The task is named by what it reads as the job numbers
+    /// it, which two attempts of it share and no other task has.
     #[test]
     fn a_task_is_named_by_the_shuffle_partitions_it_reads() {
         let reader = ShuffleReaderExec::try_new(
             1,
             vec![
-                vec![location(3), location(3)],
-                vec![location(5), location(4)],
+                vec![location(3, 0), location(3, 1), location(3, 2)],
+                vec![location(5, 0), location(4, 0), location(4, 2)],
+                vec![location(3, 3)],
                 vec![],
             ],
             wide::schema(Table::Pin),
-            Partitioning::UnknownPartitioning(3),
+            Partitioning::UnknownPartitioning(4),
         )
         .expect("reader");
         let keep_last = StepExec::new(Step::KeepLast { table: Table::Pin }, Arc::new(reader));
         let plan: Arc<dyn ExecutionPlan> = Arc::new(keep_last);
-        assert_eq!(shuffle_partitions(&plan, 0).as_deref(), Some("3"));
-        assert_eq!(shuffle_partitions(&plan, 1).as_deref(), Some("4,5"));
-        assert_eq!(shuffle_partitions(&plan, 2), None);
+        assert_eq!(shuffle_partitions(&plan, 0).as_deref(), Some("3 from 0-2"));
+        assert_eq!(
+            shuffle_partitions(&plan, 1).as_deref(),
+            Some("4-5 from 0,2")
+        );
+        // Partition 3 split between tasks by first-stage task: two names.
+        assert_eq!(shuffle_partitions(&plan, 2).as_deref(), Some("3 from 3"));
+        assert_eq!(shuffle_partitions(&plan, 3), None);
     }
 }

@@ -278,10 +278,10 @@ async fn commit(
     let mut quarantine_files = Vec::new();
     for (table, out, objects) in &mut read {
         let path = table_path(&opts.tables_dir, table.table);
-        for (partitions, rows) in &out.dropped {
+        for (task, rows) in &out.dropped {
             TaskOutputDropped {
                 table: path.clone(),
-                partitions: partitions.clone(),
+                task: task.clone(),
                 rows: *rows,
             }
             .emit();

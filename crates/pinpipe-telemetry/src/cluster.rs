@@ -129,8 +129,9 @@ impl SlotsRecovered {
 pub struct TaskOutputDropped {
     /// The path in the lake of the table whose job it was (`tables/pin`).
     pub table: String,
-    /// The shuffle partitions the task wrote (`3`, or `3,4` when Ballista joined partitions).
-    pub partitions: String,
+    /// What the task read of the shuffle: its partitions and the first-stage tasks whose output
+    /// of them it read (`3 from 0-7`).
+    pub task: String,
     /// Output rows dropped (files and counts).
     pub rows: usize,
 }
@@ -140,7 +141,7 @@ impl TaskOutputDropped {
     pub fn emit(self) {
         tracing::warn!(
             table = %self.table,
-            partitions = %self.partitions,
+            task = %self.task,
             rows = self.rows,
             "the cluster returned a task's output twice; the second copy is not committed"
         );
