@@ -125,6 +125,7 @@ pub async fn run_scheduler(
         .max_encoding_message_size(MAX_MESSAGE_BYTES as usize);
     let mut routes = tonic::service::RoutesBuilder::default();
     routes.add_service(grpc);
+    pinpipe_telemetry::metrics::runs(pinpipe_telemetry::metrics::Part::Cluster);
     let app = routes
         .routes()
         .into_axum_router()

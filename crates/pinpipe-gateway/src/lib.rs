@@ -47,8 +47,10 @@ pub use config::{ConfigError, GatewayConfig, KinesisConfig};
 pub use guard::producer_allowed;
 pub use state::AppState;
 
-/// The gateway's routes over `state`, with every layer but the server's connection bounds.
+/// The gateway's routes over `state`, with every layer but the server's connection bounds; the
+/// process's `/metrics` shows the gateway's families from now on.
 pub fn router(state: AppState) -> Router {
+    pinpipe_telemetry::metrics::runs(pinpipe_telemetry::metrics::Part::Gateway);
     Router::new()
         .route("/", post(kinesis_api::dispatch))
         .route("/topics", get(rest::list))

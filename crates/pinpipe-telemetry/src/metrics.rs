@@ -1,6 +1,6 @@
-//! Every metric family of a pinpipe process, in one registry, and their label sets.
+//! Every metric family of a pinpipe process, and their label sets.
 //!
-//! Families are registered once, when the first event is emitted (or [`render`] is called). A
+//! A process shows the shared families and those of the parts it runs ([`Part`], [`runs`]). A
 //! family without labels is on `/metrics` from then on; a labelled one shows once it has a series:
 //! the jobs put theirs at zero when they start ([`crate::started`]), the gateway's by route and
 //! code appear with their first request. Names follow Prometheus's conventions: `pinpipe_` and
@@ -8,7 +8,7 @@
 
 use std::hash::Hash;
 use std::sync::LazyLock;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -174,7 +174,6 @@ fn latency() -> Histogram {
 
 /// Every metric family of the process.
 pub struct Metrics {
-    registry: Registry,
     pub(crate) requests: Family<RouteStatus, Counter>,
     pub(crate) request_records: Family<RouteTarget, Counter>,
     pub(crate) request_records_refused: Family<RouteTarget, Counter>,
@@ -247,8 +246,7 @@ pub fn gateway_totals() -> GatewayTotals {
 
 impl Metrics {
     fn new() -> Self {
-        let mut registry = Registry::with_prefix("pinpipe");
-        let m = Metrics {
+        Metrics {
             requests: Family::default(),
             request_records: Family::default(),
             request_records_refused: Family::default(),
@@ -291,208 +289,7 @@ impl Metrics {
             gateway_records: Counter::default(),
             gateway_requests: Counter::default(),
             gateway_errors: Counter::default(),
-            registry: Registry::default(),
-        };
-        let r = &mut registry;
-        r.register(
-            "gateway_requests",
-            "HTTP requests answered, by route and status",
-            m.requests.clone(),
-        );
-        r.register(
-            "gateway_records",
-            "Records acknowledged, by route and topic or stream",
-            m.request_records.clone(),
-        );
-        r.register(
-            "gateway_records_refused",
-            "Records refused one by one inside answered calls (too large, no such partition), by \
-             route and topic or stream",
-            m.request_records_refused.clone(),
-        );
-        r.register(
-            "gateway_request_bytes",
-            "Request body bytes of acknowledged requests, by route",
-            m.request_bytes.clone(),
-        );
-        r.register(
-            "gateway_errors",
-            "Error answers by REST Proxy error code (HTTP status on the Kinesis routes)",
-            m.request_errors.clone(),
-        );
-        r.register(
-            "gateway_request_duration_seconds",
-            "Time to answer a request, by route",
-            m.request_duration.clone(),
-        );
-        r.register(
-            "gateway_connections",
-            "Client connections open now",
-            m.connections.clone(),
-        );
-        r.register(
-            "gateway_connections_closed",
-            "Connections the gateway closed itself, by reason",
-            m.connections_closed.clone(),
-        );
-        r.register(
-            "backend_errors",
-            "Failures of a backend that may pass (unavailable, timed out), by component and backend",
-            m.backend_errors.clone(),
-        );
-        r.register(
-            "retries",
-            "Retries of failed work, by component",
-            m.retries.clone(),
-        );
-        r.register(
-            "quarantined_records",
-            "Records written to the quarantine, by job, table and kind of reason",
-            m.quarantined.clone(),
-        );
-        r.register(
-            "sink_records",
-            "Records written to raw objects, by topic",
-            m.sink_records.clone(),
-        );
-        r.register(
-            "sink_bytes",
-            "Bytes written to raw objects, by topic",
-            m.sink_bytes.clone(),
-        );
-        r.register(
-            "sink_objects_written",
-            "Raw objects written, by topic",
-            m.sink_objects.clone(),
-        );
-        r.register(
-            "sink_write_duration_seconds",
-            "Time to write one raw object, retries included",
-            m.sink_write_duration.clone(),
-        );
-        r.register(
-            "sink_offset_commits",
-            "Consumer group offset commits, by topic",
-            m.sink_commits.clone(),
-        );
-        r.register(
-            "sink_lag_records",
-            "Records in a topic partition not yet written by the sink",
-            m.sink_lag.clone(),
-        );
-        r.register(
-            "stream_records",
-            "Records read by the stream job, by stream",
-            m.stream_records.clone(),
-        );
-        r.register(
-            "stream_bytes",
-            "Bytes of records read by the stream job, by stream",
-            m.stream_bytes.clone(),
-        );
-        r.register(
-            "stream_commits",
-            "Micro-batches committed, by table",
-            m.stream_commits.clone(),
-        );
-        r.register(
-            "stream_rows",
-            "Rows written by the stream job, by table and inserted/updated",
-            m.stream_rows.clone(),
-        );
-        r.register(
-            "stream_commit_duration_seconds",
-            "Time to commit one micro-batch",
-            m.stream_commit_duration.clone(),
-        );
-        r.register(
-            "stream_lag_records",
-            "Records in a stream shard not yet committed by the stream job",
-            m.stream_lag.clone(),
-        );
-        r.register(
-            "batch_objects_read",
-            "Raw objects read by the batch job, by topic",
-            m.batch_objects.clone(),
-        );
-        r.register(
-            "batch_records",
-            "Records read by the batch job, by topic",
-            m.batch_records.clone(),
-        );
-        r.register(
-            "batch_bytes",
-            "Bytes of raw objects read by the batch job, by topic",
-            m.batch_bytes.clone(),
-        );
-        r.register(
-            "batch_commits",
-            "Delta commits written by the batch job, by table",
-            m.batch_commits.clone(),
-        );
-        r.register(
-            "batch_rows",
-            "Rows written by the batch job, by table and inserted/updated",
-            m.batch_rows.clone(),
-        );
-        r.register(
-            "batch_commit_duration_seconds",
-            "Time to write and commit one table's rows",
-            m.batch_commit_duration.clone(),
-        );
-        r.register(
-            "schedule_runs",
-            "Scheduled batch runs by schedule and state: attempts started (a retry is one more), \
-             runs succeeded, runs failed; not to be summed over states",
-            m.runs.clone(),
-        );
-        r.register(
-            "schedule_last_success_timestamp_seconds",
-            "When the last run of a schedule succeeded (Unix time)",
-            m.last_success.clone(),
-        );
-        r.register(
-            "schedule_run_duration_seconds",
-            "Wall time of finished runs, by schedule",
-            m.run_duration.clone(),
-        );
-        r.register(
-            "lake_files_compacted",
-            "Small files rewritten by optimize, by table",
-            m.files_compacted.clone(),
-        );
-        r.register(
-            "lake_files_vacuumed",
-            "Unreferenced files deleted by vacuum, by table",
-            m.files_vacuumed.clone(),
-        );
-        r.register(
-            "cluster_tasks",
-            "Tasks finished on the cluster's executors, by executor and outcome (scheduler)",
-            m.cluster_tasks.clone(),
-        );
-        r.register(
-            "cluster_task_setup_seconds",
-            "Time from a task's launch on an executor to the start of its work (scheduler)",
-            m.cluster_task_setup.clone(),
-        );
-        r.register(
-            "cluster_task_work_seconds",
-            "Time a task worked on an executor (scheduler)",
-            m.cluster_task_work.clone(),
-        );
-        r.register(
-            "cluster_slots_recovered",
-            "Task slots the scheduler had lost track of and gave back to an idle executor (scheduler)",
-            m.cluster_slots_recovered.clone(),
-        );
-        r.register(
-            "cluster_task_outputs_dropped",
-            "Second copies of a task's output that the cluster returned and the batch job did not \
-             commit, by table (batch --cluster)",
-            m.cluster_outputs_dropped.clone(),
-        );
-        Metrics { registry, ..m }
+        }
     }
 }
 
@@ -512,11 +309,301 @@ pub(crate) fn get() -> &'static Metrics {
     &METRICS
 }
 
-/// Every metric of the process in Prometheus's text format.
+/// A part of pinpipe that a process may run, with metric families of its own: a process shows on
+/// `/metrics` the shared families and those of the parts it runs ([`runs`]), so that the
+/// gateway's does not list the sink's histograms at zero.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Part {
+    /// `pinpipe serve`.
+    Gateway,
+    /// The sink.
+    Sink,
+    /// The stream job.
+    Stream,
+    /// The batch job.
+    Batch,
+    /// `pinpipe schedule`.
+    Schedule,
+    /// `pinpipe cluster scheduler`.
+    Cluster,
+}
+
+impl Part {
+    const ALL: [Part; 6] = [
+        Part::Gateway,
+        Part::Sink,
+        Part::Stream,
+        Part::Batch,
+        Part::Schedule,
+        Part::Cluster,
+    ];
+
+    fn bit(self) -> u8 {
+        1 << self as u8
+    }
+
+    fn register(self, r: &mut Registry, m: &Metrics) {
+        match self {
+            Part::Gateway => register_gateway(r, m),
+            Part::Sink => register_sink(r, m),
+            Part::Stream => register_stream(r, m),
+            Part::Batch => register_batch(r, m),
+            Part::Schedule => register_schedule(r, m),
+            Part::Cluster => register_cluster(r, m),
+        }
+    }
+}
+
+/// The parts this process runs, one bit each.
+static RUNNING: AtomicU8 = AtomicU8::new(0);
+
+/// Shows `part`'s families on this process's `/metrics` from now on.
+pub fn runs(part: Part) {
+    RUNNING.fetch_or(part.bit(), Ordering::Relaxed);
+}
+
+/// Every metric of the process in Prometheus's text format: the shared families, then those of
+/// each part the process runs. The registry is built for each call, from families that live as
+/// long as the process: a part may start after the first scrape.
 pub fn render() -> String {
+    let m = get();
+    let running = RUNNING.load(Ordering::Relaxed);
+    let mut registry = Registry::with_prefix("pinpipe");
+    register_shared(&mut registry, m);
+    for part in Part::ALL {
+        if running & part.bit() != 0 {
+            part.register(&mut registry, m);
+        }
+    }
     let mut out = String::new();
-    if prometheus_client::encoding::text::encode(&mut out, &get().registry).is_err() {
+    if prometheus_client::encoding::text::encode(&mut out, &registry).is_err() {
         out.clear();
     }
     out
+}
+
+/// The families every process shows: failures of backends, retries, the quarantine, lake maintenance.
+fn register_shared(r: &mut Registry, m: &Metrics) {
+    r.register(
+        "backend_errors",
+        "Failures of a backend that may pass (unavailable, timed out), by component and backend",
+        m.backend_errors.clone(),
+    );
+    r.register(
+        "retries",
+        "Retries of failed work, by component",
+        m.retries.clone(),
+    );
+    r.register(
+        "quarantined_records",
+        "Records written to the quarantine, by job, table and kind of reason",
+        m.quarantined.clone(),
+    );
+    r.register(
+        "lake_files_compacted",
+        "Small files rewritten by optimize, by table",
+        m.files_compacted.clone(),
+    );
+    r.register(
+        "lake_files_vacuumed",
+        "Unreferenced files deleted by vacuum, by table",
+        m.files_vacuumed.clone(),
+    );
+}
+
+/// The gateway's families (`pinpipe serve`).
+fn register_gateway(r: &mut Registry, m: &Metrics) {
+    r.register(
+        "gateway_requests",
+        "HTTP requests answered, by route and status",
+        m.requests.clone(),
+    );
+    r.register(
+        "gateway_records",
+        "Records acknowledged, by route and topic or stream",
+        m.request_records.clone(),
+    );
+    r.register(
+        "gateway_records_refused",
+        "Records refused one by one inside answered calls (too large, no such partition), by \
+         route and topic or stream",
+        m.request_records_refused.clone(),
+    );
+    r.register(
+        "gateway_request_bytes",
+        "Request body bytes of acknowledged requests, by route",
+        m.request_bytes.clone(),
+    );
+    r.register(
+        "gateway_errors",
+        "Error answers by REST Proxy error code (HTTP status on the Kinesis routes)",
+        m.request_errors.clone(),
+    );
+    r.register(
+        "gateway_request_duration_seconds",
+        "Time to answer a request, by route",
+        m.request_duration.clone(),
+    );
+    r.register(
+        "gateway_connections",
+        "Client connections open now",
+        m.connections.clone(),
+    );
+    r.register(
+        "gateway_connections_closed",
+        "Connections the gateway closed itself, by reason",
+        m.connections_closed.clone(),
+    );
+}
+
+/// The sink's families.
+fn register_sink(r: &mut Registry, m: &Metrics) {
+    r.register(
+        "sink_records",
+        "Records written to raw objects, by topic",
+        m.sink_records.clone(),
+    );
+    r.register(
+        "sink_bytes",
+        "Bytes written to raw objects, by topic",
+        m.sink_bytes.clone(),
+    );
+    r.register(
+        "sink_objects_written",
+        "Raw objects written, by topic",
+        m.sink_objects.clone(),
+    );
+    r.register(
+        "sink_write_duration_seconds",
+        "Time to write one raw object, retries included",
+        m.sink_write_duration.clone(),
+    );
+    r.register(
+        "sink_offset_commits",
+        "Consumer group offset commits, by topic",
+        m.sink_commits.clone(),
+    );
+    r.register(
+        "sink_lag_records",
+        "Records in a topic partition not yet written by the sink",
+        m.sink_lag.clone(),
+    );
+}
+
+/// The stream job's families.
+fn register_stream(r: &mut Registry, m: &Metrics) {
+    r.register(
+        "stream_records",
+        "Records read by the stream job, by stream",
+        m.stream_records.clone(),
+    );
+    r.register(
+        "stream_bytes",
+        "Bytes of records read by the stream job, by stream",
+        m.stream_bytes.clone(),
+    );
+    r.register(
+        "stream_commits",
+        "Micro-batches committed, by table",
+        m.stream_commits.clone(),
+    );
+    r.register(
+        "stream_rows",
+        "Rows written by the stream job, by table and inserted/updated",
+        m.stream_rows.clone(),
+    );
+    r.register(
+        "stream_commit_duration_seconds",
+        "Time to commit one micro-batch",
+        m.stream_commit_duration.clone(),
+    );
+    r.register(
+        "stream_lag_records",
+        "Records in a stream shard not yet committed by the stream job",
+        m.stream_lag.clone(),
+    );
+}
+
+/// The batch job's families, on a cluster too.
+fn register_batch(r: &mut Registry, m: &Metrics) {
+    r.register(
+        "batch_objects_read",
+        "Raw objects read by the batch job, by topic",
+        m.batch_objects.clone(),
+    );
+    r.register(
+        "batch_records",
+        "Records read by the batch job, by topic",
+        m.batch_records.clone(),
+    );
+    r.register(
+        "batch_bytes",
+        "Bytes of raw objects read by the batch job, by topic",
+        m.batch_bytes.clone(),
+    );
+    r.register(
+        "batch_commits",
+        "Delta commits written by the batch job, by table",
+        m.batch_commits.clone(),
+    );
+    r.register(
+        "batch_rows",
+        "Rows written by the batch job, by table and inserted/updated",
+        m.batch_rows.clone(),
+    );
+    r.register(
+        "batch_commit_duration_seconds",
+        "Time to write and commit one table's rows",
+        m.batch_commit_duration.clone(),
+    );
+    r.register(
+        "cluster_task_outputs_dropped",
+        "Second copies of a task's output that the cluster returned and the batch job did not \
+         commit, by table (batch --cluster)",
+        m.cluster_outputs_dropped.clone(),
+    );
+}
+
+/// The scheduler's families (`pinpipe schedule`).
+fn register_schedule(r: &mut Registry, m: &Metrics) {
+    r.register(
+        "schedule_runs",
+        "Scheduled batch runs by schedule and state: attempts started (a retry is one more), \
+         runs succeeded, runs failed; not to be summed over states",
+        m.runs.clone(),
+    );
+    r.register(
+        "schedule_last_success_timestamp_seconds",
+        "When the last run of a schedule succeeded (Unix time)",
+        m.last_success.clone(),
+    );
+    r.register(
+        "schedule_run_duration_seconds",
+        "Wall time of finished runs, by schedule",
+        m.run_duration.clone(),
+    );
+}
+
+/// The cluster scheduler's families (`pinpipe cluster scheduler`).
+fn register_cluster(r: &mut Registry, m: &Metrics) {
+    r.register(
+        "cluster_tasks",
+        "Tasks finished on the cluster's executors, by executor and outcome (scheduler)",
+        m.cluster_tasks.clone(),
+    );
+    r.register(
+        "cluster_task_setup_seconds",
+        "Time from a task's launch on an executor to the start of its work (scheduler)",
+        m.cluster_task_setup.clone(),
+    );
+    r.register(
+        "cluster_task_work_seconds",
+        "Time a task worked on an executor (scheduler)",
+        m.cluster_task_work.clone(),
+    );
+    r.register(
+        "cluster_slots_recovered",
+        "Task slots the scheduler had lost track of and gave back to an idle executor (scheduler)",
+        m.cluster_slots_recovered.clone(),
+    );
 }

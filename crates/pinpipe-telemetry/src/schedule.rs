@@ -295,10 +295,12 @@ pub struct SchedulerStarted {
 }
 
 impl SchedulerStarted {
-    /// Logs at info and puts `pinpipe_schedule_runs_total` at zero for each state, so that the
-    /// first failed run is an increase (see [`crate::started`]).
+    /// Logs at info, shows the scheduler's families on `/metrics` and puts
+    /// `pinpipe_schedule_runs_total` at zero for each state, so that the first failed run is an
+    /// increase (see [`crate::started`]).
     pub fn emit(self) {
         tracing::info!(schedule = %self.schedule, cron = %self.cron, "scheduler started");
+        metrics::runs(metrics::Part::Schedule);
         for state in ["started", "succeeded", "failed"] {
             metrics::zero(
                 &metrics::get().runs,

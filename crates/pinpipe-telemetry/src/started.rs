@@ -7,7 +7,7 @@
 
 use crate::Event;
 use crate::listen::dispatch;
-use crate::metrics::{self, Quarantine, Stream, Table, TableOp, Topic, zero};
+use crate::metrics::{self, Part, Quarantine, Stream, Table, TableOp, Topic, zero};
 
 /// Which job started.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -48,11 +48,17 @@ pub struct JobStarted {
 }
 
 impl JobStarted {
-    /// Logs at info and puts every counter the job can count at zero: by input, by table (and
-    /// row operation), and the quarantine's by table and reason.
+    /// Logs at info, shows the job's families on `/metrics` ([`metrics::runs`]) and puts every
+    /// counter the job can count at zero: by input, by table (and row operation), and the
+    /// quarantine's by table and reason.
     pub fn emit(self) {
         let component = self.job.component();
         tracing::info!(component, inputs = ?self.inputs, tables = ?self.tables, "job started");
+        metrics::runs(match self.job {
+            Job::Sink => Part::Sink,
+            Job::Stream => Part::Stream,
+            Job::Batch => Part::Batch,
+        });
         let m = metrics::get();
         for input in &self.inputs {
             let topic = Topic {

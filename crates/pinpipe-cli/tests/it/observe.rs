@@ -121,6 +121,38 @@ fn separate_processes_show_their_work_on_metrics_and_in_the_web_ui() {
     });
     let acknowledged = metric(&client, &server.url, "pinpipe_gateway_records_total");
     assert_eq!(acknowledged, Some(2.0 * stream_records + 2.0));
+    // Each process lists its own families, not the others' at zero.
+    for (url, own, others) in [
+        (
+            &server.url,
+            "pinpipe_gateway_connections",
+            [
+                "pinpipe_sink_write_duration_seconds_count",
+                "pinpipe_stream_commit_duration_seconds_count",
+            ],
+        ),
+        (
+            &sink_metrics,
+            "pinpipe_sink_write_duration_seconds_count",
+            [
+                "pinpipe_gateway_connections",
+                "pinpipe_stream_commit_duration_seconds_count",
+            ],
+        ),
+        (
+            &stream_metrics,
+            "pinpipe_stream_commit_duration_seconds_count",
+            [
+                "pinpipe_gateway_connections",
+                "pinpipe_sink_write_duration_seconds_count",
+            ],
+        ),
+    ] {
+        assert!(metric(&client, url, own).is_some(), "{own} on {url}");
+        for other in others {
+            assert_eq!(metric(&client, url, other), None, "{other} on {url}");
+        }
+    }
 
     let trigger = run(pinpipe(data).args(["runs", "trigger"]));
     assert!(trigger.contains("success"), "{trigger}");
