@@ -185,22 +185,21 @@ impl ExecutionPlan for StepExec {
     }
 }
 
-/// What partition `partition` of `plan` reads of the shuffle, as the job numbers it: the shuffle
-/// partitions, and the first-stage tasks whose output of them it reads (`3 from 0-7`, or
-/// `3-4 from 0-7` when Ballista joined small partitions). It names a second-stage task, whose own
-/// plan holds only its partitions, numbered from 0: two attempts of a task read the same, and no
-/// two tasks do, even if Ballista split a partition between tasks by first-stage task. Found in
-/// the shuffle reader below the steps; `None` when there is none (a plan run in one process) or
-/// it reads nothing.
+/// The shuffle partitions that partition `partition` of `plan` reads, as the job numbers them
+/// (`3`): what names a second-stage task, whose own plan holds only its partitions, numbered from
+/// 0. Found in the shuffle reader below the steps; `None` when there is none (a plan run in one
+/// process) or it reads nothing.
+///
+/// Only the partitions: two attempts of a task read the same ones, but not the same first-stage
+/// outputs of them. After an executor is lost, Ballista 55 runs the first stage's tasks again
+/// under new task numbers (`map_partition_id`), and the second stage's again, finished tasks
+/// included, listing both attempts' output. No two tasks read the same partition: Ballista 55
+/// neither splits a partition between tasks nor, for a plan sent whole as ours is, joins them.
 fn shuffle_partitions(plan: &Arc<dyn ExecutionPlan>, partition: usize) -> Option<String> {
     if let Some(reader) = plan.downcast_ref::<ShuffleReaderExec>() {
         let locations = reader.partition.get(partition)?;
-        if locations.is_empty() {
-            return None;
-        }
-        let partitions = ranges(locations.iter().map(|l| l.partition_id.partition_id));
-        let tasks = ranges(locations.iter().map(|l| l.map_partition_id));
-        return Some(format!("{partitions} from {tasks}"));
+        return (!locations.is_empty())
+            .then(|| ranges(locations.iter().map(|l| l.partition_id.partition_id)));
     }
     let step = plan.downcast_ref::<StepExec>()?;
     shuffle_partitions(&step.input, partition)
@@ -260,31 +259,44 @@ mod tests {
     }
 
     /// A second-stage task's plan as an executor gets it: its shuffle reader holds the task's
-    /// partitions only, numbered from 0. The task is named by what it reads as the job numbers
-    /// it, which two attempts of it share and no other task has.
-    #[test]
-    fn a_task_is_named_by_the_shuffle_partitions_it_reads() {
+    /// partitions only, numbered from 0.
+    fn second_stage_task(partitions: Vec<Vec<PartitionLocation>>) -> Arc<dyn ExecutionPlan> {
+        let count = partitions.len();
         let reader = ShuffleReaderExec::try_new(
             1,
-            vec![
-                vec![location(3, 0), location(3, 1), location(3, 2)],
-                vec![location(5, 0), location(4, 0), location(4, 2)],
-                vec![location(3, 3)],
-                vec![],
-            ],
+            partitions,
             wide::schema(Table::Pin),
-            Partitioning::UnknownPartitioning(4),
+            Partitioning::UnknownPartitioning(count),
         )
         .expect("reader");
-        let keep_last = StepExec::new(Step::KeepLast { table: Table::Pin }, Arc::new(reader));
-        let plan: Arc<dyn ExecutionPlan> = Arc::new(keep_last);
-        assert_eq!(shuffle_partitions(&plan, 0).as_deref(), Some("3 from 0-2"));
+        Arc::new(StepExec::new(
+            Step::KeepLast { table: Table::Pin },
+            Arc::new(reader),
+        ))
+    }
+
+    /// A task is named by the job's numbers of the partitions it reads.
+    #[test]
+    fn a_task_is_named_by_the_shuffle_partitions_it_reads() {
+        let plan = second_stage_task(vec![
+            vec![location(3, 0), location(3, 1)],
+            vec![location(5, 0), location(4, 0), location(4, 1)],
+            vec![],
+        ]);
+        assert_eq!(shuffle_partitions(&plan, 0).as_deref(), Some("3"));
+        assert_eq!(shuffle_partitions(&plan, 1).as_deref(), Some("4-5"));
+        assert_eq!(shuffle_partitions(&plan, 2), None);
+    }
+
+    /// After a lost executor the first stage runs again under new task numbers: the second
+    /// attempt of a task reads its partition from other first-stage tasks, and has the same name.
+    #[test]
+    fn two_attempts_of_a_task_have_one_name() {
+        let first = second_stage_task(vec![vec![location(3, 0), location(3, 1)]]);
+        let second = second_stage_task(vec![vec![location(3, 0), location(3, 2)]]);
         assert_eq!(
-            shuffle_partitions(&plan, 1).as_deref(),
-            Some("4-5 from 0,2")
+            shuffle_partitions(&first, 0),
+            shuffle_partitions(&second, 0)
         );
-        // Partition 3 split between tasks by first-stage task: two names.
-        assert_eq!(shuffle_partitions(&plan, 2).as_deref(), Some("3 from 3"));
-        assert_eq!(shuffle_partitions(&plan, 3), None);
     }
 }

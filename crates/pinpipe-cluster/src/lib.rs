@@ -24,8 +24,8 @@
 //!
 //! **Exactly once.** Executors only write files; the client commits. A file is part of a table
 //! only once a commit names it, and the client commits exactly the files the job's final
-//! output lists — the output of one attempt of each task. Each output row names its task (what it
-//! read of the shuffle) and attempt; when Ballista hands back two attempts of a task, as
+//! output lists — the output of one attempt of each task. Each output row names its task (the
+//! shuffle partitions it read) and attempt; when Ballista hands back two attempts of a task, as
 //! it can after losing an executor, the client keeps the first ([`write::Written::from_rows`]).
 //! Files of failed, lost, retried or dropped attempts are never committed (`pinpipe lake vacuum`
 //! deletes them later). A

@@ -51,7 +51,7 @@ static SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
 /// | `rejects` | a kind of reason | `rows` newly quarantined for it |
 /// | `object` | a raw object's path | `rows` (records), `rejected`, `size` as read |
 ///
-/// Every row also names the task that wrote it: `task`, what it read of the shuffle (see
+/// Every row also names the task that wrote it: `task`, the shuffle partitions it read (see
 /// [`crate::exec`]; null when not known), and `attempt`, drawn at random when the task starts.
 /// Two attempts of one task write the same rows into different files; the client commits one
 /// ([`Written::from_rows`]).

@@ -129,8 +129,7 @@ impl SlotsRecovered {
 pub struct TaskOutputDropped {
     /// The path in the lake of the table whose job it was (`tables/pin`).
     pub table: String,
-    /// What the task read of the shuffle: its partitions and the first-stage tasks whose output
-    /// of them it read (`3 from 0-7`).
+    /// The shuffle partitions the task read (`3`).
     pub task: String,
     /// Output rows dropped (files and counts).
     pub rows: usize,
