@@ -259,7 +259,7 @@ pub struct ClusterExecutorArgs {
     /// Memory its tasks may hold in all, in MiB [default: 70% of the machine's].
     #[arg(long, value_name = "MIB")]
     pub memory: Option<u64>,
-    /// Where it keeps shuffle files [default: <data-dir>/executor-<port>].
+    /// Where it keeps shuffle and spill files [default: <data-dir>/executor-<port>].
     #[arg(long, value_name = "DIR")]
     pub work_dir: Option<PathBuf>,
 }

@@ -44,7 +44,7 @@ pub struct ExecutorOptions {
     /// Bytes of memory its tasks may hold in all before spilling or failing; default: 70% of
     /// the machine's (or container's) memory.
     pub memory_bytes: Option<u64>,
-    /// Where shuffle files are written.
+    /// Where shuffle files (in `shuffle/`) and spill files (in `spill/`) are written.
     pub work_dir: PathBuf,
 }
 
@@ -52,12 +52,19 @@ pub struct ExecutorOptions {
 pub async fn run_executor(options: ExecutorOptions) -> Result<()> {
     wait_for_scheduler(&options.scheduler).await?;
     let (port, grpc_port) = ports(&options)?;
-    std::fs::create_dir_all(&options.work_dir).map_err(|source| ClusterError::Io {
-        context: format!("creating work directory {}", options.work_dir.display()),
-        source,
-    })?;
-    let work_dir = options.work_dir.display().to_string();
-    let spill_dir = work_dir.clone();
+    // Ballista's shuffle files and DataFusion's spill files in folders of their own: Ballista
+    // deletes every folder in its work directory (an hour after a job, and all on exit), and
+    // used to race DataFusion deleting its spill folders there at exit, logging an ERROR a folder.
+    let shuffle_dir = options.work_dir.join("shuffle");
+    let spill_dir = options.work_dir.join("spill");
+    for dir in [&shuffle_dir, &spill_dir] {
+        std::fs::create_dir_all(dir).map_err(|source| ClusterError::Io {
+            context: format!("creating work directory {}", dir.display()),
+            source,
+        })?;
+    }
+    let work_dir = shuffle_dir.display().to_string();
+    let spill_dir_name = spill_dir.display().to_string();
     let config = ExecutorProcessConfig {
         bind_host: options.listen.ip().to_string(),
         port,
@@ -77,7 +84,7 @@ pub async fn run_executor(options: ExecutorOptions) -> Result<()> {
         memory_pool_size: options.memory_bytes,
         override_config_producer: Some(Arc::new(options::session_config)),
         override_runtime_producer: Some(Arc::new(move |config: &SessionConfig| {
-            options::runtime(config, &spill_dir)
+            options::runtime(config, &spill_dir_name)
         })),
         override_physical_codec: Some(codec::physical_codec()),
         ..ExecutorProcessConfig::default()
@@ -94,8 +101,11 @@ pub async fn run_executor(options: ExecutorOptions) -> Result<()> {
             what: format!("executor on {}:{port}", options.listen.ip()),
             source,
         });
-    // Ballista deletes the shuffle files as it stops; the directory goes too, if nothing else
-    // is in it (whoever made it: a directory the user gave goes when empty, and stays if not).
+    // Ballista deletes the shuffle files as it stops, and the spill files are only this
+    // process's; the directory goes too, if nothing else is in it (whoever made it: a directory
+    // the user gave goes when empty, and stays if not).
+    let _ = std::fs::remove_dir(&shuffle_dir);
+    let _ = std::fs::remove_dir_all(&spill_dir);
     let _ = std::fs::remove_dir(&options.work_dir);
     ran
 }

@@ -102,11 +102,15 @@ impl Drop for OwnCluster {
     }
 }
 
-/// An executor stopped with SIGTERM (as a service manager stops it) leaves no work directory
-/// behind: its shuffle files and the directory made for them are gone.
+/// An executor stopped with SIGTERM (as a service manager stops it) after a job leaves no work
+/// directory behind: its shuffle and spill files and the directory made for them are gone, and
+/// it logs no error on the way.
 #[test]
 fn a_stopped_executor_leaves_no_work_directory() {
     let mut cluster = OwnCluster::start(1);
+    let lake = TestLake::local();
+    lake.put_raw(&golden().join("raw"), first_part);
+    lake.batch(Some(&cluster.address));
     let (executor, port) = &mut cluster.executors[0];
     let work_dir = cluster.dir.path().join(format!("executor-{port}"));
     assert!(work_dir.is_dir(), "{} while it runs", work_dir.display());
@@ -120,6 +124,8 @@ fn a_stopped_executor_leaves_no_work_directory() {
         std::thread::sleep(Duration::from_millis(100));
     }
     assert!(!work_dir.exists(), "{} is left behind", work_dir.display());
+    let log = std::fs::read_to_string(cluster.dir.path().join("executor0.log")).expect("log");
+    assert!(!log.contains(" ERROR "), "{log}");
 }
 
 /// The test cluster: `PINPIPE_TEST_CLUSTER`, or one started for this test (kept alive by the
