@@ -15,6 +15,8 @@
   const MAX_LABEL_CHARS = 32;
   // Tables of analyses with at most this many rows are shown open.
   const OPEN_TABLE_ROWS = 12;
+  // Charts are drawn for narrow screens below this width (style.css's narrowest breakpoint).
+  const NARROW_CHARTS = window.matchMedia('(max-width: 640px)');
 
   const state = {
     data: {},        // endpoint -> parsed JSON (null when the last fetch failed)
@@ -692,10 +694,13 @@
   /** A horizontal bar chart as in report.html: each row's last column is the value, the others its
    *  label; the largest MAX_BARS when longer. null if there are no rows or a value is not a number. */
   function barChart(rows) {
-    const ROW_HEIGHT = 22;
-    const LABEL_WIDTH = 250;
-    const BAR_WIDTH = 290;
-    const WIDTH = 620;
+    // Narrow screens: the 620-unit chart scaled to a phone's ~330 px would draw its 12 px labels at
+    // ~6 px; draw it 300 units wide instead, each label on its own line above its bar.
+    const narrow = NARROW_CHARTS.matches;
+    const ROW_HEIGHT = narrow ? 34 : 22;
+    const LABEL_WIDTH = narrow ? 0 : 250;
+    const WIDTH = narrow ? 300 : 620;
+    const BAR_WIDTH = narrow ? 215 : 290;
     let bars = [];
     for (const row of rows) {
       if (!Array.isArray(row) || !row.length) return null;
@@ -713,7 +718,7 @@
     const max = Math.max(0, ...bars.map((b) => b.value));
     const height = bars.length * ROW_HEIGHT + 8;
     const svg = svgEl('svg', {
-      class: 'chart', xmlns: SVG_NS, width: WIDTH, height, viewBox: '0 0 ' + WIDTH + ' ' + height,
+      class: narrow ? 'chart narrow' : 'chart', xmlns: SVG_NS, width: WIDTH, height, viewBox: '0 0 ' + WIDTH + ' ' + height,
       role: 'img', preserveAspectRatio: 'xMinYMin meet',
     });
     bars.forEach((b, i) => {
@@ -721,11 +726,15 @@
       const w = max > 0 ? Math.max(b.value / max * BAR_WIDTH, 1) : 1;
       const chars = Array.from(b.label);
       const shown = chars.length > MAX_LABEL_CHARS ? chars.slice(0, MAX_LABEL_CHARS).join('') + '…' : b.label;
+      // Narrow: the label on a line of its own, the bar and its value under it.
+      const label = narrow ? { x: 1, y: y + 11 } : { x: LABEL_WIDTH - 8, y: y + 15, 'text-anchor': 'end' };
+      const bar = narrow ? { y: y + 15, height: 12 } : { y, height: ROW_HEIGHT - 6 };
+      const valueY = narrow ? y + 26 : y + 15;
       svg.appendChild(svgEl('g', null,
         svgEl('title', null, b.label + ': ' + b.text),
-        svgEl('text', { x: LABEL_WIDTH - 8, y: y + 15, 'text-anchor': 'end' }, shown),
-        svgEl('rect', { x: LABEL_WIDTH, y, width: w.toFixed(1), height: ROW_HEIGHT - 6, rx: 2 }),
-        svgEl('text', { x: (LABEL_WIDTH + w + 6).toFixed(1), y: y + 15, class: 'value' }, fmtValue(b.text))));
+        svgEl('text', label, shown),
+        svgEl('rect', { x: LABEL_WIDTH, y: bar.y, width: w.toFixed(1), height: bar.height, rx: 2 }),
+        svgEl('text', { x: (LABEL_WIDTH + w + 6).toFixed(1), y: valueY, class: 'value' }, fmtValue(b.text))));
     });
     return [caption, svg];
   }
@@ -895,6 +904,8 @@
       showKeyForm(false);
       refresh();
     });
+    // Crossing the breakpoint (a phone turned, a window resized) redraws the charts.
+    NARROW_CHARTS.addEventListener('change', () => { if (state.data.results) renderAnalyses(); });
     document.addEventListener('visibilitychange', () => {
       if (!document.hidden && !state.needKey && !state.inFlight) refresh();
     });

@@ -194,12 +194,16 @@ fn separate_processes_show_their_work_on_metrics_and_in_the_web_ui() {
         "{}",
         overview["sink_member"]
     );
-    let page = rendered(&server.url, &dir.path().join("chromium"));
+    let page = rendered(&server.url, &dir.path().join("chromium"), 1280);
     check_page(&page, POSTS);
+    // On a phone-sized screen the charts are drawn for it: labels above the bars, legible.
+    let narrow = rendered(&server.url, &dir.path().join("chromium-narrow"), 500);
+    assert_eq!(narrow.matches("<svg class=\"chart narrow\"").count(), 9);
 }
 
-/// The page at `url` after its script ran, as headless Chromium renders it.
-fn rendered(url: &str, profile: &Path) -> String {
+/// The page at `url` after its script ran, as headless Chromium renders it in a window `width`
+/// pixels wide.
+fn rendered(url: &str, profile: &Path, width: u32) -> String {
     let output = Command::new(std::env::var("PINPIPE_CHROMIUM").unwrap_or("chromium".into()))
         .args([
             "--headless",
@@ -213,6 +217,7 @@ fn rendered(url: &str, profile: &Path) -> String {
             "--virtual-time-budget=15000",
             "--dump-dom",
         ])
+        .arg(format!("--window-size={width},900"))
         .arg(format!("--user-data-dir={}", profile.display()))
         .arg(format!("{url}/"))
         .stdin(Stdio::null())
