@@ -178,7 +178,7 @@ impl ExecutionPlan for StepExec {
             ),
             Step::KeepLast { table } => Ok(keep_last::execute(*table, input, ctx)),
             Step::Write { table, table_path } => {
-                let task = shuffle_partitions(&self.input, partition);
+                let task = task_name(&self.input, partition);
                 Ok(write::execute(*table, table_path.clone(), task, input, ctx))
             }
         }
@@ -195,14 +195,14 @@ impl ExecutionPlan for StepExec {
 /// under new task numbers (`map_partition_id`), and the second stage's again, finished tasks
 /// included, listing both attempts' output. No two tasks read the same partition: Ballista 55
 /// neither splits a partition between tasks nor, for a plan sent whole as ours is, joins them.
-fn shuffle_partitions(plan: &Arc<dyn ExecutionPlan>, partition: usize) -> Option<String> {
+fn task_name(plan: &Arc<dyn ExecutionPlan>, partition: usize) -> Option<String> {
     if let Some(reader) = plan.downcast_ref::<ShuffleReaderExec>() {
         let locations = reader.partition.get(partition)?;
         return (!locations.is_empty())
             .then(|| ranges(locations.iter().map(|l| l.partition_id.partition_id)));
     }
     let step = plan.downcast_ref::<StepExec>()?;
-    shuffle_partitions(&step.input, partition)
+    task_name(&step.input, partition)
 }
 
 /// Numbers as ranges: `0-3,7`.
@@ -283,9 +283,9 @@ mod tests {
             vec![location(5, 0), location(4, 0), location(4, 1)],
             vec![],
         ]);
-        assert_eq!(shuffle_partitions(&plan, 0).as_deref(), Some("3"));
-        assert_eq!(shuffle_partitions(&plan, 1).as_deref(), Some("4-5"));
-        assert_eq!(shuffle_partitions(&plan, 2), None);
+        assert_eq!(task_name(&plan, 0).as_deref(), Some("3"));
+        assert_eq!(task_name(&plan, 1).as_deref(), Some("4-5"));
+        assert_eq!(task_name(&plan, 2), None);
     }
 
     /// After a lost executor the first stage runs again under new task numbers: the second
@@ -294,9 +294,6 @@ mod tests {
     fn two_attempts_of_a_task_have_one_name() {
         let first = second_stage_task(vec![vec![location(3, 0), location(3, 1)]]);
         let second = second_stage_task(vec![vec![location(3, 0), location(3, 2)]]);
-        assert_eq!(
-            shuffle_partitions(&first, 0),
-            shuffle_partitions(&second, 0)
-        );
+        assert_eq!(task_name(&first, 0), task_name(&second, 0));
     }
 }

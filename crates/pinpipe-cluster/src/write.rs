@@ -52,7 +52,8 @@ static SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
 /// | `object` | a raw object's path | `rows` (records), `rejected`, `size` as read |
 ///
 /// Every row also names the task that wrote it: `task`, the shuffle partitions it read (see
-/// [`crate::exec`]; null when not known), and `attempt`, drawn at random when the task starts.
+/// [`crate::exec`]; null when not known), and `attempt`, drawn at random when the task's files are
+/// finished.
 /// Two attempts of one task write the same rows into different files; the client commits one
 /// ([`Written::from_rows`]).
 pub fn output_schema() -> SchemaRef {

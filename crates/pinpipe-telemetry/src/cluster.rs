@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use crate::Event;
 use crate::listen::dispatch;
-use crate::metrics::{self, Executor, ExecutorTasks, Table};
+use crate::metrics::{self, Executor, ExecutorTasks};
 
 /// A task finished on an executor, as the scheduler heard it (emitted by the scheduler).
 #[derive(Clone, Debug)]
@@ -136,7 +136,8 @@ pub struct TaskOutputDropped {
 }
 
 impl TaskOutputDropped {
-    /// Logs at warn and counts `pinpipe_cluster_task_outputs_dropped_total{table}`.
+    /// Logs at warn. Not counted: the client of a cluster job (`pinpipe batch --cluster`) serves
+    /// no `/metrics`; the warning is on its standard error.
     pub fn emit(self) {
         tracing::warn!(
             table = %self.table,
@@ -144,12 +145,6 @@ impl TaskOutputDropped {
             rows = self.rows,
             "the cluster returned a task's output twice; the second copy is not committed"
         );
-        metrics::get()
-            .cluster_outputs_dropped
-            .get_or_create(&Table {
-                table: self.table.clone(),
-            })
-            .inc();
         dispatch(Event::TaskOutputDropped(self));
     }
 }

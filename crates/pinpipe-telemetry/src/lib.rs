@@ -12,8 +12,8 @@
 //! - One module per component ([`gateway`], [`sink`], [`stream`], [`batch`], [`cluster`],
 //!   [`schedule`], [`lake`]) holds its events; [`started`] the one that starts every job and
 //!   puts its counters at zero; [`Event`] wraps them all for listeners.
-//! - [`metrics`] holds every metric family of the process in one registry; [`render`] writes them
-//!   in Prometheus's text format and [`serve_metrics`] serves them on `/metrics` for the processes
+//! - [`metrics`] holds every metric family of the process; [`render`] writes those of the parts
+//!   the process runs in Prometheus's text format and [`serve_metrics`] serves them on `/metrics` for the processes
 //!   that have no HTTP server of their own.
 //! - [`retry`] is the one backoff policy every component retries with.
 //! - [`listen`] lets a consumer (the CLI's progress bars) see every event without a callback of

@@ -212,7 +212,6 @@ pub struct Metrics {
     pub(crate) cluster_task_setup: Histogram,
     pub(crate) cluster_task_work: Histogram,
     pub(crate) cluster_slots_recovered: Family<Executor, Counter>,
-    pub(crate) cluster_outputs_dropped: Family<Table, Counter>,
     /// The gateway's counters summed over their labels (not exported: the families are), for
     /// [`gateway_totals`].
     pub(crate) gateway_records: Counter,
@@ -285,7 +284,6 @@ impl Metrics {
             cluster_task_setup: latency(),
             cluster_task_work: latency(),
             cluster_slots_recovered: Family::default(),
-            cluster_outputs_dropped: Family::default(),
             gateway_records: Counter::default(),
             gateway_requests: Counter::default(),
             gateway_errors: Counter::default(),
@@ -524,7 +522,7 @@ fn register_stream(r: &mut Registry, m: &Metrics) {
     );
 }
 
-/// The batch job's families, on a cluster too.
+/// The batch job's families.
 fn register_batch(r: &mut Registry, m: &Metrics) {
     r.register(
         "batch_objects_read",
@@ -555,12 +553,6 @@ fn register_batch(r: &mut Registry, m: &Metrics) {
         "batch_commit_duration_seconds",
         "Time to write and commit one table's rows",
         m.batch_commit_duration.clone(),
-    );
-    r.register(
-        "cluster_task_outputs_dropped",
-        "Second copies of a task's output that the cluster returned and the batch job did not \
-         commit, by table (batch --cluster)",
-        m.cluster_outputs_dropped.clone(),
     );
 }
 

@@ -295,12 +295,14 @@ pub struct SchedulerStarted {
 }
 
 impl SchedulerStarted {
-    /// Logs at info, shows the scheduler's families on `/metrics` and puts
+    /// Logs at info, shows the scheduler's and the batch job's families on `/metrics` (it runs
+    /// the batch job) and puts
     /// `pinpipe_schedule_runs_total` at zero for each state, so that the first failed run is an
     /// increase (see [`crate::started`]).
     pub fn emit(self) {
         tracing::info!(schedule = %self.schedule, cron = %self.cron, "scheduler started");
         metrics::runs(metrics::Part::Schedule);
+        metrics::runs(metrics::Part::Batch);
         for state in ["started", "succeeded", "failed"] {
             metrics::zero(
                 &metrics::get().runs,
