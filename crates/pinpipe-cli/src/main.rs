@@ -5,6 +5,7 @@ mod cli;
 mod commands;
 mod malloc;
 mod output;
+mod panics;
 mod settings;
 
 use clap::Parser;
@@ -15,6 +16,7 @@ use crate::settings::Settings;
 
 fn main() -> std::process::ExitCode {
     quiet_library_backtraces();
+    panics::install();
     let cli = Cli::parse();
     malloc::tune(matches!(
         cli.command,
