@@ -35,7 +35,8 @@
 //! - [`write_report`] ([`report`]): one self-contained HTML page with charts and tables.
 //! - [`run_stream`] ([`stream`]): the streams → `stream/*` and quarantine, exactly once, with
 //!   [`stream_lag`] for how far behind it is.
-//! - [`upkeep`]: compacting and vacuuming the tables, safe beside a running stream job.
+//! - [`upkeep`]: compacting and vacuuming the tables, safe beside a running stream job;
+//!   [`unfinished`]: the files of uploads a killed process left on a local lake.
 //! - [`LakeError`] ([`error`]): one error type, by what a caller can do about it.
 //!
 //! Every query and merge runs in one DataFusion session shape ([`session`]): two partitions and a
@@ -56,6 +57,7 @@ pub mod report;
 pub mod session;
 pub mod sink;
 pub mod stream;
+pub mod unfinished;
 pub mod upkeep;
 
 pub use analyses::{AnalysisResult, RESULTS_DIR, run_analyses, text_rows};

@@ -60,3 +60,28 @@ impl FilesVacuumed {
         dispatch(Event::FilesVacuumed(self));
     }
 }
+
+/// `vacuum` deleted the files of uploads a killed process left unfinished on a local lake.
+#[derive(Clone, Debug)]
+pub struct UnfinishedUploadsDeleted {
+    /// Files deleted (or that would be, on a dry run).
+    pub files: u64,
+    /// Their size in all.
+    pub bytes: u64,
+    /// Whether nothing was deleted (a dry run).
+    pub dry_run: bool,
+}
+
+impl UnfinishedUploadsDeleted {
+    /// Logs at info. Not counted: `pinpipe lake vacuum` prints what it deleted, and serves no
+    /// `/metrics`.
+    pub fn emit(self) {
+        tracing::info!(
+            files = self.files,
+            bytes = self.bytes,
+            dry_run = self.dry_run,
+            "unfinished uploads deleted"
+        );
+        dispatch(Event::UnfinishedUploadsDeleted(self));
+    }
+}

@@ -74,6 +74,8 @@ pub enum Event {
     JobProgress(cluster::JobProgress),
     /// See [`cluster::SlotsRecovered`].
     SlotsRecovered(cluster::SlotsRecovered),
+    /// See [`lake::UnfinishedUploadsDeleted`].
+    UnfinishedUploadsDeleted(lake::UnfinishedUploadsDeleted),
     /// See [`cluster::TaskOutputDropped`].
     TaskOutputDropped(cluster::TaskOutputDropped),
     /// See [`schedule::SchedulerStarted`].

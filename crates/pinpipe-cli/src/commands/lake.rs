@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use pinpipe_lake::Lake;
+use pinpipe_lake::unfinished::remove_unfinished;
 use pinpipe_lake::upkeep::{self, TableSet, VacuumOptions};
 
 use super::{interrupted, open_lake};
@@ -93,6 +94,20 @@ async fn vacuum(lake: &Lake, args: &VacuumArgs, options: &VacuumOptions) -> Resu
         println!("{}: {verb} {} files", table.path, table.files.len());
         if options.dry_run {
             for file in &table.files {
+                println!("  {file}");
+            }
+        }
+    }
+    let unfinished = remove_unfinished(lake, options.retention, options.dry_run)
+        .context("deleting unfinished uploads failed")?;
+    if !unfinished.files.is_empty() {
+        println!(
+            "unfinished uploads (left by a killed process): {verb} {} files, {} bytes",
+            unfinished.files.len(),
+            unfinished.bytes
+        );
+        if options.dry_run {
+            for file in &unfinished.files {
                 println!("  {file}");
             }
         }

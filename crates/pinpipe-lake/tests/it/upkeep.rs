@@ -283,3 +283,55 @@ async fn a_merge_planned_before_an_optimize_is_planned_again() -> TestResult {
     );
     Ok(())
 }
+
+/// A process killed in the middle of an upload leaves `<name>#<n>` beside the object it was
+/// writing, which object_store's listings do not show, so no table's vacuum finds it. Vacuum
+/// deletes it once it is older than the retention, and nothing else.
+#[tokio::test]
+async fn vacuum_deletes_the_uploads_a_killed_process_left() -> TestResult {
+    use futures::TryStreamExt;
+    use pinpipe_lake::unfinished::remove_unfinished;
+
+    let lake = TestLake::new()?;
+    let partition = "raw/topics/pinpipe.pin/partition=0";
+    let dir = lake.root().join(partition);
+    std::fs::create_dir_all(&dir)?;
+    let object = dir.join("pinpipe.pin+0+0000000000.json");
+    std::fs::write(&object, "{}\n")?;
+    let stale = dir.join("pinpipe.pin+0+0000000001.json#3");
+    std::fs::write(&stale, "{\"partial")?;
+    std::fs::File::options()
+        .write(true)
+        .open(&stale)?
+        .set_modified(SystemTime::now() - Duration::from_secs(2 * 3600))?;
+    let fresh = lake.root().join("tables/pin/part-00001.parquet#9");
+    std::fs::create_dir_all(fresh.parent().expect("a folder"))?;
+    std::fs::write(&fresh, "being written")?;
+
+    let listed: Vec<String> = lake
+        .lake
+        .store()
+        .list(None)
+        .map_ok(|meta| meta.location.to_string())
+        .try_collect()
+        .await?;
+    assert_eq!(
+        listed,
+        [format!("{partition}/pinpipe.pin+0+0000000000.json")]
+    );
+
+    let hour = Duration::from_secs(3600);
+    let would = remove_unfinished(&lake.lake, hour, true)?;
+    assert_eq!(
+        would.files,
+        [format!("{partition}/pinpipe.pin+0+0000000001.json#3")]
+    );
+    assert!(stale.exists(), "a dry run deletes nothing");
+    let removed = remove_unfinished(&lake.lake, hour, false)?;
+    assert_eq!(removed, would);
+    assert_eq!(removed.bytes, 9);
+    assert!(!stale.exists());
+    assert!(fresh.exists(), "an upload younger than the retention stays");
+    assert!(object.exists());
+    Ok(())
+}
