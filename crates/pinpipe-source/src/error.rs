@@ -27,6 +27,17 @@ pub enum SourceError {
         source: std::io::Error,
     },
 
+    /// A SQLite source database to read does not exist.
+    #[error(
+        "there is no source database at {}: create it with `pinpipe source init` (or `source \
+         import`)",
+        path.display()
+    )]
+    Missing {
+        /// The database file.
+        path: PathBuf,
+    },
+
     /// The database could not be opened.
     #[error("cannot open the source database {}: {source}", path.display())]
     Open {

@@ -13,7 +13,7 @@ use crate::settings::Settings;
 
 pub async fn run(settings: &Settings, args: &EmulateArgs) -> Result<()> {
     let url = settings.source_url();
-    let db = SourceDb::open(&url).with_context(|| {
+    let db = SourceDb::open_existing(&url).with_context(|| {
         format!(
             "cannot open the source database {} (run `pinpipe source init` first)",
             redact_url(&url)

@@ -55,17 +55,12 @@ fn ui_config(settings: &Settings, bus: &Bus) -> Result<UiConfig> {
     })
 }
 
-/// Counts the source's posts; `None` while the default database has not been created (the UI
-/// must not create it by looking).
+/// Counts the source's posts; `None` while a SQLite source has not been created (the UI must
+/// not create it by looking).
 fn count_source(settings: &Settings) -> CountSource {
     let url = settings.source_url();
-    let default_file = settings.data_dir.join("source.db");
-    let is_default = settings.source.is_none();
     Arc::new(move || {
-        if is_default && !default_file.exists() {
-            return None;
-        }
-        let counts = SourceDb::open(&url).and_then(|db| db.row_counts());
+        let counts = SourceDb::open_existing(&url).and_then(|db| db.row_counts());
         counts.ok().map(|c| c.pin)
     })
 }

@@ -245,3 +245,27 @@ fn the_demo_runs_embedded_and_says_what_it_does_not_use() {
         .count();
     assert_eq!(csvs, 9, "the nine analyses in {}", results.display());
 }
+
+/// A mistyped source path is named, with what to run, and leaves no empty database (or folders)
+/// behind for the next command to read as a source with no posts.
+#[test]
+fn emulate_from_a_source_that_does_not_exist_says_so_and_creates_nothing() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let typo = dir.path().join("typo").join("source.db");
+    let output = pinpipe(dir.path())
+        .args(["--source", &format!("sqlite://{}", typo.display())])
+        .args(["emulate", "--gateway", "http://127.0.0.1:9", "--count", "1"])
+        .output()
+        .expect("run emulate");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "there is no source database at {}",
+            typo.display()
+        )),
+        "{stderr}"
+    );
+    assert!(stderr.contains("pinpipe source init"), "{stderr}");
+    assert!(!dir.path().join("typo").exists(), "a folder was created");
+}

@@ -142,6 +142,18 @@ impl SourceDb {
         })
     }
 
+    /// Opens the database at `url` to read it, as [`SourceDb::open`] does, but a SQLite file that
+    /// does not exist is [`SourceError::Missing`](crate::SourceError::Missing) rather than
+    /// created: a mistyped path must not leave an empty database (and its folders) behind.
+    pub fn open_existing(url: &str) -> Result<SourceDb> {
+        if let Location::SqliteFile(path) = location::parse(url)?
+            && !path.exists()
+        {
+            return Err(crate::SourceError::Missing { path });
+        }
+        SourceDb::open(url)
+    }
+
     /// The URL this database was opened with, password included (see [`redact_url`] for messages).
     pub fn url(&self) -> &str {
         &self.url
