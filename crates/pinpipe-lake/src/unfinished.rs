@@ -5,7 +5,8 @@
 //! into place (a rename, or a hard link where it must not replace an object). A process killed
 //! in between (the sink in the middle of an object, a batch run in the middle of a data file)
 //! leaves that file behind. Nothing reads it, and no listing through object_store shows it, so
-//! the vacuum of a table never finds it: without this module it would stay for good. An S3
+//! the vacuum of a table never finds it: without this module it would stay for good. Only the
+//! folders pinpipe writes are looked at ([`FOLDERS`]), whatever tables a vacuum covers. An S3
 //! lake has none (a multipart upload left unfinished is for S3's own lifecycle rules).
 
 use std::path::{Path, PathBuf};
@@ -13,6 +14,21 @@ use std::time::{Duration, SystemTime};
 
 use crate::error::{LakeError, Result};
 use crate::location::Lake;
+
+/// The folders of a lake that pinpipe writes objects into: the raw layout, the three sets of
+/// tables (the quarantine is one), the results, and the batch job's manifest.
+pub const FOLDERS: [&str; 6] = [
+    "raw",
+    "tables",
+    "stream",
+    "quarantine",
+    "results",
+    "_pinpipe",
+];
+
+/// The youngest an unfinished upload is deleted at, whatever the retention: a write in progress
+/// on a slow disk is not touched.
+pub const MIN_AGE: Duration = Duration::from_secs(3600);
 
 /// The unfinished uploads found older than the retention.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -23,16 +39,36 @@ pub struct Unfinished {
     pub bytes: u64,
 }
 
-/// Deletes (with `dry_run`: lists) the unfinished uploads anywhere in a local lake that were
-/// last written more than `older_than` ago: a write still going on keeps its file fresh, and
-/// one stalled that long lost its claim anyway (the sink's partition lease is seconds long).
-pub fn remove_unfinished(lake: &Lake, older_than: Duration, dry_run: bool) -> Result<Unfinished> {
+/// Deletes (with `dry_run`: lists) the unfinished uploads in the [`FOLDERS`] of a local lake
+/// that were last written more than `older_than` (at least [`MIN_AGE`]) ago: a write still going
+/// on keeps its file fresh, and one stalled that long lost its claim anyway (the sink's
+/// partition lease is seconds long).
+pub async fn remove_unfinished(
+    lake: &Lake,
+    older_than: Duration,
+    dry_run: bool,
+) -> Result<Unfinished> {
     let Ok(root) = lake.root_url().to_file_path() else {
         return Ok(Unfinished::default());
     };
+    let older_than = older_than.max(MIN_AGE);
+    let found =
+        tokio::task::spawn_blocking(move || remove_below(&root, older_than, dry_run)).await??;
+    pinpipe_telemetry::lake::UnfinishedUploadsDeleted {
+        files: found.files.len() as u64,
+        bytes: found.bytes,
+        dry_run,
+    }
+    .emit();
+    Ok(found)
+}
+
+/// [`remove_unfinished`] below `root`, on a thread that may block.
+fn remove_below(root: &Path, older_than: Duration, dry_run: bool) -> Result<Unfinished> {
     let mut found = Unfinished::default();
     let now = SystemTime::now();
-    for path in unfinished_files(&root)? {
+    let folders = FOLDERS.iter().map(|folder| root.join(folder));
+    for path in folders.flat_map(|folder| unfinished_files(&folder)) {
         let Ok(metadata) = std::fs::symlink_metadata(&path) else {
             continue;
         };
@@ -58,32 +94,25 @@ pub fn remove_unfinished(lake: &Lake, older_than: Duration, dry_run: bool) -> Re
             }
         }
         found.bytes += metadata.len();
-        let inside = path.strip_prefix(&root).unwrap_or(&path);
+        let inside = path.strip_prefix(root).unwrap_or(&path);
         found.files.push(inside.display().to_string());
     }
     found.files.sort();
-    pinpipe_telemetry::lake::UnfinishedUploadsDeleted {
-        files: found.files.len() as u64,
-        bytes: found.bytes,
-        dry_run,
-    }
-    .emit();
     Ok(found)
 }
 
-/// Every file below `dir` named as an unfinished upload ([`is_unfinished`]).
-fn unfinished_files(dir: &Path) -> Result<Vec<PathBuf>> {
+/// Every file below `dir` named as an unfinished upload ([`is_unfinished`]). A folder that
+/// cannot be read is skipped with a warning: it holds nothing pinpipe wrote.
+fn unfinished_files(dir: &Path) -> Vec<PathBuf> {
     let mut found = Vec::new();
     let mut pending = vec![dir.to_path_buf()];
     while let Some(dir) = pending.pop() {
         let entries = match std::fs::read_dir(&dir) {
             Ok(entries) => entries,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(source) => {
-                return Err(LakeError::Io {
-                    context: format!("listing {}", dir.display()),
-                    source,
-                });
+            Err(error) => {
+                tracing::warn!(folder = %dir.display(), %error, "cannot look for unfinished uploads");
+                continue;
             }
         };
         for entry in entries.flatten() {
@@ -97,12 +126,13 @@ fn unfinished_files(dir: &Path) -> Result<Vec<PathBuf>> {
             }
         }
     }
-    Ok(found)
+    found
 }
 
-/// Whether a file name is object_store's for an upload in progress: `<name>#<digits>`.
+/// Whether a file name is object_store's for an upload in progress: `<name>#<digits>`, split at
+/// the first `#` as object_store splits it (`a#b#1` is an object it lists).
 fn is_unfinished(name: &str) -> bool {
-    name.rsplit_once('#').is_some_and(|(object, suffix)| {
+    name.split_once('#').is_some_and(|(object, suffix)| {
         !object.is_empty() && !suffix.is_empty() && suffix.bytes().all(|b| b.is_ascii_digit())
     })
 }
@@ -119,5 +149,6 @@ mod tests {
         assert!(!is_unfinished("notes#draft"));
         assert!(!is_unfinished("#3"));
         assert!(!is_unfinished("trailing#"));
+        assert!(!is_unfinished("a#b#1"));
     }
 }

@@ -29,8 +29,8 @@ pub enum SourceError {
 
     /// A SQLite source database to read does not exist.
     #[error(
-        "there is no source database at {}: create it with `pinpipe source init` (or `source \
-         import`)",
+        "there is no source database at {}: create it with `pinpipe source init` (or `pinpipe \
+         source import`)",
         path.display()
     )]
     Missing {

@@ -73,8 +73,8 @@ pub struct UnfinishedUploadsDeleted {
 }
 
 impl UnfinishedUploadsDeleted {
-    /// Logs at info. Not counted: `pinpipe lake vacuum` prints what it deleted, and serves no
-    /// `/metrics`.
+    /// Logs at info. Not counted: an unlabelled counter would be on every process's `/metrics`
+    /// at zero, and `pinpipe lake vacuum`, which prints what it deleted, serves none.
     pub fn emit(self) {
         tracing::info!(
             files = self.files,

@@ -74,8 +74,6 @@ pub enum Event {
     JobProgress(cluster::JobProgress),
     /// See [`cluster::SlotsRecovered`].
     SlotsRecovered(cluster::SlotsRecovered),
-    /// See [`lake::UnfinishedUploadsDeleted`].
-    UnfinishedUploadsDeleted(lake::UnfinishedUploadsDeleted),
     /// See [`cluster::TaskOutputDropped`].
     TaskOutputDropped(cluster::TaskOutputDropped),
     /// See [`schedule::SchedulerStarted`].
@@ -102,6 +100,8 @@ pub enum Event {
     FilesCompacted(lake::FilesCompacted),
     /// See [`lake::FilesVacuumed`].
     FilesVacuumed(lake::FilesVacuumed),
+    /// See [`lake::UnfinishedUploadsDeleted`].
+    UnfinishedUploadsDeleted(lake::UnfinishedUploadsDeleted),
     /// See [`started::JobStarted`].
     JobStarted(started::JobStarted),
 }

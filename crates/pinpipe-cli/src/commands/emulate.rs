@@ -13,12 +13,8 @@ use crate::settings::Settings;
 
 pub async fn run(settings: &Settings, args: &EmulateArgs) -> Result<()> {
     let url = settings.source_url();
-    let db = SourceDb::open_existing(&url).with_context(|| {
-        format!(
-            "cannot open the source database {} (run `pinpipe source init` first)",
-            redact_url(&url)
-        )
-    })?;
+    let db = SourceDb::open_existing(&url)
+        .with_context(|| format!("cannot open the source database {}", redact_url(&url)))?;
     let config = EmulatorConfig {
         count: (!args.forever).then_some(args.count),
         rate: args.rate,

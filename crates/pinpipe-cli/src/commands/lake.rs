@@ -99,6 +99,7 @@ async fn vacuum(lake: &Lake, args: &VacuumArgs, options: &VacuumOptions) -> Resu
         }
     }
     let unfinished = remove_unfinished(lake, options.retention, options.dry_run)
+        .await
         .context("deleting unfinished uploads failed")?;
     if !unfinished.files.is_empty() {
         println!(

@@ -266,6 +266,9 @@ fn emulate_from_a_source_that_does_not_exist_says_so_and_creates_nothing() {
         )),
         "{stderr}"
     );
-    assert!(stderr.contains("pinpipe source init"), "{stderr}");
+    assert!(
+        stderr.contains("create it with `pinpipe source init`"),
+        "{stderr}"
+    );
     assert!(!dir.path().join("typo").exists(), "a folder was created");
 }

@@ -321,17 +321,26 @@ async fn vacuum_deletes_the_uploads_a_killed_process_left() -> TestResult {
     );
 
     let hour = Duration::from_secs(3600);
-    let would = remove_unfinished(&lake.lake, hour, true)?;
+    // Outside the folders pinpipe writes: a file of the user's, named so by chance.
+    let theirs = lake.root().join("notes#2");
+    std::fs::write(&theirs, "mine")?;
+    std::fs::File::options()
+        .write(true)
+        .open(&theirs)?
+        .set_modified(SystemTime::now() - Duration::from_secs(30 * 24 * 3600))?;
+
+    let would = remove_unfinished(&lake.lake, hour, true).await?;
     assert_eq!(
         would.files,
         [format!("{partition}/pinpipe.pin+0+0000000001.json#3")]
     );
     assert!(stale.exists(), "a dry run deletes nothing");
-    let removed = remove_unfinished(&lake.lake, hour, false)?;
+    let removed = remove_unfinished(&lake.lake, hour, false).await?;
     assert_eq!(removed, would);
     assert_eq!(removed.bytes, 9);
     assert!(!stale.exists());
     assert!(fresh.exists(), "an upload younger than the retention stays");
     assert!(object.exists());
+    assert!(theirs.exists(), "only pinpipe's folders are looked at");
     Ok(())
 }

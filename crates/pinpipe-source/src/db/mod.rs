@@ -142,16 +142,24 @@ impl SourceDb {
         })
     }
 
-    /// Opens the database at `url` to read it, as [`SourceDb::open`] does, but a SQLite file that
-    /// does not exist is [`SourceError::Missing`](crate::SourceError::Missing) rather than
-    /// created: a mistyped path must not leave an empty database (and its folders) behind.
+    /// Opens the database at `url` to read it. A SQLite file is opened read-only and must exist
+    /// ([`SourceError::Missing`](crate::SourceError::Missing) otherwise): a mistyped path leaves
+    /// no empty database (or folders) behind. A server database is opened as [`SourceDb::open`]
+    /// opens it, its tables created when missing.
     pub fn open_existing(url: &str) -> Result<SourceDb> {
-        if let Location::SqliteFile(path) = location::parse(url)?
-            && !path.exists()
+        let Location::SqliteFile(path) = location::parse(url)? else {
+            return SourceDb::open(url);
+        };
+        if !path
+            .try_exists()
+            .map_err(|e| crate::SourceError::io(&path, e))?
         {
             return Err(crate::SourceError::Missing { path });
         }
-        SourceDb::open(url)
+        Ok(SourceDb {
+            store: Arc::new(sqlite::SqliteStore::open_existing_file(&path)?),
+            url: url.to_owned(),
+        })
     }
 
     /// The URL this database was opened with, password included (see [`redact_url`] for messages).

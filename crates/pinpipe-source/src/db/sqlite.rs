@@ -9,7 +9,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use pinpipe_model::{GeoRecord, PinPost, UserRecord};
 use rusqlite::types::{ToSqlOutput, ValueRef};
-use rusqlite::{CachedStatement, Connection, ToSql, Transaction, params_from_iter};
+use rusqlite::{CachedStatement, Connection, OpenFlags, ToSql, Transaction, params_from_iter};
 
 use super::row::{self, Columns, Value};
 use super::schema::{Dialect, GEO, PIN, Sql, Target, USER};
@@ -42,6 +42,22 @@ impl SqliteStore {
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(open_error)?;
         SqliteStore::with_connection(conn)
+    }
+
+    /// Opens the existing database file at `path` read-only: no folder, file or table is made.
+    pub(crate) fn open_existing_file(path: &Path) -> Result<SqliteStore> {
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | OpenFlags::SQLITE_OPEN_URI;
+        let conn =
+            Connection::open_with_flags(path, flags).map_err(|source| SourceError::Open {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        Ok(SqliteStore {
+            conn: Mutex::new(conn),
+            sql: Sql::new(Dialect::Sqlite),
+        })
     }
 
     /// Opens a private in-memory database.
