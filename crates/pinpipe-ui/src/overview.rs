@@ -6,6 +6,7 @@
 //! (listings, Delta logs) through the [cache](crate::cache).
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
@@ -19,6 +20,7 @@ use pinpipe_model::Table;
 use pinpipe_telemetry::GatewayTotals;
 use serde::Serialize;
 
+use crate::CountSource;
 use crate::api::Api;
 use crate::error::UiError;
 
@@ -176,9 +178,8 @@ pub async fn read(api: &Api) -> Result<Overview, UiError> {
         .await?;
     let source_rows = match &config.count_source {
         Some(count) => {
-            let count = Arc::clone(count);
             api.source_rows
-                .get_or_try(|| async move { tokio::task::spawn_blocking(move || count()).await })
+                .get_or_try(|| count_rows(count, SOURCE_COUNT_WAIT))
                 .await?
         }
         None => None,
@@ -412,6 +413,24 @@ async fn read_lake(
     })
 }
 
+/// How long the overview waits for the source's count: a PostgreSQL or MySQL source that does
+/// not answer takes its 10 s connect timeout, and every page would wait for it, once per
+/// [`crate::api`]'s source time to live.
+const SOURCE_COUNT_WAIT: Duration = Duration::from_secs(2);
+
+/// The source's row count, or `None` (shown as unknown) when `count` does not answer within
+/// `wait`; the count goes on on its blocking thread, and its late answer is dropped.
+async fn count_rows(
+    count: &CountSource,
+    wait: Duration,
+) -> Result<Option<u64>, tokio::task::JoinError> {
+    let count = Arc::clone(count);
+    match tokio::time::timeout(wait, tokio::task::spawn_blocking(move || count())).await {
+        Ok(counted) => counted,
+        Err(_) => Ok(None),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::HashMap;
@@ -420,7 +439,10 @@ mod tests {
     use chrono::{TimeDelta, Utc};
     use pinpipe_lake::{Lake, StreamOptions};
 
-    use super::{LakeState, RawView, ShardView, StreamView, TableView, read_table, stream_job};
+    use super::{
+        LakeState, RawView, ShardView, StreamView, TableView, count_rows, read_table, stream_job,
+    };
+    use crate::CountSource;
 
     fn lake_with_stream_pin_committed(ago: Option<TimeDelta>) -> LakeState {
         let now = Utc::now();
@@ -509,5 +531,20 @@ mod tests {
             "no table yet"
         );
         Ok(())
+    }
+
+    /// A source that does not answer (a PostgreSQL server down takes 10 s to time out) is shown
+    /// as unknown rather than holding the page up; one that answers is counted.
+    #[tokio::test]
+    async fn a_source_that_does_not_answer_is_shown_as_unknown() {
+        let stuck: CountSource = std::sync::Arc::new(|| {
+            std::thread::sleep(Duration::from_secs(1));
+            Some(5)
+        });
+        let counted = count_rows(&stuck, Duration::from_millis(50)).await;
+        assert_eq!(counted.expect("count"), None);
+        let answering: CountSource = std::sync::Arc::new(|| Some(7));
+        let counted = count_rows(&answering, Duration::from_secs(2)).await;
+        assert_eq!(counted.expect("count"), Some(7));
     }
 }
