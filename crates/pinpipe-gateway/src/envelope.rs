@@ -47,6 +47,12 @@ fn bounded(message: impl Into<String>) -> String {
     message
 }
 
+/// The error codes that say the gateway or its backend is in trouble, not that a request is
+/// wrong: too busy (42901), a record the backend failed or refused (50002, 50003), the backend
+/// unavailable (50302), and on the Kinesis routes, which count HTTP statuses, 500 and 503.
+/// `/metrics` lists them at zero from the start, for alerts on their increase.
+pub const TROUBLE_CODES: &[u32] = &[42901, 50002, 50003, 50302, 500, 503];
+
 /// An error in the REST Proxy's envelope: `{"error_code": N, "message": "..."}`.
 #[derive(Debug)]
 pub struct RestError {

@@ -50,7 +50,10 @@ pub use state::AppState;
 /// The gateway's routes over `state`, with every layer but the server's connection bounds; the
 /// process's `/metrics` shows the gateway's families from now on.
 pub fn router(state: AppState) -> Router {
-    pinpipe_telemetry::metrics::runs(pinpipe_telemetry::metrics::Part::Gateway);
+    pinpipe_telemetry::gateway::GatewayStarted {
+        trouble_codes: envelope::TROUBLE_CODES,
+    }
+    .emit();
     Router::new()
         .route("/", post(kinesis_api::dispatch))
         .route("/topics", get(rest::list))

@@ -6,6 +6,28 @@ use crate::Event;
 use crate::listen::dispatch;
 use crate::metrics::{self, Code, Reason, Route, RouteStatus, RouteTarget};
 
+/// The gateway's routes were built: it is about to serve.
+#[derive(Clone, Debug)]
+pub struct GatewayStarted {
+    /// The error codes that say the gateway or its backend is in trouble rather than a
+    /// client's request is wrong (`42901`, `50302`, …), put on `/metrics` at zero.
+    pub trouble_codes: &'static [u32],
+}
+
+impl GatewayStarted {
+    /// Logs at debug, shows the gateway's families on `/metrics` and puts
+    /// `pinpipe_gateway_errors_total` at zero for each trouble code, so that an alert on its
+    /// `increase()` fires on the first (see [`crate::started`]).
+    pub fn emit(self) {
+        tracing::debug!(trouble_codes = ?self.trouble_codes, "gateway started");
+        metrics::runs(metrics::Part::Gateway);
+        for code in self.trouble_codes {
+            metrics::zero(&metrics::get().request_errors, &Code { code: *code });
+        }
+        dispatch(Event::GatewayStarted(self));
+    }
+}
+
 /// A request was answered.
 #[derive(Clone, Debug)]
 pub struct RequestServed {

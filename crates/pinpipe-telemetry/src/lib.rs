@@ -40,6 +40,8 @@ pub use serve::{metrics_router, serve_metrics};
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub enum Event {
+    /// See [`gateway::GatewayStarted`].
+    GatewayStarted(gateway::GatewayStarted),
     /// See [`gateway::RequestServed`].
     RequestServed(gateway::RequestServed),
     /// See [`gateway::ConnectionClosed`].

@@ -121,6 +121,17 @@ fn separate_processes_show_their_work_on_metrics_and_in_the_web_ui() {
     });
     let acknowledged = metric(&client, &server.url, "pinpipe_gateway_records_total");
     assert_eq!(acknowledged, Some(2.0 * stream_records + 2.0));
+    // The gateway's trouble codes are on its /metrics from the start, at zero: an alert on their
+    // increase fires on the first.
+    let text = client
+        .get(format!("{}/metrics", server.url))
+        .send()
+        .and_then(|r| r.text())
+        .expect("metrics");
+    assert!(
+        text.contains("pinpipe_gateway_errors_total{code=\"50302\"} 0"),
+        "{text}"
+    );
     // Each process lists its own families, not the others' at zero.
     for (url, own, others) in [
         (
