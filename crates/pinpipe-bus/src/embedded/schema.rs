@@ -54,9 +54,11 @@ pub(super) fn connect(path: &Path, sync: SyncMode) -> Result<Connection> {
 ///   version 1 create if it is missing: a table of that name stays, refusing every insert, so
 ///   that such a build sharing the file fails its appends loudly instead of storing records no
 ///   reader of version 2 looks at.
+/// - Version 3 adds the batches' `codec` ([`super::batch::encode`]): batches are stored
+///   compressed when that pays; those of version 2 are read as they are (codec 0).
 ///
 /// A database of a later version than this is refused: this build cannot know where it writes.
-const SCHEMA_VERSION: i64 = 2;
+const SCHEMA_VERSION: i64 = 3;
 
 /// Creates the tables if they are not there, and brings an older database to
 /// [`SCHEMA_VERSION`]. Safe when several processes open the same file at once.
@@ -113,6 +115,9 @@ pub(super) fn migrate(conn: &mut Connection) -> Result<()> {
             batch_version_1_records(&tx)?;
             tx.execute_batch("DROP TABLE records;")?;
         }
+    }
+    if version < 3 {
+        tx.execute_batch("ALTER TABLE batches ADD COLUMN codec INTEGER NOT NULL DEFAULT 0;")?;
     }
     if version < SCHEMA_VERSION {
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
@@ -261,7 +266,7 @@ pub(super) fn read(
     }
     // From the batch holding `from` (the last one starting at or before it) on.
     let mut stmt = conn.prepare_cached(
-        "SELECT base_offset, ts_ms, records, count FROM batches
+        "SELECT base_offset, ts_ms, records, count, codec FROM batches
          WHERE log_id = ?1 AND partition = ?2 AND base_offset >= COALESCE(
              (SELECT base_offset FROM batches
               WHERE log_id = ?1 AND partition = ?2 AND base_offset <= ?3
@@ -282,7 +287,9 @@ pub(super) fn read(
                  {partition} (log {log_id}) {what}"
             ))
         };
-        let mut batch = batch::Records::new(blob(row, 2)?);
+        let codec: i64 = row.get(4)?;
+        let decoded = batch::decode(codec, blob(row, 2)?).map_err(damaged)?;
+        let mut batch = batch::Records::new(&decoded);
         let mut seen = 0i64;
         for (offset, record) in (base_offset..).zip(batch.by_ref()) {
             seen += 1;

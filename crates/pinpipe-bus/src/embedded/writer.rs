@@ -396,9 +396,10 @@ fn store(
     if open.count == 0 {
         return Ok(());
     }
+    let (codec, stored) = batch::encode(&open.records);
     tx.prepare_cached(
-        "INSERT INTO batches (log_id, partition, base_offset, count, ts_ms, records)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        "INSERT INTO batches (log_id, partition, base_offset, count, ts_ms, records, codec)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     )?
     .execute(params![
         log_id,
@@ -406,7 +407,8 @@ fn store(
         open.base_offset,
         open.count,
         now,
-        open.records
+        stored.as_ref(),
+        codec
     ])?;
     open.base_offset += open.count;
     open.count = 0;
