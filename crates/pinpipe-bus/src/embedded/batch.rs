@@ -31,8 +31,12 @@ pub(super) const PLAIN: i64 = 0;
 /// `lz4_flex::block::compress_prepend_size` writes it).
 pub(super) const LZ4: i64 = 1;
 
-/// The bytes to store for `records`, and their codec: compressed when that saves an eighth.
+/// The bytes to store for `records`, and their codec: compressed when that saves an eighth (and
+/// the batch's length fits the `u32` written before the block).
 pub(super) fn encode(records: &[u8]) -> (i64, std::borrow::Cow<'_, [u8]>) {
+    if u32::try_from(records.len()).is_err() {
+        return (PLAIN, std::borrow::Cow::Borrowed(records));
+    }
     let compressed = lz4_flex::block::compress_prepend_size(records);
     if compressed.len() <= records.len() - records.len() / 8 {
         (LZ4, std::borrow::Cow::Owned(compressed))
@@ -208,6 +212,22 @@ mod tests {
         let (codec, stored) = encode(&one);
         assert_eq!(codec, PLAIN);
         assert_eq!(decode(codec, &stored).as_deref(), Ok(&one[..]));
+
+        // Bytes with no repeats, as already compressed data is: stored as they are.
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        let noise: Vec<u8> = (0..4096)
+            .flat_map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                state.to_le_bytes()
+            })
+            .collect();
+        let mut random = Vec::new();
+        push(&mut random, None, &noise);
+        let (codec, stored) = encode(&random);
+        assert_eq!(codec, PLAIN);
+        assert_eq!(stored.len(), random.len());
     }
 
     #[test]

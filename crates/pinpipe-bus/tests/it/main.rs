@@ -360,15 +360,44 @@ async fn a_bus_of_schema_version_2_reads_back_after_the_upgrade() {
     drop(old);
 
     let bus = EmbeddedBus::open(&path, EmbeddedOptions::default()).expect("open");
-    pinpipe_bus::Topics::produce(&bus, "t", conformance::values(&["c"]))
+    // A batch the upgraded bus stores compressed, after the version 2 one stored as it is.
+    let pins: Vec<String> = (0..20)
+        .map(|i| format!(r#"{{"index":{i},"title":"a pin like the others"}}"#))
+        .collect();
+    let pins: Vec<&str> = pins.iter().map(String::as_str).collect();
+    pinpipe_bus::Topics::produce(&bus, "t", conformance::values(&pins))
         .await
         .expect("produce");
-    let read = pinpipe_bus::Topics::read(&bus, "t", 0, 0, 10)
+    let read = pinpipe_bus::Topics::read(&bus, "t", 0, 0, 100)
         .await
         .expect("read");
     let values: Vec<&[u8]> = read.iter().map(|r| r.value.as_slice()).collect();
     assert_eq!(values[..2], [&b"{\"a\":1}"[..], b"{\"b\":2}"]);
-    assert_eq!(read.iter().map(|r| r.offset).collect::<Vec<_>>(), [0, 1, 2]);
+    let expected: Vec<Vec<u8>> = conformance::values(&pins)
+        .into_iter()
+        .map(|r| r.value)
+        .collect();
+    assert_eq!(
+        values[2..],
+        expected.iter().map(Vec::as_slice).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        read.iter().map(|r| r.offset).collect::<Vec<_>>(),
+        (0..22).collect::<Vec<i64>>()
+    );
+    let db = rusqlite::Connection::open(&path).expect("sqlite");
+    let codecs: Vec<i64> = db
+        .prepare("SELECT codec FROM batches ORDER BY base_offset")
+        .expect("prepare")
+        .query_map([], |row| row.get(0))
+        .expect("query")
+        .collect::<Result<_, _>>()
+        .expect("codecs");
+    assert_eq!(
+        codecs,
+        [0, 1],
+        "the old batch as it was, the new one compressed"
+    );
 }
 
 /// A batch whose bytes disagree with its row (a damaged database) is refused when read, not read
