@@ -12,17 +12,21 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
+use crate::analyses::RESULTS_DIR;
+use crate::delta::QUARANTINE_PATH;
 use crate::error::{LakeError, Result};
 use crate::location::Lake;
+use crate::query::{BATCH_TABLES_DIR, STREAM_TABLES_DIR};
+use crate::raw::RAW_ROOT;
 
 /// The folders of a lake that pinpipe writes objects into: the raw layout, the three sets of
-/// tables (the quarantine is one), the results, and the batch job's manifest.
+/// tables (the quarantine is one), the results, and the batch job's manifest (`_pinpipe`).
 pub const FOLDERS: [&str; 6] = [
-    "raw",
-    "tables",
-    "stream",
-    "quarantine",
-    "results",
+    RAW_ROOT,
+    BATCH_TABLES_DIR,
+    STREAM_TABLES_DIR,
+    QUARANTINE_PATH,
+    RESULTS_DIR,
     "_pinpipe",
 ];
 

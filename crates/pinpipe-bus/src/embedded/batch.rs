@@ -14,6 +14,8 @@
 //! in batches of ten or more, and every byte the writer stores is written twice (the log, then
 //! the database) and synced. A single small record is mostly stored [`PLAIN`].
 
+use std::borrow::Cow;
+
 /// Batches stop growing past this many bytes, so that a reader of one record never loads more.
 pub(super) const MAX_BATCH_BYTES: usize = 1024 * 1024;
 
@@ -33,22 +35,22 @@ pub(super) const LZ4: i64 = 1;
 
 /// The bytes to store for `records`, and their codec: compressed when that saves an eighth (and
 /// the batch's length fits the `u32` written before the block).
-pub(super) fn encode(records: &[u8]) -> (i64, std::borrow::Cow<'_, [u8]>) {
+pub(super) fn encode(records: &[u8]) -> (i64, Cow<'_, [u8]>) {
     if u32::try_from(records.len()).is_err() {
-        return (PLAIN, std::borrow::Cow::Borrowed(records));
+        return (PLAIN, Cow::Borrowed(records));
     }
     let compressed = lz4_flex::block::compress_prepend_size(records);
     if compressed.len() <= records.len() - records.len() / 8 {
-        (LZ4, std::borrow::Cow::Owned(compressed))
+        (LZ4, Cow::Owned(compressed))
     } else {
-        (PLAIN, std::borrow::Cow::Borrowed(records))
+        (PLAIN, Cow::Borrowed(records))
     }
 }
 
 /// The records of a stored batch of codec `codec`, or why they cannot be read.
-pub(super) fn decode(codec: i64, stored: &[u8]) -> Result<std::borrow::Cow<'_, [u8]>, String> {
+pub(super) fn decode(codec: i64, stored: &[u8]) -> Result<Cow<'_, [u8]>, String> {
     match codec {
-        PLAIN => Ok(std::borrow::Cow::Borrowed(stored)),
+        PLAIN => Ok(Cow::Borrowed(stored)),
         LZ4 => {
             // LZ4 cannot expand data more than 255 times: a larger length is damage, not a batch
             // to allocate.
@@ -64,7 +66,7 @@ pub(super) fn decode(codec: i64, stored: &[u8]) -> Result<std::borrow::Cow<'_, [
             }
             let mut out = vec![0; len];
             match lz4_flex::block::decompress_into(block, &mut out) {
-                Ok(n) if n == len => Ok(std::borrow::Cow::Owned(out)),
+                Ok(n) if n == len => Ok(Cow::Owned(out)),
                 Ok(n) => Err(format!("decompresses to {n} bytes, not {len}")),
                 Err(e) => Err(format!("does not decompress: {e}")),
             }
